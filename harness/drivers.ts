@@ -1,0 +1,123 @@
+// Drivers: where a driver's source comes from (a Debian falcosecurity-scap-dkms
+// tree, or a local configured tree), what it declares (versions), and building
+// it for one kernel on the host inside the builder root of the kernel's suite.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cached, hashOf } from './cache.js';
+import { builderRoot, extractDebs, inBuilder, type Debian, type KernelTree } from './images.js';
+import type { ConsumerSpec, DriverId, SourceSpec, Versions } from './types.js';
+
+export interface DriverTree {
+  /** The driver dir (kmod sources at top, legacy probe in bpf/). */
+  dir: string;
+  version: string;
+  versions: Versions;
+  origin: string;
+}
+
+export class SourceUnavailable extends Error {}
+
+/** Fetch a driver source; a source that cannot be had raises SourceUnavailable (the cell is a skip). */
+export async function fetchDriverSource(debian: Debian, src: SourceSpec): Promise<DriverTree> {
+  if (src.dir) {
+    if (!existsSync(path.join(src.dir, 'driver_config.h')))
+      throw new SourceUnavailable(`local driver tree ${src.dir} has no driver_config.h (run libs' cmake configure step first)`);
+    return { dir: src.dir, ...readDriverConfig(src.dir), origin: `dir:${src.dir}` };
+  }
+  const deb = src.debian!;
+  let files;
+  try {
+    files = await debian.dist(deb.suite, 'amd64').download([deb.package]);
+  } catch (e) {
+    throw new SourceUnavailable(`${deb.package} from ${deb.suite} is not available: ${(e as Error).message}`);
+  }
+  const root = await cached('sources', files.map((f) => f.sha256), (dir) => extractDebs(files.map((f) => f.file), dir));
+  const usrSrc = path.join(root, 'usr/src');
+  const tree = readdirSync(usrSrc).find((d) => existsSync(path.join(usrSrc, d, 'driver_config.h')));
+  if (!tree) throw new SourceUnavailable(`${deb.package} (${deb.suite}) has no configured driver tree under /usr/src`);
+  const dir = path.join(usrSrc, tree);
+  return { dir, ...readDriverConfig(dir), origin: `debian:${deb.suite}/${deb.package}=${files[0]!.version}` };
+}
+
+export function readDriverConfig(dir: string): { version: string; versions: Versions } {
+  const text = readFileSync(path.join(dir, 'driver_config.h'), 'utf8');
+  const num = (name: string) => new RegExp(`#define\\s+${name}\\s+(\\d+)`).exec(text)?.[1] ?? '0';
+  const triple = (kind: 'API' | 'SCHEMA') =>
+    ['MAJOR', 'MINOR', 'PATCH'].map((p) => num(`PPM_${kind}_CURRENT_VERSION_${p}`)).join('.');
+  return {
+    version: /#define\s+DRIVER_VERSION\s+"([^"]+)"/.exec(text)?.[1] ?? 'unknown',
+    versions: { api: triple('API'), schema: triple('SCHEMA') },
+  };
+}
+
+function parseVersion(v: string): number[] {
+  return v.split('.').map(Number);
+}
+
+/** libscap's rule: same major, and minor.patch at least the consumer's minimum. */
+export function consumerAccepts(required: Versions, driver: Versions): { ok: boolean; why?: string } {
+  for (const kind of ['api', 'schema'] as const) {
+    const [rM, rm, rp] = parseVersion(required[kind]);
+    const [dM, dm, dp] = parseVersion(driver[kind]);
+    if (rM !== dM || dm! < rm! || (dm === rm && dp! < rp!))
+      return { ok: false, why: `driver ${kind} version ${driver[kind]} is not accepted by the consumer (needs ${required[kind]}, same major)` };
+  }
+  return { ok: true };
+}
+
+/** Why a driver cannot apply to a source or kernel at all (a skip), or undefined. */
+export function notApplicable(driver: DriverId, tree: DriverTree, consumer: ConsumerSpec): string | undefined {
+  const compat = consumerAccepts(consumer.requires, tree.versions);
+  if (!compat.ok) return `consumer ${consumer.id}: ${compat.why}`;
+  if (driver !== 'kmod') return `the ${driver} driver is not built by this version of kmatrix yet`;
+  return undefined;
+}
+
+export interface DriverBuild {
+  ok: boolean;
+  artifact?: string;
+  log: string;
+  seconds: number;
+  cached: boolean;
+  firstError?: string;
+}
+
+/** The compiler's first real error line (not warnings, not make's own "Error 1" echoes). */
+export function firstCompilerError(log: string): string | undefined {
+  const lines = log.split('\n');
+  return (
+    lines.find((l) => /\berror:/.test(l) && !/^make(\[\d+\])?: \*\*\*/.test(l)) ??
+    lines.find((l) => /^make(\[\d+\])?: \*\*\*/.test(l)) ??
+    lines.find((l) => /error/i.test(l))
+  )?.trim();
+}
+
+/** Build the kernel module for one kernel, cached by source tree + kernel packages + builder. */
+export async function buildKmod(debian: Debian, tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
+  const root = await builderRoot(debian, kernel.suite, kernel.compiler);
+  const key = { kind: 'kmod', tree: tree.origin, treeHash: hashOf(readFileSync(path.join(tree.dir, 'driver_config.h'), 'utf8')), kernel: kernel.packages.map((p) => p.sha256), root };
+  let fresh = false;
+  const started = Date.now();
+  const out = await cached('builds', key, async (dir) => {
+    fresh = true;
+    const work = path.join(dir, 'src');
+    await mkdir(work, { recursive: true });
+    await cp(tree.dir, work, { recursive: true });
+    const kdir = `/kernel/${kernel.headers}`;
+    const r = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }],
+      ['make', '-j2', '-C', kdir, 'M=/build', `KERNELDIR=${kdir}`, 'modules'], { cwd: '/build' });
+    await writeFile(path.join(dir, 'build.log'), `$ make -C ${kdir} M=/build KERNELDIR=${kdir} modules  (builder: ${kernel.suite}, ${kernel.compiler})\n${r.all ?? ''}\nexit ${r.exitCode}\n`);
+    await writeFile(path.join(dir, 'result.json'), JSON.stringify({ ok: r.exitCode === 0 && existsSync(path.join(work, 'scap.ko')), seconds: (Date.now() - started) / 1000 }));
+  });
+  const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { ok: boolean; seconds: number };
+  const log = path.join(out, 'build.log');
+  return {
+    ok: result.ok,
+    artifact: result.ok ? path.join(out, 'src', 'scap.ko') : undefined,
+    log,
+    seconds: fresh ? (Date.now() - started) / 1000 : 0,
+    cached: !fresh,
+    firstError: result.ok ? undefined : firstCompilerError(readFileSync(log, 'utf8')) ?? 'build failed',
+  };
+}

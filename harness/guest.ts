@@ -1,0 +1,178 @@
+// The guest side of a cell: what the harness tells the guest init (cell.env)
+// and how the host reads the guest's console (`KMATRIX v1 …` lines, logs as
+// length-checked base64). Garbage and truncated lines are counted, never trusted.
+import type { DriverId, Phase } from './types.js';
+
+export interface CellEnv {
+  driver: DriverId;
+  consumer: 'sysdig';
+  nonce: string;
+  engineArgs: string;
+  runAs: string;
+  captureTimeout: number;
+  mode?: 'probe';
+}
+
+export function cellEnvFile(env: CellEnv): string {
+  const q = (v: string | number) => `'${String(v).replace(/'/g, `'\\''`)}'`;
+  return [
+    `KM_DRIVER=${q(env.driver)}`,
+    `KM_CONSUMER=${q(env.consumer)}`,
+    `KM_NONCE=${q(env.nonce)}`,
+    `KM_ENGINE_ARGS=${q(env.engineArgs)}`,
+    `KM_RUN_AS=${q(env.runAs)}`,
+    `KM_CAPTURE_TIMEOUT=${q(env.captureTimeout)}`,
+    `KM_MODE=${q(env.mode ?? 'cell')}`,
+    '',
+  ].join('\n');
+}
+
+export type GuestMessage =
+  | { verb: 'boot'; fields: Record<string, string> }
+  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer'; fields: Record<string, string> }
+  | { verb: 'log'; name: string; text: string }
+  | { verb: 'done' };
+
+const PREFIX = 'KMATRIX v1 ';
+
+/** One console line → a guest message, or undefined for anything else (kernel output, garbage, truncation). */
+export function parseGuestLine(rawLine: string): GuestMessage | undefined {
+  const line = rawLine.replace(/\r$/, '');
+  const at = line.indexOf(PREFIX);
+  if (at < 0) return undefined;
+  const words = line.slice(at + PREFIX.length).trim().split(/\s+/);
+  const verb = words[0];
+  if (verb === 'done' && words.length === 1) return { verb: 'done' };
+  if (verb === 'log') {
+    const [, name, len, b64 = ''] = words;
+    if (!name || !/^\d+$/.test(len ?? '') || Number(len) !== b64.length || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
+    return { verb: 'log', name, text: Buffer.from(b64, 'base64').toString('utf8') };
+  }
+  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer') {
+    const fields: Record<string, string> = {};
+    for (const w of words.slice(1)) {
+      const eq = w.indexOf('=');
+      if (eq > 0) fields[w.slice(0, eq)] = w.slice(eq + 1);
+    }
+    return { verb, fields } as GuestMessage;
+  }
+  return undefined;
+}
+
+const PANIC = /(Kernel panic - not syncing.*|BUG: .*|Oops: .*|general protection fault.*|Unable to handle kernel .*|kernel BUG at .*)/;
+
+export interface GuestReport {
+  boot?: { release: string; btime: number };
+  insmod?: { rc: number };
+  attachedAfter?: number;
+  capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number };
+  logs: Record<string, string>;
+  done: boolean;
+  panic?: string;
+}
+
+/** Fold console lines (in order) into what the guest reported. */
+export class GuestReader {
+  readonly report: GuestReport = { logs: {}, done: false };
+
+  /** Feed one console line; returns the message it carried, if any. */
+  feed(line: string): GuestMessage | undefined {
+    const panic = PANIC.exec(line);
+    if (panic && !this.report.panic) this.report.panic = panic[1]!.trim();
+    const msg = parseGuestLine(line);
+    if (!msg) return undefined;
+    const r = this.report;
+    const num = (f: Record<string, string>, k: string) => Number(f[k] ?? NaN);
+    switch (msg.verb) {
+      case 'boot':
+        r.boot = { release: msg.fields.release ?? '', btime: num(msg.fields, 'btime') };
+        break;
+      case 'insmod':
+        r.insmod = { rc: num(msg.fields, 'rc') };
+        break;
+      case 'attached':
+        r.attachedAfter = num(msg.fields, 'seconds');
+        break;
+      case 'capture':
+        r.capture = {
+          found: msg.fields.found === '1',
+          alive: msg.fields.alive === '1',
+          rc: num(msg.fields, 'rc'),
+          seconds: num(msg.fields, 'seconds'),
+          lines: num(msg.fields, 'lines'),
+        };
+        break;
+      case 'log':
+        r.logs[msg.name] = msg.text;
+        break;
+      case 'done':
+        r.done = true;
+        break;
+    }
+    return msg;
+  }
+}
+
+/** Captured event lines that show the marker: an open-family syscall on a file carrying the nonce. */
+export function markerEvents(captured: string, nonce: string): string[] {
+  return captured
+    .split('\n')
+    .filter((l) => l.startsWith('KMEVT ') && l.includes(nonce) && /\s(openat2?|open|creat)\s/.test(l));
+}
+
+/** The first line of a log that reads like an error. */
+export function firstErrorLine(text: string): string | undefined {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /error|fail|unable|cannot|denied|not permitted|rejected|invalid|unknown/i.test(l)) ?? lines[0];
+}
+
+export interface GuestVerdict {
+  status: 'pass' | 'fail' | 'error';
+  phase: Phase;
+  reason: string;
+  firstError?: string;
+  events: number;
+  marker: boolean;
+  lines: string[];
+}
+
+/**
+ * Classify what the guest reported. No boot line means the VM never reached
+ * init: infrastructure (`error`). After boot, a panic or a missing step is the
+ * driver's doing: `fail` at the phase it was in.
+ */
+export function judge(r: GuestReport, driver: DriverId, nonce: string, exit: { timedOut: boolean; phase: Phase }): GuestVerdict {
+  const none = { events: 0, marker: false, lines: [] as string[] };
+  if (!r.boot) {
+    const why = exit.timedOut ? 'the guest did not reach init before the boot timeout' : 'QEMU exited before the guest reached init';
+    return { status: 'error', phase: 'boot', reason: why, firstError: r.panic, ...none };
+  }
+  if (driver === 'kmod') {
+    if (!r.insmod) return fail('load', r.panic ? 'kernel crashed while loading the module' : 'no answer from insmod', r.panic);
+    if (r.insmod.rc !== 0) return fail('load', `insmod failed (exit ${r.insmod.rc})`, firstErrorLine(r.logs.insmod ?? ''));
+  }
+  if (!r.capture) {
+    const phase: Phase = r.attachedAfter === undefined ? 'load' : 'capture';
+    const why = r.panic ? 'kernel crashed' : exit.timedOut ? `no result before the ${phase} timeout` : 'the guest stopped before reporting the capture';
+    return fail(phase, why, r.panic ?? firstErrorLine(r.logs.consumer ?? ''));
+  }
+  const captured = r.logs.captured ?? '';
+  const lines = captured.split('\n').filter((l) => l.startsWith('KMEVT '));
+  const hits = markerEvents(captured, nonce);
+  const evidence = { events: lines.length, marker: hits.length > 0, lines: hits.slice(0, 5) };
+  if (hits.length) return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)`, ...evidence };
+  const consumerError = firstErrorLine(r.logs.consumer ?? '');
+  if (!r.capture.alive && lines.length === 0)
+    return { status: 'fail', phase: 'load', reason: `the consumer exited (code ${r.capture.rc}) without capturing`, firstError: consumerError ?? r.panic, ...evidence };
+  return {
+    status: 'fail',
+    phase: 'capture',
+    reason: `marker not found in ${lines.length} captured event(s) after ${r.capture.seconds}s`,
+    firstError: consumerError ?? r.panic,
+    ...evidence,
+  };
+
+  function fail(phase: Phase, reason: string, firstError?: string): GuestVerdict {
+    return { status: 'fail', phase, reason, firstError, ...none };
+  }
+}

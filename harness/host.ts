@@ -1,0 +1,54 @@
+// Host checks (`kmatrix doctor`, and before every run): the system tools the
+// harness drives, each with the Debian package that provides it.
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { UserError } from './errors.js';
+import { MACHINES } from './machines.js';
+
+export interface Tool {
+  command: string;
+  package: string;
+  why: string;
+}
+
+export const TOOLS: Tool[] = [
+  { command: 'apt-get', package: 'apt', why: 'isolated package downloads' },
+  { command: 'dpkg-deb', package: 'dpkg', why: 'extracting packages' },
+  { command: 'mmdebstrap', package: 'mmdebstrap', why: 'builder roots per Debian suite' },
+  { command: 'bwrap', package: 'bubblewrap', why: 'sandboxed driver builds' },
+  { command: 'cpio', package: 'cpio', why: 'guest initramfs' },
+  { command: 'setpriv', package: 'util-linux', why: 'tying VMs to the harness lifetime' },
+  { command: 'qemu-system-x86_64', package: 'qemu-system-x86', why: 'x86_64 machines' },
+  { command: 'qemu-system-aarch64', package: 'qemu-system-arm', why: 'arm64 machines' },
+];
+
+async function has(command: string): Promise<boolean> {
+  const r = await execa('sh', ['-c', `command -v ${command}`], { reject: false });
+  return r.exitCode === 0;
+}
+
+export interface ToolCheck extends Tool {
+  ok: boolean;
+}
+
+export async function checkTools(tools = TOOLS): Promise<ToolCheck[]> {
+  return Promise.all(tools.map(async (t) => ({ ...t, ok: await has(t.command) })));
+}
+
+export function installCommand(missing: Tool[]): string {
+  return `apt-get install -y --no-install-recommends ${[...new Set(missing.map((t) => t.package))].join(' ')}`;
+}
+
+/** Fail with one paragraph naming the fix when a tool needed for these machines is missing. */
+export async function requireTools(machines: string[]): Promise<void> {
+  const qemus = new Set(machines.map((m) => MACHINES[m]!.qemu));
+  const needed = TOOLS.filter((t) => !t.command.startsWith('qemu-system-') || qemus.has(t.command));
+  const missing = (await checkTools(needed)).filter((t) => !t.ok);
+  if (missing.length)
+    throw new UserError(
+      `Missing host tools: ${missing.map((t) => `${t.command} (${t.why})`).join(', ')}. ` +
+        `Install them as root with: ${installCommand(missing)} — or run scripts/setup.sh, which installs everything kmatrix needs.`,
+    );
+  if (!existsSync('/usr/share/keyrings/debian-archive-keyring.gpg'))
+    throw new UserError('The Debian archive keyring is missing (/usr/share/keyrings/debian-archive-keyring.gpg). Install it with: apt-get install -y debian-archive-keyring');
+}

@@ -1,0 +1,207 @@
+// Images: everything booted or built from, assembled from Debian packages
+// through the isolated apt and cached by content — kernels (+ headers),
+// builder roots per suite (for compilers matching the kernel's), and guest
+// initramfs images holding busybox and the consumer.
+import { execa } from 'execa';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cp, mkdir, readFile, rm, symlink, writeFile, lstat } from 'node:fs/promises';
+import path from 'node:path';
+import { AptDist, type PackageFile, type SuiteOptions } from './apt.js';
+import { cached } from './cache.js';
+import { UserError } from './errors.js';
+import type { Arch, KernelSpec } from './types.js';
+
+/** The Debian archive as the harness sees it: one mirror, per-suite options. */
+export class Debian {
+  private dists = new Map<string, AptDist>();
+  constructor(readonly mirror: string, readonly suites: Record<string, SuiteOptions>) {}
+
+  dist(suite: string, arch: Arch): AptDist {
+    const key = `${suite}/${arch}`;
+    let d = this.dists.get(key);
+    if (!d) this.dists.set(key, (d = new AptDist({ mirror: this.mirror, suite, arch, ...(this.suites[suite] ?? {}) })));
+    return d;
+  }
+
+  expiredAccepted(): string[] {
+    return Object.entries(this.suites).filter(([, o]) => o.allowExpired).map(([s]) => s);
+  }
+}
+
+/** Extract .deb files into `dir`; `members` limits what is taken from each (tar patterns). */
+export async function extractDebs(debs: string[], dir: string, members: string[] = []): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const deb of debs) {
+    if (!members.length) {
+      await execa('dpkg-deb', ['-x', deb, dir]);
+      continue;
+    }
+    // tar complains about patterns a package does not have (no DTBs on amd64); what matters is checked by the caller.
+    await execa('bash', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards --no-anchored "${@:3}" 2>/dev/null; true', 'bash', deb, dir, ...members]);
+  }
+}
+
+export interface KernelTree {
+  /** ABI name, also `uname -r` of the Debian kernel, e.g. 6.1.0-50-amd64. */
+  abi: string;
+  /** Upstream version from the package version, e.g. 6.1.176. */
+  version: string;
+  packageVersion: string;
+  suite: string;
+  arch: Arch;
+  /** Root of the extracted packages (usr/src/..., usr/lib/linux-kbuild-..., boot/...). */
+  root: string;
+  /** Relative to root: the headers dir `make -C` goes to. */
+  headers: string;
+  image: string;
+  dtbDir?: string;
+  /** The kernel's own compiler (CONFIG_CC_VERSION_TEXT), e.g. gcc-12. */
+  compiler: string;
+  packages: PackageFile[];
+}
+
+/** The ABI of the suite's current kernel of a flavour: linux-image-<flavour> → linux-image-<abi>. */
+async function resolveAbi(dist: AptDist, flavour: string): Promise<string> {
+  const deps = await dist.depends(`linux-image-${flavour}`);
+  const image = deps.find((d) => d.startsWith('linux-image-') && d !== `linux-image-${flavour}`);
+  if (!image) throw new Error(`linux-image-${flavour} in ${dist.spec.suite}/${dist.spec.arch} names no kernel image`);
+  return image.replace(/^linux-image-/, '').replace(/-unsigned$/, '');
+}
+
+export async function fetchKernel(debian: Debian, spec: KernelSpec): Promise<KernelTree> {
+  const dist = debian.dist(spec.debian.suite, spec.arch);
+  const abi = spec.debian.abi ?? (await resolveAbi(dist, spec.debian.flavour));
+  const headers = `linux-headers-${abi}`;
+  const extra = (await dist.depends(headers)).filter((d) => /^linux-(headers|kbuild)-/.test(d));
+  const imageFields = await dist.show(`linux-image-${abi}`);
+  const pkgs = await dist.download([`linux-image-${abi}`, headers, ...extra]);
+  const root = await cached('kernels', pkgs.map((p) => p.sha256), async (dir) => {
+    const isImage = (p: PackageFile) => p.name === `linux-image-${abi}`;
+    // The image package holds every module too; only the kernel and its device trees are needed.
+    await extractDebs(pkgs.filter(isImage).map((p) => p.file), dir, ['boot/vmlinu*', `usr/lib/linux-image-${abi}/*`]);
+    await extractDebs(pkgs.filter((p) => !isImage(p)).map((p) => p.file), dir);
+    await relocateHeaders(dir, `usr/src/${headers}`);
+  });
+  const hdir = path.join(root, 'usr/src', headers);
+  const cfg = readFileSync(path.join(hdir, '.config'), 'utf8');
+  const cc = /^CONFIG_CC_VERSION_TEXT="(\S+)/m.exec(cfg)?.[1] ?? 'gcc';
+  const image = readdirSync(path.join(root, 'boot')).find((f) => /^vmlinu[xz]-/.test(f));
+  if (!image) throw new Error(`no kernel image in linux-image-${abi}`);
+  const dtbDir = path.join(root, 'usr/lib', `linux-image-${abi}`);
+  return {
+    abi,
+    version: imageFields.version!.replace(/-[^-]*$/, '').replace(/~.*$/, ''),
+    packageVersion: imageFields.version!,
+    suite: spec.debian.suite,
+    arch: spec.arch,
+    root,
+    headers: `usr/src/${headers}`,
+    image: spec.image ?? path.join(root, 'boot', image),
+    dtbDir: existsSync(dtbDir) ? dtbDir : undefined,
+    compiler: cc,
+    packages: pkgs,
+  };
+}
+
+/**
+ * Debian's flavour headers Makefile includes the -common tree by absolute
+ * path (/usr/src/linux-headers-X-common/Makefile); point it at the extracted
+ * sibling instead, so the tree builds wherever it is mounted.
+ */
+async function relocateHeaders(root: string, rel: string): Promise<void> {
+  const mk = path.join(root, rel, 'Makefile');
+  const text = await readFile(mk, 'utf8');
+  await writeFile(mk, text.replace(/^include \/usr\/src\/(\S+)\/Makefile$/m, 'include $(dir $(lastword $(MAKEFILE_LIST)))../$1/Makefile'));
+}
+
+/** Packages of every builder root: kbuild needs, plus clang/llvm for BPF objects. */
+const BUILDER_BASE = ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'clang', 'llvm'];
+
+/**
+ * A root filesystem of a Debian suite with the kernel's own compiler, made by
+ * mmdebstrap (unshare mode: nothing is mounted on the host) and cached.
+ */
+export async function builderRoot(debian: Debian, suite: string, compiler: string): Promise<string> {
+  const packages = [...BUILDER_BASE, ...(compiler.startsWith('gcc') ? [compiler] : [])];
+  const opts = debian.suites[suite] ?? {};
+  return cached('builders', { suite, mirror: debian.mirror, packages, opts }, async (dir) => {
+    const target = path.join(dir, 'root');
+    const r = await execa(
+      'mmdebstrap',
+      [
+        '--mode=unshare',
+        '--variant=apt',
+        '--quiet',
+        `--include=${packages.join(',')}`,
+        ...(opts.allowExpired ? ['--aptopt=Acquire::Check-Valid-Until "false"'] : []),
+        `--components=${(opts.components ?? ['main']).join(',')}`,
+        suite,
+        target,
+        debian.mirror,
+      ],
+      { reject: false, all: true },
+    );
+    if (r.exitCode !== 0) throw new Error(`mmdebstrap ${suite} failed: ${(r.all ?? '').split('\n').filter((l) => /^E:/.test(l)).join(' ') || (r.all ?? '').slice(-400)}`);
+  }).then((d) => path.join(d, 'root'));
+}
+
+export interface SandboxMount {
+  host: string;
+  guest: string;
+  writable?: boolean;
+}
+
+/** Run a command inside a builder root with bwrap: private namespaces, no network, only the given mounts. */
+export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], opts: { cwd: string; env?: Record<string, string> }) {
+  const args = ['--unshare-all', '--die-with-parent', '--bind', root, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
+  for (const m of mounts) args.push(m.writable ? '--bind' : '--ro-bind', m.host, m.guest);
+  args.push('--chdir', opts.cwd, '--setenv', 'PATH', '/usr/sbin:/usr/bin:/sbin:/bin', '--setenv', 'LC_ALL', 'C');
+  for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--setenv', k, v);
+  return execa('bwrap', [...args, '--', ...cmd], { reject: false, all: true, stdin: 'ignore' });
+}
+
+export interface GuestImage {
+  /** Uncompressed newc cpio: busybox + the consumer's dependency closure. */
+  cpio: string;
+  packages: { name: string; version: string }[];
+  consumerVersion: string;
+}
+
+/** The guest's base initramfs for a consumer package of a suite and arch. */
+export async function guestImage(debian: Debian, suite: string, arch: Arch, consumerPkg: string): Promise<GuestImage> {
+  const dist = debian.dist(suite, arch);
+  const pkgs = await dist.closure([consumerPkg, 'busybox-static']);
+  const dir = await cached('guests', pkgs.map((p) => p.sha256).sort(), async (out) => {
+    const root = path.join(out, 'root');
+    await extractDebs(pkgs.map((p) => p.file), root);
+    await mergeUsr(root);
+    for (const junk of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'usr/share/info', 'usr/share/lintian'])
+      await rm(path.join(root, junk), { recursive: true, force: true });
+    await writeCpio(root, path.join(out, 'base.cpio'));
+    await rm(root, { recursive: true, force: true });
+  });
+  const consumer = pkgs.find((p) => p.name === consumerPkg);
+  if (!consumer) throw new UserError(`The consumer package ${consumerPkg} is not in ${suite}/${arch}.`);
+  return { cpio: path.join(dir, 'base.cpio'), packages: pkgs.map(({ name, version }) => ({ name, version })), consumerVersion: consumer.version };
+}
+
+/** Make /bin, /sbin, /lib* links into /usr, as a merged-/usr system has them (the dynamic loader path needs it). */
+async function mergeUsr(root: string): Promise<void> {
+  for (const d of ['bin', 'sbin', 'lib', 'lib64']) {
+    const top = path.join(root, d);
+    const usr = path.join(root, 'usr', d);
+    const st = await lstat(top).catch(() => undefined);
+    if (st?.isSymbolicLink()) continue;
+    if (st?.isDirectory()) {
+      await mkdir(usr, { recursive: true });
+      await cp(top, usr, { recursive: true, force: true, verbatimSymlinks: true });
+      await rm(top, { recursive: true, force: true });
+    }
+    if (existsSync(usr)) await symlink(`usr/${d}`, top);
+  }
+}
+
+/** Pack a directory as an uncompressed newc cpio archive (no decompression cost under TCG). */
+export async function writeCpio(dir: string, out: string): Promise<void> {
+  await execa('sh', ['-c', 'cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 > "$2"', 'sh', dir, out]);
+}

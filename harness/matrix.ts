@@ -1,0 +1,295 @@
+// matrix.yaml: parse (with line numbers), validate against a JSON schema,
+// expand into cells with stable ids, filter by glob.
+import Ajv, { type ErrorObject } from 'ajv';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { SuiteOptions } from './apt.js';
+import { UserError } from './errors.js';
+import { MACHINES } from './machines.js';
+import type { Cell, ConsumerSpec, DriverId, KernelSpec, ProfileSpec, SourceSpec, Timeouts } from './types.js';
+import { DRIVERS } from './types.js';
+
+export interface Matrix {
+  file: string;
+  hash: string;
+  mirror?: string;
+  suites: Record<string, SuiteOptions>;
+  timeouts: Timeouts;
+  kernels: Record<string, KernelSpec>;
+  consumers: Record<string, ConsumerSpec>;
+  sources: Record<string, SourceSpec>;
+  profiles: Record<string, ProfileSpec>;
+  cells: Cell[];
+}
+
+const idPattern = '^[A-Za-z0-9][A-Za-z0-9._+-]*$';
+const debianPkg = {
+  type: 'object',
+  required: ['suite', 'package'],
+  additionalProperties: false,
+  properties: { suite: { type: 'string' }, package: { type: 'string' } },
+};
+const version = { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+$' };
+
+export const matrixSchema = {
+  type: 'object',
+  required: ['kernels', 'sources', 'consumers', 'matrix'],
+  additionalProperties: false,
+  properties: {
+    mirror: { type: 'string' },
+    suites: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { allowExpired: { type: 'boolean' }, components: { type: 'array', items: { type: 'string' } } },
+      },
+    },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { boot: { type: 'number', minimum: 1 }, load: { type: 'number', minimum: 1 }, capture: { type: 'number', minimum: 1 } },
+    },
+    kernels: {
+      type: 'object',
+      propertyNames: { pattern: idPattern },
+      additionalProperties: {
+        type: 'object',
+        required: ['arch', 'machine', 'debian'],
+        additionalProperties: false,
+        properties: {
+          arch: { enum: ['amd64', 'arm64', 'armhf'] },
+          machine: { enum: Object.keys(MACHINES) },
+          debian: {
+            type: 'object',
+            required: ['suite', 'flavour'],
+            additionalProperties: false,
+            properties: { suite: { type: 'string' }, flavour: { type: 'string' }, abi: { type: 'string' } },
+          },
+          image: { type: 'string' },
+        },
+      },
+    },
+    consumers: {
+      type: 'object',
+      propertyNames: { pattern: idPattern },
+      additionalProperties: {
+        type: 'object',
+        required: ['kind', 'debian', 'requires'],
+        additionalProperties: false,
+        properties: {
+          kind: { enum: ['sysdig'] },
+          debian: debianPkg,
+          requires: {
+            type: 'object',
+            required: ['api', 'schema'],
+            additionalProperties: false,
+            properties: { api: version, schema: version },
+          },
+        },
+      },
+    },
+    sources: {
+      type: 'object',
+      propertyNames: { pattern: idPattern },
+      additionalProperties: {
+        type: 'object',
+        required: ['consumer'],
+        oneOf: [{ required: ['debian'] }, { required: ['dir'] }],
+        additionalProperties: false,
+        properties: { debian: debianPkg, dir: { type: 'string' }, consumer: { type: 'string' } },
+      },
+    },
+    profiles: {
+      type: 'object',
+      propertyNames: { pattern: idPattern },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { description: { type: 'string' }, cmdline: { type: 'array', items: { type: 'string' } } },
+      },
+    },
+    matrix: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['kernels', 'drivers', 'sources'],
+        additionalProperties: false,
+        properties: {
+          kernels: { type: 'array', minItems: 1, items: { type: 'string' } },
+          drivers: { type: 'array', minItems: 1, items: { enum: DRIVERS } },
+          sources: { type: 'array', minItems: 1, items: { type: 'string' } },
+          profiles: { type: 'array', minItems: 1, items: { type: 'string' } },
+        },
+      },
+    },
+  },
+} as const;
+
+const ajv = new Ajv.default({ allErrors: false, strict: false });
+const validate = ajv.compile(matrixSchema);
+
+const DEFAULT_TIMEOUTS: Timeouts = { boot: 300, load: 120, capture: 240 };
+
+/** Where in the file a JSON path (`/kernels/x/arch`) lives, as `file:line`. */
+function locate(doc: Document, file: string, lc: LineCounter, pathParts: (string | number)[]): string {
+  for (let n = pathParts.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(pathParts.slice(0, n), true);
+    if (isNode(node) && node.range) return `${file}:${lc.linePos(node.range[0]).line}`;
+  }
+  return file;
+}
+
+function describe(err: ErrorObject): string {
+  const key = err.instancePath.split('/').filter(Boolean).join('.') || '(top level)';
+  switch (err.keyword) {
+    case 'additionalProperties':
+      return `unknown key "${(err.params as { additionalProperty: string }).additionalProperty}" under ${key}`;
+    case 'required':
+      return `${key} is missing the key "${(err.params as { missingProperty: string }).missingProperty}"`;
+    case 'enum':
+      return `${key} must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'oneOf':
+      return `${key} must have exactly one of "debian" or "dir"`;
+    case 'pattern':
+      return `${key} does not match ${(err.params as { pattern: string }).pattern}`;
+    case 'propertyNames':
+      return `${key} has a key that is not a valid id (letters, digits, . _ + -)`;
+    default:
+      return `${key} ${err.message}`;
+  }
+}
+
+export function loadMatrix(file: string): Matrix {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`Cannot read the matrix file ${file}: ${(e as Error).message}. Pass another with --matrix FILE.`);
+  }
+  return parseMatrix(text, file);
+}
+
+export function parseMatrix(text: string, file: string): Matrix {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const line = lc.linePos(e.pos[0]).line;
+    const what = e.code === 'DUPLICATE_KEY' ? 'duplicate id (map keys must be unique)' : e.message.split('\n')[0];
+    throw new UserError(`${file}:${line}: invalid YAML: ${what}.`);
+  }
+  const raw = doc.toJS() as unknown;
+  if (!validate(raw)) {
+    const err = validate.errors![0]!;
+    const parts = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/')));
+    throw new UserError(`${locate(doc, file, lc, parts)}: ${describe(err)}.`);
+  }
+  const m = raw as any; // shape guaranteed by the schema
+  const where = (...p: (string | number)[]) => locate(doc, file, lc, p);
+  const dir = path.dirname(path.resolve(file));
+  const abs = (p: string | undefined) => (p ? path.resolve(dir, p) : undefined);
+
+  const kernels: Record<string, KernelSpec> = {};
+  for (const [id, k] of Object.entries<any>(m.kernels))
+    kernels[id] = { id, arch: k.arch, machine: k.machine, debian: k.debian, image: abs(k.image) };
+  for (const k of Object.values(kernels)) {
+    const mach = MACHINES[k.machine]!;
+    if (!mach.arches.includes(k.arch))
+      throw new UserError(`${where('kernels', k.id, 'machine')}: machine ${k.machine} does not run ${k.arch} kernels (it runs ${mach.arches.join(', ')}).`);
+  }
+  const consumers: Record<string, ConsumerSpec> = {};
+  for (const [id, c] of Object.entries<any>(m.consumers)) consumers[id] = { id, ...c };
+  const sources: Record<string, SourceSpec> = {};
+  for (const [id, s] of Object.entries<any>(m.sources)) {
+    if (!consumers[s.consumer])
+      throw new UserError(`${where('sources', id, 'consumer')}: source ${id} names consumer "${s.consumer}", which is not under consumers: (known: ${Object.keys(consumers).join(', ')}).`);
+    sources[id] = { id, debian: s.debian, dir: abs(s.dir), consumer: s.consumer };
+  }
+  const profiles: Record<string, ProfileSpec> = { host: { id: 'host', description: 'root, all capabilities' } };
+  for (const [id, p] of Object.entries<any>(m.profiles ?? {})) profiles[id] = { id, ...p };
+
+  const cells = new Map<string, Cell>();
+  (m.matrix as any[]).forEach((combo, i) => {
+    const check = (kind: 'kernels' | 'sources' | 'profiles', table: Record<string, unknown>, ids: string[]) =>
+      ids.forEach((ref, j) => {
+        if (!table[ref])
+          throw new UserError(`${where('matrix', i, kind, j)}: matrix entry ${i + 1} names ${kind.slice(0, -1)} "${ref}", which is not defined (known: ${Object.keys(table).join(', ')}).`);
+      });
+    const profs: string[] = combo.profiles ?? ['host'];
+    check('kernels', kernels, combo.kernels);
+    check('sources', sources, combo.sources);
+    check('profiles', profiles, profs);
+    for (const k of combo.kernels as string[])
+      for (const d of combo.drivers as DriverId[])
+        for (const s of combo.sources as string[])
+          for (const p of profs) {
+            const cell: Cell = {
+              id: cellId(k, d, s, p),
+              kernel: kernels[k]!,
+              driver: d,
+              source: sources[s]!,
+              consumer: consumers[sources[s]!.consumer]!,
+              profile: profiles[p]!,
+            };
+            cells.set(cell.id, cell);
+          }
+  });
+  for (const s of Object.keys(m.suites ?? {}))
+    if (!Object.values(kernels).some((k) => k.debian.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => c.debian.suite === s))
+      throw new UserError(`${where('suites', s)}: suite "${s}" is configured but nothing uses it.`);
+
+  return {
+    file: path.resolve(file),
+    hash: createHash('sha256').update(text).digest('hex').slice(0, 16),
+    mirror: m.mirror,
+    suites: m.suites ?? {},
+    timeouts: { ...DEFAULT_TIMEOUTS, ...(m.timeouts ?? {}) },
+    kernels,
+    consumers,
+    sources,
+    profiles,
+    cells: [...cells.values()],
+  };
+}
+
+export function cellId(kernel: string, driver: DriverId, source: string, profile: string): string {
+  return `${kernel}/${driver}@${source}/${profile}`;
+}
+
+/**
+ * Cells whose id matches any of the patterns (exact ids or globs; `*` stays
+ * within one `/` segment, `**` crosses them). A pattern matching nothing is
+ * an error: a typo must not silently run an empty matrix.
+ */
+export function filterCells(cells: Cell[], patterns: string[] | undefined): Cell[] {
+  if (!patterns?.length) return cells;
+  const keep = new Set<string>();
+  for (const pattern of patterns) {
+    const match = picomatch(pattern);
+    const hits = cells.filter((c) => c.id === pattern || match(c.id));
+    if (!hits.length) {
+      const near = closest(pattern, cells.map((c) => c.id));
+      throw new UserError(
+        `No cell matches "${pattern}". Cell ids look like <kernel>/<driver>@<source>/<profile>` +
+          (near.length ? `; the closest are: ${near.join(', ')}` : '') +
+          '. `kmatrix list` shows them all.',
+      );
+    }
+    hits.forEach((c) => keep.add(c.id));
+  }
+  return cells.filter((c) => keep.has(c.id));
+}
+
+function closest(target: string, ids: string[]): string[] {
+  const score = (id: string) => {
+    const a = target.split('/'), b = id.split('/');
+    return a.reduce((n, part, i) => n + (b[i] && (b[i] === part || b[i]!.startsWith(part.replace(/\*.*$/, ''))) ? 1 : 0), 0);
+  };
+  const best = Math.max(0, ...ids.map(score));
+  return best ? ids.filter((id) => score(id) === best).slice(0, 3) : [];
+}

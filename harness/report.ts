@@ -1,0 +1,113 @@
+// The compatibility report: one self-contained HTML page (no CDN, no script
+// needed) — per profile, a grid of kernels (rows, by arch/machine, sorted by
+// version) × drivers and their sources (columns); each cell opens its phases,
+// durations, first error line and log links.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ResultsFile } from './results.js';
+import { DRIVERS, PHASES, type CellResult } from './types.js';
+
+const esc = (s: unknown) =>
+  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+export function compareVersions(a = '', b = ''): number {
+  const pa = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
+
+const DRIVER_NAMES: Record<string, string> = { kmod: 'Kernel module', ebpf: 'Legacy eBPF probe', 'modern-ebpf': 'Modern eBPF', pdig: 'pdig (ptrace)' };
+
+function statusText(c: CellResult): string {
+  if (c.status === 'fail') return `fail · ${c.phase}`;
+  return c.status;
+}
+
+function cellDetails(c: CellResult): string {
+  const phases = PHASES.filter((p) => c.durations[p] !== undefined)
+    .map((p) => `<tr><td>${p}</td><td>${c.durations[p]!.toFixed(1)} s</td></tr>`)
+    .join('');
+  const logs = Object.entries(c.logs)
+    .map(([k, v]) => `<a href="${esc(v)}">${esc(k)} log</a>`)
+    .join(' · ');
+  return `<details><summary class="st ${c.status}">${esc(statusText(c))}</summary><div class="d">
+<div class="id">${esc(c.id)}</div>
+${c.reason ? `<div>${esc(c.reason)}</div>` : ''}
+${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
+${c.evidence ? `<div>evidence: ${c.evidence.marker ? 'marker seen' : 'marker not seen'}, ${c.evidence.events} event(s)</div>` : ''}
+${c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
+<div>kernel ${esc(c.kernel.release ?? '?')} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
+${phases ? `<table class="ph">${phases}</table>` : ''}
+${c.attempts > 1 ? `<div>attempts: ${c.attempts}</div>` : ''}
+${logs ? `<div>${logs}</div>` : ''}
+</div></details>`;
+}
+
+function grid(cells: CellResult[]): string {
+  const columns = DRIVERS.flatMap((d) =>
+    [...new Set(cells.filter((c) => c.driver.id === d).map((c) => c.driver.source))].sort(compareVersions).map((s) => ({ driver: d, source: s })),
+  );
+  const kernels = [...new Map(cells.map((c) => [c.kernel.id, c.kernel])).values()].sort(
+    (a, b) => a.arch.localeCompare(b.arch) || a.machine.localeCompare(b.machine) || compareVersions(a.version, b.version) || a.id.localeCompare(b.id),
+  );
+  const driverHead = DRIVERS.filter((d) => columns.some((c) => c.driver === d))
+    .map((d) => `<th colspan="${columns.filter((c) => c.driver === d).length}">${esc(DRIVER_NAMES[d])}</th>`)
+    .join('');
+  const sourceHead = columns.map((c) => `<th>${esc(c.source)}</th>`).join('');
+  let group = '';
+  const rows = kernels
+    .map((k) => {
+      const g = `${k.arch} · ${k.machine}`;
+      const head = g !== group ? `<tr class="grp"><th colspan="${columns.length + 1}">${esc(g)}</th></tr>` : '';
+      group = g;
+      const tds = columns
+        .map((col) => {
+          const c = cells.find((x) => x.kernel.id === k.id && x.driver.id === col.driver && x.driver.source === col.source);
+          return c ? `<td>${cellDetails(c)}</td>` : '<td class="none">—</td>';
+        })
+        .join('');
+      return `${head}<tr><th class="k">${esc(k.id)}<div class="rel">${esc(k.release ?? '')}</div></th>${tds}</tr>`;
+    })
+    .join('\n');
+  return `<table class="grid"><thead><tr><th rowspan="2">kernel</th>${driverHead}</tr><tr>${sourceHead}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+export function renderReport(data: ResultsFile): string {
+  const { run, cells } = data;
+  const counts = ['pass', 'fail', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
+  const profiles = [...new Set(cells.map((c) => c.profile))];
+  const sections = profiles
+    .map((p) => `<section><h2>Profile: ${esc(p)}</h2>${grid(cells.filter((c) => c.profile === p))}</section>`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kmatrix — Falco driver compatibility (${esc(run.id)})</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em;margin:0 0 .3em} h2{font-size:1.15em;margin-top:1.5em}
+.meta{color:#555} table.grid{border-collapse:collapse;margin-top:.5em}
+.grid th,.grid td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
+.grid thead th{background:#f3f3f3} tr.grp th{background:#e8eef7;font-weight:600}
+th.k{white-space:nowrap;font-weight:500} .rel{color:#666;font-size:.85em;font-weight:400}
+.st{display:inline-block;padding:1px 6px;border-radius:3px;font-weight:600;cursor:pointer}
+.st.pass{background:#d4f4dd;color:#11602a}.st.fail{background:#fadbd8;color:#8a1c12}
+.st.skip{background:#eee;color:#555}.st.error{background:#fde9c4;color:#7a4a00}
+.d{margin-top:4px;font-size:.9em;max-width:42em}.d .id{font-family:monospace;color:#444}
+pre{white-space:pre-wrap;background:#f7f7f7;padding:4px;margin:4px 0;font-size:.85em}
+pre.err{background:#fff0ee} table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center}
+</style></head><body>
+<h1>Falco driver compatibility</h1>
+<div class="meta">run ${esc(run.id)} · started ${esc(run.startedAt)} · host ${esc(run.host)} · acceleration ${esc(run.accel)} · kmatrix ${esc(run.kmatrixVersion)} · mirror ${esc(run.mirror)}${run.expiredSuitesAccepted?.length ? ` · expired Release accepted for: ${esc(run.expiredSuitesAccepted.join(', '))}` : ''}</div>
+<p>${counts}</p>
+<p class="meta">A pass means a marker system call issued inside the guest (an <code>openat</code> of a file named with a per-run nonce) was found in the events the driver captured. A failure names the phase it stopped in (fetch → build → boot → load → capture); <em>error</em> is infrastructure, not the driver; <em>skip</em> carries its reason.</p>
+${sections}
+</body></html>
+`;
+}
+
+export async function writeReport(data: ResultsFile, runDir: string): Promise<string> {
+  const file = path.join(runDir, 'index.html');
+  await writeFile(file, renderReport(data));
+  return file;
+}

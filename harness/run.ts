@@ -1,0 +1,287 @@
+// The runner: expands nothing and renders nothing — it takes cells, runs each
+// through fetch → build → boot → load → capture, and emits typed events.
+// Whoever listens (UI, results writer, reporters) only consumes them.
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
+import { debianMirror } from './apt.js';
+import { buildKmod, fetchDriverSource, notApplicable, SourceUnavailable, type DriverTree } from './drivers.js';
+import { errorLine, isUserError } from './errors.js';
+import { cellEnvFile, GuestReader, judge } from './guest.js';
+import { Debian, fetchKernel, guestImage, writeCpio, type GuestImage, type KernelTree } from './images.js';
+import { MACHINES, resolveAccel, startVm, type Accel, type MachineDef } from './machines.js';
+import type { Matrix } from './matrix.js';
+import type { Cell, CellResult, Phase, RunEvent, RunInfo, Timeouts } from './types.js';
+
+export type Sink = (e: RunEvent) => void | Promise<void>;
+
+export interface RunOptions {
+  matrix: Matrix;
+  cells: Cell[];
+  reportsDir: string;
+  jobs: number;
+  /** Attempts for a cell that ends in `error` (infrastructure), default 2. */
+  attempts?: number;
+  runId?: string;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+export const GUEST_INIT = path.join(projectRoot, 'images', 'guest', 'init.sh');
+
+export function kmatrixVersion(): Promise<string> {
+  return readFile(path.join(projectRoot, 'package.json'), 'utf8').then((t) => (JSON.parse(t) as { version: string }).version);
+}
+
+export function newRunId(d = new Date()): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+}
+
+export function cellDirName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._@+-]+/g, '_');
+}
+
+export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: RunInfo; results: CellResult[] }> {
+  const emit = async (e: RunEvent) => {
+    for (const s of sinks) await s(e);
+  };
+  const mirror = debianMirror(opts.matrix.mirror);
+  const debian = new Debian(mirror, opts.matrix.suites);
+  const run: RunInfo = {
+    id: opts.runId ?? newRunId(),
+    startedAt: new Date().toISOString(),
+    host: hostname(),
+    accel: 'pending',
+    kmatrixVersion: await kmatrixVersion(),
+    matrix: { path: opts.matrix.file, hash: opts.matrix.hash },
+    mirror,
+    expiredSuitesAccepted: debian.expiredAccepted(),
+  };
+  const runDir = path.join(opts.reportsDir, run.id);
+  await mkdir(runDir, { recursive: true });
+  await emit({ type: 'run-start', run, cells: opts.cells.map((c) => c.id) });
+
+  const accels = new Map<string, Promise<Accel>>();
+  const limit = pLimit(Math.max(1, opts.jobs));
+  const results = await Promise.all(
+    opts.cells.map((cell) =>
+      limit(async () => {
+        const attempts = opts.attempts ?? 2;
+        let result: CellResult | undefined;
+        for (let n = 1; n <= attempts; n++) {
+          result = await runCell(cell, { debian, runDir, timeouts: opts.matrix.timeouts, emit, accels, attempt: n });
+          if (result.status !== 'error') break;
+          if (n < attempts) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
+        }
+        await emit({ type: 'cell-end', result: result! });
+        return result!;
+      }),
+    ),
+  );
+  run.finishedAt = new Date().toISOString();
+  run.accel = [...new Set(await Promise.all(accels.values()))].join(',') || 'none';
+  await emit({ type: 'run-end', run, results });
+  return { run, results };
+}
+
+interface CellContext {
+  debian: Debian;
+  runDir: string;
+  timeouts: Timeouts;
+  emit: Sink;
+  accels: Map<string, Promise<Accel>>;
+  attempt: number;
+}
+
+class PhaseClock {
+  readonly durations: Partial<Record<Phase, number>> = {};
+  private current?: { phase: Phase; at: number };
+  constructor(private cell: string, private emit: Sink) {}
+  async start(phase: Phase): Promise<void> {
+    this.current = { phase, at: Date.now() };
+    await this.emit({ type: 'phase-start', cell: this.cell, phase });
+  }
+  async end(ok: boolean, detail?: string): Promise<void> {
+    if (!this.current) return;
+    const seconds = Math.round((Date.now() - this.current.at) / 100) / 10;
+    this.durations[this.current.phase] = seconds;
+    const phase = this.current.phase;
+    this.current = undefined;
+    await this.emit({ type: 'phase-end', cell: this.cell, phase, ok, seconds, detail });
+  }
+  get phase(): Phase | undefined {
+    return this.current?.phase;
+  }
+}
+
+async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
+  const machine = MACHINES[cell.kernel.machine]!;
+  const dir = path.join(ctx.runDir, 'cells', cellDirName(cell.id));
+  await mkdir(dir, { recursive: true });
+  const rel = (f: string) => path.relative(ctx.runDir, f);
+  const clock = new PhaseClock(cell.id, ctx.emit);
+  const result: CellResult = {
+    id: cell.id,
+    kernel: { id: cell.kernel.id, arch: cell.kernel.arch, machine: machine.id },
+    driver: { id: cell.driver, source: cell.source.id },
+    consumer: { id: cell.consumer.id },
+    profile: cell.profile.id,
+    status: 'error',
+    durations: clock.durations,
+    logs: {},
+    attempts: ctx.attempt,
+  };
+  const end = async (status: CellResult['status'], phase: Phase, reason: string, firstError?: string) => {
+    await clock.end(status === 'pass' || status === 'skip', reason);
+    Object.assign(result, { status, phase, reason, firstError });
+    return result;
+  };
+
+  // fetch: kernel + headers, driver source, guest image with the consumer.
+  let kernel: KernelTree, tree: DriverTree, guest: GuestImage;
+  await clock.start('fetch');
+  try {
+    [kernel, tree, guest] = await Promise.all([
+      fetchKernel(ctx.debian, cell.kernel),
+      fetchDriverSource(ctx.debian, cell.source),
+      guestImage(ctx.debian, cell.consumer.debian.suite, cell.kernel.arch, cell.consumer.debian.package),
+    ]);
+  } catch (e) {
+    if (e instanceof SourceUnavailable) return end('skip', 'fetch', `source unavailable: ${e.message}`);
+    return end('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
+  }
+  result.kernel = { ...result.kernel, release: kernel.abi, version: kernel.version, package: `linux-image-${kernel.abi}=${kernel.packageVersion}` };
+  result.driver = { ...result.driver, version: tree.version, ...tree.versions };
+  result.consumer = { id: cell.consumer.id, version: `${cell.consumer.debian.package}=${guest.consumerVersion}` };
+  const skip = notApplicable(cell.driver, tree, cell.consumer);
+  if (skip) return end('skip', 'fetch', skip);
+  await clock.end(true);
+
+  // build: on the host, in the builder root of the kernel's suite.
+  await clock.start('build');
+  let artifact: string;
+  try {
+    const b = await buildKmod(ctx.debian, tree, kernel);
+    await copyFile(b.log, path.join(dir, 'build.log'));
+    result.logs.build = rel(path.join(dir, 'build.log'));
+    if (!b.ok) return end('fail', 'build', 'the kernel module did not build', b.firstError);
+    artifact = b.artifact!;
+    await clock.end(true, b.cached ? 'cached' : undefined);
+  } catch (e) {
+    return end('error', 'build', `build infrastructure failed: ${errorLine(e)}`);
+  }
+
+  // boot → load → capture: one VM, phases read from the guest's console.
+  const accel = await accelFor(machine, ctx, () => bootProbe(machine, kernel, guest, dir));
+  const nonce = randomBytes(6).toString('hex');
+  const consoleLog = path.join(dir, 'console.log');
+  result.logs.console = rel(consoleLog);
+  const tmp = await mkdtemp(path.join(tmpdir(), 'kmatrix-'));
+  try {
+    const initrd = await cellInitrd(tmp, guest, {
+      files: { 'kmatrix/scap.ko': artifact },
+      env: cellEnvFile({ driver: cell.driver, consumer: cell.consumer.kind, nonce, engineArgs: '', runAs: '', captureTimeout: ctx.timeouts.capture }),
+    });
+    const reader = new GuestReader();
+    await clock.start('boot');
+    const pending: Promise<void>[] = [];
+    const vm = startVm(
+      { machine, accel, kernel: kernel.image, initrd, dtb: dtbPath(machine, kernel), append: bootArgs(machine, cell) },
+      consoleLog,
+      (line) => {
+        const msg = reader.feed(line);
+        if (!msg) return;
+        const step = async () => {
+          if (msg.verb === 'boot') {
+            await clock.end(true, reader.report.boot?.release);
+            await clock.start('load');
+            vm.expect(ctx.timeouts.load);
+          } else if (msg.verb === 'consumer') {
+            vm.expect(ctx.timeouts.capture + 30);
+          } else if (msg.verb === 'insmod' && reader.report.insmod?.rc !== 0) {
+            await clock.end(false);
+          } else if (msg.verb === 'attached' || (msg.verb === 'capture' && clock.phase === 'load')) {
+            await clock.end(true);
+            await clock.start('capture');
+          } else if (msg.verb === 'done') {
+            if (!machine.exitsOnPoweroff) vm.stop();
+          }
+        };
+        pending.push(step());
+      },
+      ctx.timeouts.boot,
+    );
+    const exit = await vm.done;
+    await Promise.all(pending);
+    const v = judge(reader.report, cell.driver, nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot' });
+    if (reader.report.boot?.release) result.kernel.release = reader.report.boot.release;
+    result.evidence = { events: v.events, marker: v.marker, lines: v.lines };
+    if (v.status !== 'pass' && clock.phase && clock.phase !== v.phase) {
+      // the guest's facts may place the failure earlier than the clock got to
+      await clock.end(false);
+      await clock.start(v.phase);
+    }
+    return end(v.status, v.phase, v.reason, v.firstError);
+  } catch (e) {
+    return end('error', clock.phase ?? 'boot', `VM infrastructure failed: ${errorLine(e)}`);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function dtbPath(machine: MachineDef, kernel: KernelTree): string | undefined {
+  return machine.dtb && kernel.dtbDir ? path.join(kernel.dtbDir, machine.dtb) : undefined;
+}
+
+function bootArgs(machine: MachineDef, cell: Cell): string[] {
+  return [...(machine.hasRtc ? [] : [`kmatrix.time=${Math.floor(Date.now() / 1000)}`]), ...(cell.profile.cmdline ?? [])];
+}
+
+/** The cell's initramfs: the cached base archive followed by a small per-cell one (init, cell.env, driver). */
+async function cellInitrd(tmp: string, guest: GuestImage, extra: { files: Record<string, string>; env: string }): Promise<string> {
+  const overlay = path.join(tmp, 'overlay');
+  await mkdir(path.join(overlay, 'kmatrix'), { recursive: true });
+  await copyFile(GUEST_INIT, path.join(overlay, 'init'));
+  await chmod(path.join(overlay, 'init'), 0o755);
+  await writeFile(path.join(overlay, 'kmatrix', 'cell.env'), extra.env);
+  for (const [to, from] of Object.entries(extra.files)) await copyFile(from, path.join(overlay, to));
+  await writeCpio(overlay, path.join(tmp, 'overlay.cpio'));
+  const initrd = path.join(tmp, 'initrd.cpio');
+  await execa('sh', ['-c', 'cat "$1" "$2" > "$3"', 'sh', guest.cpio, path.join(tmp, 'overlay.cpio'), initrd]);
+  return initrd;
+}
+
+function accelFor(machine: MachineDef, ctx: CellContext, probe: () => Promise<boolean>): Promise<Accel> {
+  let a = ctx.accels.get(machine.id);
+  if (!a) {
+    a = resolveAccel(machine, probe).then(async (r) => {
+      await ctx.emit({ type: 'note', message: `${machine.id}: acceleration ${r.accel} (${r.why})` });
+      return r.accel;
+    });
+    ctx.accels.set(machine.id, a);
+  }
+  return a;
+}
+
+/** Does KVM really boot this kernel to init? (Nested KVM here hangs at "Booting from ROM".) */
+async function bootProbe(machine: MachineDef, kernel: KernelTree, guest: GuestImage, dir: string): Promise<boolean> {
+  const tmp = await mkdtemp(path.join(tmpdir(), 'kmatrix-probe-'));
+  try {
+    const initrd = await cellInitrd(tmp, guest, {
+      files: {},
+      env: cellEnvFile({ driver: 'kmod', consumer: 'sysdig', nonce: 'probe', engineArgs: '', runAs: '', captureTimeout: 1, mode: 'probe' }),
+    });
+    const reader = new GuestReader();
+    const vm = startVm({ machine, accel: 'kvm', kernel: kernel.image, initrd, append: [] }, path.join(dir, 'kvm-probe.log'), (l) => {
+      if (reader.feed(l)?.verb === 'done') vm.stop();
+    }, 60);
+    await vm.done;
+    return reader.report.boot !== undefined;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,109 @@
+// The vocabulary of ../shared/DESIGN.md as types, shared by every module.
+export type Arch = 'amd64' | 'arm64' | 'armhf';
+export type DriverId = 'kmod' | 'ebpf' | 'modern-ebpf' | 'pdig';
+export type Phase = 'fetch' | 'build' | 'boot' | 'load' | 'capture';
+export type Status = 'pass' | 'fail' | 'skip' | 'error';
+
+export const DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf', 'pdig'];
+export const PHASES: Phase[] = ['fetch', 'build', 'boot', 'load', 'capture'];
+
+export interface DebianKernel {
+  suite: string;
+  /** Flavour of the suite's current kernel (`linux-image-<flavour>` metapackage), resolved at run time. */
+  flavour: string;
+  /** An exact ABI name (e.g. `6.1.0-50-amd64`) instead of the suite's current one. */
+  abi?: string;
+}
+
+export interface KernelSpec {
+  id: string;
+  arch: Arch;
+  machine: string;
+  debian: DebianKernel;
+  /** Boot this image instead of the package's (same headers): a patched or broken kernel. */
+  image?: string;
+  line?: number;
+}
+
+export interface ConsumerSpec {
+  id: string;
+  kind: 'sysdig';
+  debian: { suite: string; package: string };
+  /** The consumer's libscap minimum driver versions (SCAP_MINIMUM_DRIVER_{API,SCHEMA}_VERSION). */
+  requires: { api: string; schema: string };
+}
+
+export interface SourceSpec {
+  id: string;
+  /** A Debian falcosecurity-scap-dkms package: a ready-configured driver tree. */
+  debian?: { suite: string; package: string };
+  /** A local driver tree (configured: driver_config.h present). */
+  dir?: string;
+  consumer: string;
+}
+
+export interface ProfileSpec {
+  id: string;
+  description?: string;
+  /** Added to the guest kernel command line. */
+  cmdline?: string[];
+}
+
+export interface Timeouts {
+  boot: number;
+  load: number;
+  capture: number;
+}
+
+export interface Cell {
+  id: string;
+  kernel: KernelSpec;
+  driver: DriverId;
+  source: SourceSpec;
+  consumer: ConsumerSpec;
+  profile: ProfileSpec;
+}
+
+export interface Versions {
+  api: string;
+  schema: string;
+}
+
+export interface CellResult {
+  id: string;
+  kernel: { id: string; release?: string; version?: string; arch: Arch; machine: string; package?: string };
+  driver: { id: DriverId; source: string; version?: string; api?: string; schema?: string };
+  consumer?: { id: string; version?: string };
+  profile: string;
+  status: Status;
+  phase?: Phase;
+  reason?: string;
+  firstError?: string;
+  evidence?: { events: number; marker: boolean; lines?: string[] };
+  durations: Partial<Record<Phase, number>>;
+  logs: Partial<Record<'build' | 'console', string>>;
+  attempts: number;
+  findings?: string[];
+}
+
+export interface RunInfo {
+  id: string;
+  startedAt: string;
+  finishedAt?: string;
+  host: string;
+  accel: string;
+  kmatrixVersion: string;
+  matrix: { path: string; hash: string };
+  mirror: string;
+  /** Suites read with an expired Release file accepted (an explicit matrix setting). */
+  expiredSuitesAccepted: string[];
+}
+
+/** The typed stream the runner emits; UI, results writer and reporters consume it. */
+export type RunEvent =
+  | { type: 'run-start'; run: RunInfo; cells: string[] }
+  | { type: 'phase-start'; cell: string; phase: Phase }
+  | { type: 'phase-end'; cell: string; phase: Phase; ok: boolean; seconds: number; detail?: string }
+  | { type: 'note'; cell?: string; message: string }
+  | { type: 'cell-end'; result: CellResult }
+  | { type: 'run-end'; run: RunInfo; results: CellResult[] };

@@ -1,0 +1,75 @@
+#!/bin/busybox sh
+# kmatrix guest init: runs one cell's load and capture steps and reports facts
+# on the console as `KMATRIX v1 <verb> ...` lines; the host decides the verdict.
+# Parameters come from /kmatrix/cell.env (written by the harness per cell).
+/bin/busybox --install -s /bin 2>/dev/null
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mkdir -p /proc /sys /dev /tmp /run
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mkdir -p /dev/shm && mount -t tmpfs shm /dev/shm
+mount -t tmpfs tmp /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+. /kmatrix/cell.env
+
+say() { echo "KMATRIX v1 $*"; }
+# A log travels base64-encoded on one line with its length, so a truncated or
+# interleaved line is detected on the host instead of misread.
+log() { # name file
+  b=$(head -c 16384 "$2" 2>/dev/null | base64 -w0)
+  say log "$1" "${#b}" "$b"
+}
+finish() { dmesg | tail -n 60 > /tmp/dmesg; log dmesg /tmp/dmesg; say done; sync; poweroff -f; sleep 30; }
+
+# Boards without an RTC boot in 1970 (btime 0), which libscap rejects: take the host's clock.
+for a in $(cat /proc/cmdline); do case "$a" in kmatrix.time=*) date -s "@${a#kmatrix.time=}" >/dev/null 2>&1 ;; esac; done
+say boot release=$(uname -r) btime=$(awk '/^btime/{print $2}' /proc/stat) nproc=$(nproc)
+[ "$KM_MODE" = probe ] && { say done; poweroff -f; }
+
+# load: the kernel module is inserted by hand (as falco-driver-loader would);
+# eBPF drivers are loaded by the consumer itself.
+if [ "$KM_DRIVER" = kmod ]; then
+  $KM_RUN_AS insmod /kmatrix/scap.ko > /tmp/insmod.out 2>&1
+  rc=$?
+  log insmod /tmp/insmod.out
+  say insmod rc=$rc
+  [ $rc -eq 0 ] || finish
+fi
+
+marker=/tmp/kmatrix-marker-$KM_NONCE
+echo "$KM_NONCE" > "$marker"
+case "$KM_CONSUMER" in
+  sysdig)
+    # Only events on the marker file are printed, so the capture ends as soon as it shows.
+    # $KM_RUN_AS: the profile's command prefix (e.g. reduced capabilities); it
+    # execs, so $! is the consumer itself.
+    $KM_RUN_AS sysdig --unbuffered $KM_ENGINE_ARGS -p 'KMEVT %evt.num %evt.dir %evt.type %proc.name %fd.name' "fd.name contains $KM_NONCE" > /tmp/captured 2> /tmp/consumer.err &
+    ;;
+  *) echo "unknown consumer $KM_CONSUMER" > /tmp/consumer.err; false & ;;
+esac
+pid=$!
+say consumer started pid=$pid
+
+# capture: the marker process (cat) opens the marker file once a second until
+# the consumer shows it, the consumer dies, or time runs out.
+t=0; attached=0; found=0; alive=1
+while [ $t -lt "$KM_CAPTURE_TIMEOUT" ]; do
+  if ! kill -0 $pid 2>/dev/null; then alive=0; break; fi
+  cat "$marker" > /dev/null
+  if [ $attached = 0 ] && [ -s /tmp/captured ]; then attached=1; say attached seconds=$t; fi
+  if grep -q "$KM_NONCE" /tmp/captured 2>/dev/null; then found=1; break; fi
+  sleep 1; t=$((t+1))
+done
+if [ $alive = 1 ]; then
+  kill -INT $pid 2>/dev/null
+  for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $pid 2>/dev/null || break; sleep 1; done
+  kill -KILL $pid 2>/dev/null
+fi
+wait $pid 2>/dev/null; rc=$?
+log consumer /tmp/consumer.err
+log captured /tmp/captured
+say capture found=$found alive=$alive rc=$rc seconds=$t lines=$(grep -c '^KMEVT' /tmp/captured)
+if [ "$KM_DRIVER" = kmod ]; then rmmod scap > /tmp/rmmod.out 2>&1; rc=$?; log rmmod /tmp/rmmod.out; say rmmod rc=$rc; fi
+finish

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const bin = path.resolve('bin/kmatrix.js');
+
+async function kmatrix(args: string[]) {
+  return execa('node', [bin, ...args], { reject: false, env: { CI: 'true' } });
+}
+
+function oneParagraph(stderr: string) {
+  assert.match(stderr, /^kmatrix: /);
+  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  assert.equal(stderr.trim().split('\n').length, 1, 'one paragraph');
+}
+
+describe('cli', () => {
+  it('lists the default matrix cells, filtered by glob', async () => {
+    const r = await kmatrix(['list', '--cell', '*/kmod@0.1.1dev/*']);
+    assert.equal(r.exitCode, 0);
+    assert.ok(r.stdout.split('\n').every((l) => l.includes('/kmod@0.1.1dev/')));
+    assert.ok(r.stdout.includes('debian-6.12-amd64/kmod@0.1.1dev/host'));
+  });
+
+  it('an unknown cell id is a one-paragraph error with exit code 2', async () => {
+    const r = await kmatrix(['run', '--cell', 'debian-9.9-amd64/kmod@0.23.2/host']);
+    assert.equal(r.exitCode, 2);
+    oneParagraph(r.stderr);
+    assert.match(r.stderr, /No cell matches "debian-9\.9-amd64\/kmod@0\.23\.2\/host"/);
+  });
+
+  it('a broken matrix file is reported with file and line, no stack trace', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-cli-'));
+    const file = path.join(dir, 'm.yaml');
+    writeFileSync(file, 'kernels: {}\nsources: {}\nconsumers: {}\nmatrix:\n  - { kernels: [a], drivers: [kmod], sourcez: [b] }\n');
+    const r = await kmatrix(['--matrix', file, 'list']);
+    assert.equal(r.exitCode, 2);
+    oneParagraph(r.stderr);
+    assert.match(r.stderr, new RegExp(`${file}:5: `));
+  });
+
+  it('report on a directory without results says what to do', async () => {
+    const r = await kmatrix(['report', mkdtempSync(path.join(tmpdir(), 'kmatrix-empty-'))]);
+    assert.equal(r.exitCode, 2);
+    oneParagraph(r.stderr);
+    assert.match(r.stderr, /Run `kmatrix run` first/);
+  });
+});

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { GuestReader, judge, markerEvents, parseGuestLine, firstErrorLine, cellEnvFile } from '../../harness/guest.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const logLine = (name: string, text: string) => `KMATRIX v1 log ${name} ${b64(text).length} ${b64(text)}`;
+const NONCE = 'abc123';
+const captured = `KMEVT 10 < openat cat /tmp/kmatrix-marker-${NONCE}\nKMEVT 11 < close cat /tmp/kmatrix-marker-${NONCE}\n`;
+
+function read(lines: string[]) {
+  const r = new GuestReader();
+  lines.forEach((l) => r.feed(l));
+  return r.report;
+}
+
+describe('guest console protocol', () => {
+  it('parses verbs and fields, ignoring anything else', () => {
+    assert.deepEqual(parseGuestLine('KMATRIX v1 boot release=6.1.0-50-amd64 btime=12'), { verb: 'boot', fields: { release: '6.1.0-50-amd64', btime: '12' } });
+    assert.deepEqual(parseGuestLine('[    1.2] random kernel line'), undefined);
+    assert.deepEqual(parseGuestLine('KMATRIX v2 boot'), undefined);
+    assert.deepEqual(parseGuestLine('KMATRIX v1 reboot now'), undefined);
+    assert.deepEqual(parseGuestLine('\u0000\u00ff garbage KMATRIX'), undefined);
+    assert.deepEqual(parseGuestLine('KMATRIX v1 done\r'), { verb: 'done' });
+  });
+
+  it('finds a message behind console noise on the same line', () => {
+    assert.deepEqual(parseGuestLine('[  2.0] foo KMATRIX v1 insmod rc=0'), { verb: 'insmod', fields: { rc: '0' } });
+  });
+
+  it('decodes logs and rejects truncated or corrupted ones', () => {
+    const full = logLine('consumer', 'Unable to load the driver\n');
+    assert.deepEqual(parseGuestLine(full), { verb: 'log', name: 'consumer', text: 'Unable to load the driver\n' });
+    assert.equal(parseGuestLine(full.slice(0, -3)), undefined, 'truncated');
+    assert.equal(parseGuestLine(full.replace(/.$/, '!')), undefined, 'not base64');
+    assert.equal(parseGuestLine('KMATRIX v1 log consumer x abc'), undefined, 'no length');
+  });
+
+  it('quotes cell.env values for the guest shell', () => {
+    const env = cellEnvFile({ driver: 'kmod', consumer: 'sysdig', nonce: 'n', engineArgs: "--bpf='/x y'", runAs: '', captureTimeout: 5 });
+    assert.match(env, /^KM_ENGINE_ARGS='--bpf='\\''\/x y'\\'''$/m);
+    assert.match(env, /^KM_CAPTURE_TIMEOUT='5'$/m);
+  });
+});
+
+describe('cell verdict from the guest report', () => {
+  const boot = 'KMATRIX v1 boot release=6.1.0-50-amd64 btime=1795868213';
+  const exit = { timedOut: false, phase: 'capture' as const };
+
+  it('passes only when an open of the marker file was captured', () => {
+    const r = read([boot, 'KMATRIX v1 insmod rc=0', logLine('captured', captured), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=2 lines=2', 'KMATRIX v1 done']);
+    const v = judge(r, 'kmod', NONCE, exit);
+    assert.equal(v.status, 'pass');
+    assert.equal(v.events, 2);
+    assert.equal(v.marker, true);
+    assert.deepEqual(v.lines, [`KMEVT 10 < openat cat /tmp/kmatrix-marker-${NONCE}`]);
+  });
+
+  it('a captured line naming another nonce is not the marker', () => {
+    const r = read([boot, 'KMATRIX v1 insmod rc=0', logLine('captured', captured.replaceAll(NONCE, 'zzz999')), 'KMATRIX v1 capture found=0 alive=1 rc=0 seconds=90 lines=2']);
+    const v = judge(r, 'kmod', NONCE, exit);
+    assert.equal(v.status, 'fail');
+    assert.equal(v.phase, 'capture');
+    assert.match(v.reason, /marker not found in 2 captured event/);
+  });
+
+  it('no boot line is an infrastructure error, with the timeout named', () => {
+    assert.deepEqual(
+      [judge(read(['garbage']), 'kmod', NONCE, { timedOut: true, phase: 'boot' })].map((v) => [v.status, v.phase, v.reason]),
+      [['error', 'boot', 'the guest did not reach init before the boot timeout']],
+    );
+  });
+
+  it('insmod refusal fails at load with the error line', () => {
+    const r = read([boot, logLine('insmod', 'insmod: ERROR: could not insert module /kmatrix/scap.ko: Key was rejected by service\n'), 'KMATRIX v1 insmod rc=1', 'KMATRIX v1 done']);
+    const v = judge(r, 'kmod', NONCE, exit);
+    assert.deepEqual([v.status, v.phase], ['fail', 'load']);
+    assert.match(v.firstError!, /Key was rejected by service/);
+  });
+
+  it('a consumer that dies without events fails at load with its error', () => {
+    const r = read([boot, 'KMATRIX v1 insmod rc=0', logLine('consumer', 'some banner\nmmap (3): Cannot allocate memory\n'), 'KMATRIX v1 capture found=0 alive=0 rc=1 seconds=3 lines=0']);
+    const v = judge(r, 'ebpf', NONCE, exit);
+    assert.deepEqual([v.status, v.phase, v.firstError], ['fail', 'load', 'mmap (3): Cannot allocate memory']);
+  });
+
+  it('a kernel panic after boot is the driver failing at its phase, not infrastructure', () => {
+    const r = read([boot, '[   3.1] BUG: kernel NULL pointer dereference, address: 0000000000000010', '[   3.2] Kernel panic - not syncing: Fatal exception']);
+    const v = judge(r, 'kmod', NONCE, { timedOut: false, phase: 'load' });
+    assert.deepEqual([v.status, v.phase], ['fail', 'load']);
+    assert.match(v.firstError!, /BUG: kernel NULL pointer dereference/);
+  });
+
+  it('marker lines need an open-family syscall and the nonce', () => {
+    assert.deepEqual(markerEvents(`KMEVT 1 > openat cat /tmp/x-${NONCE}\nKMEVT 2 < read cat /tmp/x-${NONCE}\nKMEVT 3 < openat2 cat /tmp/x-${NONCE}`, NONCE), [
+      `KMEVT 1 > openat cat /tmp/x-${NONCE}`,
+      `KMEVT 3 < openat2 cat /tmp/x-${NONCE}`,
+    ]);
+  });
+
+  it('picks the first error-looking line of a log', () => {
+    assert.equal(firstErrorLine('starting\nError: Unable to open /dev/scap0\nmore'), 'Error: Unable to open /dev/scap0');
+    assert.equal(firstErrorLine('just text'), 'just text');
+    assert.equal(firstErrorLine(''), undefined);
+  });
+});

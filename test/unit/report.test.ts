@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { compareVersions, renderReport } from '../../harness/report.js';
+import { resultLine } from '../../harness/ui.js';
+import type { CellResult } from '../../harness/types.js';
+
+function cell(kernel: string, version: string, status: CellResult['status'], extra: Partial<CellResult> = {}): CellResult {
+  return {
+    id: `${kernel}/kmod@0.23.2/host`,
+    kernel: { id: kernel, version, release: `${version}-amd64`, arch: 'amd64', machine: 'q35' },
+    driver: { id: 'kmod', source: '0.23.2' },
+    profile: 'host',
+    status,
+    durations: { fetch: 1, build: 2.5 },
+    logs: { build: `cells/${kernel}/build.log` },
+    attempts: 1,
+    ...extra,
+  };
+}
+
+const run = { id: 'r1', startedAt: 'now', host: 'h', accel: 'tcg', kmatrixVersion: '0', matrix: { path: 'm', hash: 'x' }, mirror: 'http://m/debian', expiredSuitesAccepted: ['sid'] };
+
+describe('report', () => {
+  it('sorts kernel versions numerically', () => {
+    assert.deepEqual(['6.12.5', '5.10.2', '6.1.176', '6.1.20'].sort(compareVersions), ['5.10.2', '6.1.20', '6.1.176', '6.12.5']);
+  });
+
+  it('renders status as text and class, rows by version, the first error escaped, log links', () => {
+    const html = renderReport({
+      run,
+      cells: [
+        cell('debian-6.12-amd64', '6.12.41', 'fail', { phase: 'build', firstError: "error: implicit declaration of function 'fd_is_open' <x>" }),
+        cell('debian-5.10-amd64', '5.10.237', 'pass', { evidence: { events: 3, marker: true } }),
+      ],
+    });
+    assert.ok(html.indexOf('debian-5.10-amd64') < html.indexOf('debian-6.12-amd64'), '5.10 row first');
+    assert.match(html, /class="st fail">fail · build</);
+    assert.match(html, /class="st pass">pass</);
+    assert.match(html, /fd_is_open&#39; &lt;x&gt;/);
+    assert.match(html, /href="cells\/debian-5.10-amd64\/build.log"/);
+    assert.match(html, /expired Release accepted for: sid/);
+    assert.doesNotMatch(html, /<script|https?:\/\/(?!m\/debian)/, 'self-contained: no scripts, no external URLs');
+  });
+
+  it('one terminal line per finished cell names phase, reason and first error', () => {
+    assert.equal(
+      resultLine(cell('k', '6.1.1', 'fail', { phase: 'build', reason: 'the kernel module did not build', firstError: 'error: x' })),
+      'FAIL  k/kmod@0.23.2/host at build — the kernel module did not build: "error: x" (fetch 1s, build 2.5s)',
+    );
+  });
+});
