@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached, hashOf } from './cache.js';
-import { builderRoot, extractDebs, inBuilder, type Debian, type KernelTree } from './images.js';
+import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, type Debian, type KernelTree } from './images.js';
+import { hostDebianArch } from './machines.js';
 import type { ConsumerSpec, DriverId, SourceSpec, Versions } from './types.js';
 
 export interface DriverTree {
@@ -66,11 +67,15 @@ export function consumerAccepts(required: Versions, driver: Versions): { ok: boo
   return { ok: true };
 }
 
-/** Why a driver cannot apply to a source or kernel at all (a skip), or undefined. */
+/** Why a cell cannot run at all (a skip, with its reason), or undefined. */
 export function notApplicable(driver: DriverId, tree: DriverTree, consumer: ConsumerSpec): string | undefined {
+  if (driver === 'pdig') return 'pdig source not available (pdig and a libs tree before 0.7.0 are not packaged in Debian; none configured)';
+  if (driver === 'ebpf' && !existsSync(path.join(tree.dir, 'bpf', 'probe.c')))
+    return 'this driver source has no legacy eBPF probe (removed upstream in libs 0.24.0 / driver 10.0.0)';
+  if (!consumer.engines.includes(driver))
+    return `consumer ${consumer.id} has no ${driver} engine${driver === 'modern-ebpf' ? " (Debian's libscap builds never include modern_bpf)" : ''}`;
   const compat = consumerAccepts(consumer.requires, tree.versions);
   if (!compat.ok) return `consumer ${consumer.id}: ${compat.why}`;
-  if (driver !== 'kmod') return `the ${driver} driver is not built by this version of kmatrix yet`;
   return undefined;
 }
 
@@ -86,17 +91,39 @@ export interface DriverBuild {
 /** The compiler's first real error line (not warnings, not make's own "Error 1" echoes). */
 export function firstCompilerError(log: string): string | undefined {
   const lines = log.split('\n');
+  const missingTool = /\S+: \d+: \S+: not found/.exec(log)?.[0];
   return (
     lines.find((l) => /\berror:/.test(l) && !/^make(\[\d+\])?: \*\*\*/.test(l)) ??
+    missingTool ??
     lines.find((l) => /^make(\[\d+\])?: \*\*\*/.test(l)) ??
     lines.find((l) => /error/i.test(l))
   )?.trim();
 }
 
-/** Build the kernel module for one kernel, cached by source tree + kernel packages + builder. */
-export async function buildKmod(debian: Debian, tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
-  const root = await builderRoot(debian, kernel.suite, kernel.compiler);
-  const key = { kind: 'kmod', tree: tree.origin, treeHash: hashOf(readFileSync(path.join(tree.dir, 'driver_config.h'), 'utf8')), kernel: kernel.packages.map((p) => p.sha256), root };
+/** How a driver is built from its tree, in the builder root of the kernel's suite. */
+export function buildRecipe(driver: 'kmod' | 'ebpf', kernel: Pick<KernelTree, 'headers' | 'arch' | 'version'>): { cwd: string; cmd: string[]; artifact: string } {
+  const kdir = `/kernel/${kernel.headers}`;
+  if (driver === 'kmod') {
+    // Debian's headers set ARCH themselves; only the cross gcc prefix is needed for a foreign arch.
+    const cross = kernel.arch !== hostDebianArch() ? [`CROSS_COMPILE=${TRIPLETS[kernel.arch]}-`] : [];
+    return { cwd: '/build', cmd: ['make', '-j2', '-C', kdir, 'M=/build', `KERNELDIR=${kdir}`, ...cross, 'modules'], artifact: 'scap.ko' };
+  }
+  // The probe's configure tests run with an empty environment but CLANG: every flag goes inside it.
+  const major = Number(kernel.version.split('.')[0]);
+  const clang = [
+    'clang',
+    ...(kernel.arch !== hostDebianArch() ? [`--target=${TRIPLETS[kernel.arch]}`] : []), // the kernel's asm headers
+    ...(major >= 7 ? ['-fms-extensions'] : []),
+    ...(major >= 7 && kernel.arch === 'amd64' ? ['-DCC_USING_FENTRY'] : []),
+  ].join(' ');
+  return { cwd: '/build/bpf', cmd: ['make', `KERNELDIR=${kdir}`, `CLANG=${clang}`], artifact: 'bpf/probe.o' };
+}
+
+/** Build a driver (kernel module or legacy probe) for one kernel, cached by source tree + kernel packages + builder. */
+export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
+  const root = await builderRoot(debian, kernel.suite, kernelBuilderPackages(kernel, hostDebianArch()));
+  const r = buildRecipe(driver, kernel);
+  const key = { driver, r, tree: tree.origin, treeHash: hashOf(readFileSync(path.join(tree.dir, 'driver_config.h'), 'utf8')), kernel: kernel.packages.map((p) => p.sha256), root };
   let fresh = false;
   const started = Date.now();
   const out = await cached('builds', key, async (dir) => {
@@ -104,17 +131,19 @@ export async function buildKmod(debian: Debian, tree: DriverTree, kernel: Kernel
     const work = path.join(dir, 'src');
     await mkdir(work, { recursive: true });
     await cp(tree.dir, work, { recursive: true });
-    const kdir = `/kernel/${kernel.headers}`;
-    const r = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }],
-      ['make', '-j2', '-C', kdir, 'M=/build', `KERNELDIR=${kdir}`, 'modules'], { cwd: '/build' });
-    await writeFile(path.join(dir, 'build.log'), `$ make -C ${kdir} M=/build KERNELDIR=${kdir} modules  (builder: ${kernel.suite}, ${kernel.compiler})\n${r.all ?? ''}\nexit ${r.exitCode}\n`);
-    await writeFile(path.join(dir, 'result.json'), JSON.stringify({ ok: r.exitCode === 0 && existsSync(path.join(work, 'scap.ko')), seconds: (Date.now() - started) / 1000 }));
+    const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd });
+    let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.suite}, ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
+    // A failed probe sanity check hides the compiler's words in its own log.
+    const sanity = path.join(work, 'bpf/configure/0__SANITY/build.log');
+    if (x.exitCode !== 0 && existsSync(sanity)) log += `\n--- bpf/configure/0__SANITY/build.log\n${readFileSync(sanity, 'utf8')}`;
+    await writeFile(path.join(dir, 'build.log'), log);
+    await writeFile(path.join(dir, 'result.json'), JSON.stringify({ ok: x.exitCode === 0 && existsSync(path.join(work, r.artifact)) }));
   });
-  const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { ok: boolean; seconds: number };
+  const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { ok: boolean };
   const log = path.join(out, 'build.log');
   return {
     ok: result.ok,
-    artifact: result.ok ? path.join(out, 'src', 'scap.ko') : undefined,
+    artifact: result.ok ? path.join(out, 'src', r.artifact) : undefined,
     log,
     seconds: fresh ? (Date.now() - started) / 1000 : 0,
     cached: !fresh,

@@ -1,15 +1,17 @@
 // The guest side of a cell: what the harness tells the guest init (cell.env)
 // and how the host reads the guest's console (`KMATRIX v1 …` lines, logs as
 // length-checked base64). Garbage and truncated lines are counted, never trusted.
-import type { DriverId, Phase } from './types.js';
+import type { ConsumerKind, DriverId, Phase } from './types.js';
 
 export interface CellEnv {
   driver: DriverId;
-  consumer: 'sysdig';
+  consumer: ConsumerKind;
   nonce: string;
   engineArgs: string;
   runAs: string;
   captureTimeout: number;
+  /** scap-open: the event type it prints (openat exit of its libs). */
+  evtType?: number;
   mode?: 'probe';
 }
 
@@ -22,6 +24,7 @@ export function cellEnvFile(env: CellEnv): string {
     `KM_ENGINE_ARGS=${q(env.engineArgs)}`,
     `KM_RUN_AS=${q(env.runAs)}`,
     `KM_CAPTURE_TIMEOUT=${q(env.captureTimeout)}`,
+    `KM_EVT_TYPE=${q(env.evtType ?? -1)}`,
     `KM_MODE=${q(env.mode ?? 'cell')}`,
     '',
   ].join('\n');
@@ -113,11 +116,22 @@ export class GuestReader {
   }
 }
 
-/** Captured event lines that show the marker: an open-family syscall on a file carrying the nonce. */
-export function markerEvents(captured: string, nonce: string): string[] {
-  return captured
-    .split('\n')
-    .filter((l) => l.startsWith('KMEVT ') && l.includes(nonce) && /\s(openat2?|open|creat)\s/.test(l));
+/**
+ * Captured lines that show the marker. sysdig prints `KMEVT <num> <dir>
+ * <type> <proc> <fd.name>`: an open-family syscall on the nonce file.
+ * scap-open prints only openat exit events (--evt_type), parameters one per
+ * line: a parameter holding the nonce path.
+ */
+export function markerEvents(captured: string, nonce: string, kind: ConsumerKind = 'sysdig'): string[] {
+  const lines = captured.split('\n');
+  if (kind === 'scap-open') return lines.filter((l) => /^\s*PARAM \d+: /.test(l) && l.includes(`kmatrix-marker-${nonce}`));
+  return lines.filter((l) => l.startsWith('KMEVT ') && l.includes(nonce) && /\s(openat2?|open|creat)\s/.test(l));
+}
+
+/** How many events the consumer says it captured (sysdig: our printed lines; scap-open: its closing stats). */
+export function capturedCount(captured: string, kind: ConsumerKind): number {
+  if (kind === 'scap-open') return Number(/events correctly captured\): (\d+)/.exec(captured)?.[1] ?? 0);
+  return captured.split('\n').filter((l) => l.startsWith('KMEVT ')).length;
 }
 
 /** The first line of a log that reads like an error. */
@@ -141,7 +155,7 @@ export interface GuestVerdict {
  * init: infrastructure (`error`). After boot, a panic or a missing step is the
  * driver's doing: `fail` at the phase it was in.
  */
-export function judge(r: GuestReport, driver: DriverId, nonce: string, exit: { timedOut: boolean; phase: Phase }): GuestVerdict {
+export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonce: string, exit: { timedOut: boolean; phase: Phase }): GuestVerdict {
   const none = { events: 0, marker: false, lines: [] as string[] };
   if (!r.boot) {
     const why = exit.timedOut ? 'the guest did not reach init before the boot timeout' : 'QEMU exited before the guest reached init';
@@ -157,17 +171,17 @@ export function judge(r: GuestReport, driver: DriverId, nonce: string, exit: { t
     return fail(phase, why, r.panic ?? firstErrorLine(r.logs.consumer ?? ''));
   }
   const captured = r.logs.captured ?? '';
-  const lines = captured.split('\n').filter((l) => l.startsWith('KMEVT '));
-  const hits = markerEvents(captured, nonce);
-  const evidence = { events: lines.length, marker: hits.length > 0, lines: hits.slice(0, 5) };
+  const events = capturedCount(`${captured}\n${r.logs.stats ?? ''}`, kind);
+  const hits = markerEvents(captured, nonce, kind);
+  const evidence = { events, marker: hits.length > 0, lines: hits.slice(0, 5) };
   if (hits.length) return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)`, ...evidence };
   const consumerError = firstErrorLine(r.logs.consumer ?? '');
-  if (!r.capture.alive && lines.length === 0)
+  if (!r.capture.alive && events === 0)
     return { status: 'fail', phase: 'load', reason: `the consumer exited (code ${r.capture.rc}) without capturing`, firstError: consumerError ?? r.panic, ...evidence };
   return {
     status: 'fail',
     phase: 'capture',
-    reason: `marker not found in ${lines.length} captured event(s) after ${r.capture.seconds}s`,
+    reason: `marker not found in ${events} captured event(s) after ${r.capture.seconds}s`,
     firstError: consumerError ?? r.panic,
     ...evidence,
   };

@@ -8,7 +8,7 @@ import { cp, mkdir, readFile, rm, symlink, writeFile, lstat } from 'node:fs/prom
 import path from 'node:path';
 import { AptDist, type PackageFile, type SuiteOptions } from './apt.js';
 import { cached } from './cache.js';
-import { UserError } from './errors.js';
+import { hostDebianArch } from './machines.js';
 import type { Arch, KernelSpec } from './types.js';
 
 /** The Debian archive as the harness sees it: one mirror, per-suite options. */
@@ -72,9 +72,15 @@ export async function fetchKernel(debian: Debian, spec: KernelSpec): Promise<Ker
   const dist = debian.dist(spec.debian.suite, spec.arch);
   const abi = spec.debian.abi ?? (await resolveAbi(dist, spec.debian.flavour));
   const headers = `linux-headers-${abi}`;
-  const extra = (await dist.depends(headers)).filter((d) => /^linux-(headers|kbuild)-/.test(d));
+  const deps = (await dist.depends(headers)).filter((d) => /^linux-(headers|kbuild)-/.test(d));
   const imageFields = await dist.show(`linux-image-${abi}`);
-  const pkgs = await dist.download([`linux-image-${abi}`, headers, ...extra]);
+  // kbuild's host programs (fixdep, modpost) must run here: for a foreign arch take the host arch's build of them.
+  const host = hostDebianArch();
+  const kbuild = deps.filter((d) => d.startsWith('linux-kbuild-'));
+  const pkgs = [
+    ...(await dist.download([`linux-image-${abi}`, headers, ...deps.filter((d) => !kbuild.includes(d) || spec.arch === host)])),
+    ...(spec.arch === host || !kbuild.length ? [] : await debian.dist(spec.debian.suite, host).download(kbuild)),
+  ];
   const root = await cached('kernels', pkgs.map((p) => p.sha256), async (dir) => {
     const isImage = (p: PackageFile) => p.name === `linux-image-${abi}`;
     // The image package holds every module too; only the kernel and its device trees are needed.
@@ -114,15 +120,26 @@ async function relocateHeaders(root: string, rel: string): Promise<void> {
   await writeFile(mk, text.replace(/^include \/usr\/src\/(\S+)\/Makefile$/m, 'include $(dir $(lastword $(MAKEFILE_LIST)))../$1/Makefile'));
 }
 
-/** Packages of every builder root: kbuild needs, plus clang/llvm for BPF objects. */
-const BUILDER_BASE = ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'clang', 'llvm'];
+/** GNU triplets of the Debian arches, for cross compilers and clang --target. */
+export const TRIPLETS: Record<Arch, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'arm-linux-gnueabihf' };
 
 /**
- * A root filesystem of a Debian suite with the kernel's own compiler, made by
- * mmdebstrap (unshare mode: nothing is mounted on the host) and cached.
+ * Packages of the builder root for a kernel: kbuild's needs (pahole for 6.12+
+ * module BTF), clang/llvm for BPF objects, and the kernel's own gcc — the
+ * cross variant for a foreign arch.
  */
-export async function builderRoot(debian: Debian, suite: string, compiler: string): Promise<string> {
-  const packages = [...BUILDER_BASE, ...(compiler.startsWith('gcc') ? [compiler] : [])];
+export function kernelBuilderPackages(kernel: Pick<KernelTree, 'compiler' | 'arch'>, hostArch: Arch): string[] {
+  const gcc = kernel.compiler.startsWith('gcc') ? kernel.compiler : 'gcc';
+  const cross = kernel.arch !== hostArch ? [`${gcc}-${TRIPLETS[kernel.arch].replace(/_/g, '-')}`] : [gcc];
+  return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...cross];
+}
+
+/**
+ * A root filesystem of a Debian suite with the given packages (e.g. the
+ * compiler that built a kernel), made by mmdebstrap (unshare mode: nothing is
+ * mounted on the host) and cached.
+ */
+export async function builderRoot(debian: Debian, suite: string, packages: string[]): Promise<string> {
   const opts = debian.suites[suite] ?? {};
   return cached('builders', { suite, mirror: debian.mirror, packages, opts }, async (dir) => {
     const target = path.join(dir, 'root');
@@ -164,13 +181,12 @@ export interface GuestImage {
   /** Uncompressed newc cpio: busybox + the consumer's dependency closure. */
   cpio: string;
   packages: { name: string; version: string }[];
-  consumerVersion: string;
 }
 
-/** The guest's base initramfs for a consumer package of a suite and arch. */
-export async function guestImage(debian: Debian, suite: string, arch: Arch, consumerPkg: string): Promise<GuestImage> {
+/** The guest's base initramfs: busybox and the dependency closure of `packages`, of a suite and arch. */
+export async function guestImage(debian: Debian, suite: string, arch: Arch, packages: string[]): Promise<GuestImage> {
   const dist = debian.dist(suite, arch);
-  const pkgs = await dist.closure([consumerPkg, 'busybox-static']);
+  const pkgs = await dist.closure([...packages, 'busybox-static']);
   const dir = await cached('guests', pkgs.map((p) => p.sha256).sort(), async (out) => {
     const root = path.join(out, 'root');
     await extractDebs(pkgs.map((p) => p.file), root);
@@ -180,9 +196,7 @@ export async function guestImage(debian: Debian, suite: string, arch: Arch, cons
     await writeCpio(root, path.join(out, 'base.cpio'));
     await rm(root, { recursive: true, force: true });
   });
-  const consumer = pkgs.find((p) => p.name === consumerPkg);
-  if (!consumer) throw new UserError(`The consumer package ${consumerPkg} is not in ${suite}/${arch}.`);
-  return { cpio: path.join(dir, 'base.cpio'), packages: pkgs.map(({ name, version }) => ({ name, version })), consumerVersion: consumer.version };
+  return { cpio: path.join(dir, 'base.cpio'), packages: pkgs.map(({ name, version }) => ({ name, version })) };
 }
 
 /** Make /bin, /sbin, /lib* links into /usr, as a merged-/usr system has them (the dynamic loader path needs it). */

@@ -78,11 +78,22 @@ export const matrixSchema = {
       propertyNames: { pattern: idPattern },
       additionalProperties: {
         type: 'object',
-        required: ['kind', 'debian', 'requires'],
+        required: ['kind', 'requires', 'engines'],
+        oneOf: [
+          { properties: { kind: { const: 'sysdig' } }, required: ['debian'] },
+          { properties: { kind: { const: 'scap-open' } }, required: ['libs'] },
+        ],
         additionalProperties: false,
         properties: {
-          kind: { enum: ['sysdig'] },
+          kind: { enum: ['sysdig', 'scap-open'] },
           debian: debianPkg,
+          libs: {
+            type: 'object',
+            required: ['suite', 'package'],
+            additionalProperties: false,
+            properties: { suite: { type: 'string' }, package: { type: 'string' }, modern: { type: 'boolean' } },
+          },
+          engines: { type: 'array', minItems: 1, items: { enum: DRIVERS } },
           requires: {
             type: 'object',
             required: ['api', 'schema'],
@@ -100,7 +111,12 @@ export const matrixSchema = {
         required: ['consumer'],
         oneOf: [{ required: ['debian'] }, { required: ['dir'] }],
         additionalProperties: false,
-        properties: { debian: debianPkg, dir: { type: 'string' }, consumer: { type: 'string' } },
+        properties: {
+          debian: debianPkg,
+          dir: { type: 'string' },
+          consumer: { type: 'string' },
+          consumers: { type: 'object', propertyNames: { enum: DRIVERS }, additionalProperties: { type: 'string' } },
+        },
       },
     },
     profiles: {
@@ -154,7 +170,9 @@ function describe(err: ErrorObject): string {
     case 'enum':
       return `${key} must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'oneOf':
-      return `${key} must have exactly one of "debian" or "dir"`;
+      return key.startsWith('consumers.')
+        ? `${key}: a sysdig consumer needs "debian", a scap-open consumer needs "libs"`
+        : `${key} must have exactly one of "debian" or "dir"`;
     case 'pattern':
       return `${key} does not match ${(err.params as { pattern: string }).pattern}`;
     case 'propertyNames':
@@ -203,12 +221,15 @@ export function parseMatrix(text: string, file: string): Matrix {
       throw new UserError(`${where('kernels', k.id, 'machine')}: machine ${k.machine} does not run ${k.arch} kernels (it runs ${mach.arches.join(', ')}).`);
   }
   const consumers: Record<string, ConsumerSpec> = {};
-  for (const [id, c] of Object.entries<any>(m.consumers)) consumers[id] = { id, ...c };
+  for (const [id, c] of Object.entries<any>(m.consumers))
+    consumers[id] = { id, ...c, ...(c.libs ? { libs: { modern: false, ...c.libs } } : {}) };
   const sources: Record<string, SourceSpec> = {};
   for (const [id, s] of Object.entries<any>(m.sources)) {
-    if (!consumers[s.consumer])
-      throw new UserError(`${where('sources', id, 'consumer')}: source ${id} names consumer "${s.consumer}", which is not under consumers: (known: ${Object.keys(consumers).join(', ')}).`);
-    sources[id] = { id, debian: s.debian, dir: abs(s.dir), consumer: s.consumer };
+    const refs: [string[], string][] = [[['consumer'], s.consumer], ...Object.entries<string>(s.consumers ?? {}).map(([d, c]): [string[], string] => [['consumers', d], c])];
+    for (const [at, ref] of refs)
+      if (!consumers[ref])
+        throw new UserError(`${where('sources', id, ...at)}: source ${id} names consumer "${ref}", which is not under consumers: (known: ${Object.keys(consumers).join(', ')}).`);
+    sources[id] = { id, debian: s.debian, dir: abs(s.dir), consumer: s.consumer, consumers: s.consumers };
   }
   const profiles: Record<string, ProfileSpec> = { host: { id: 'host', description: 'root, all capabilities' } };
   for (const [id, p] of Object.entries<any>(m.profiles ?? {})) profiles[id] = { id, ...p };
@@ -233,14 +254,14 @@ export function parseMatrix(text: string, file: string): Matrix {
               kernel: kernels[k]!,
               driver: d,
               source: sources[s]!,
-              consumer: consumers[sources[s]!.consumer]!,
+              consumer: consumers[sources[s]!.consumers?.[d] ?? sources[s]!.consumer]!,
               profile: profiles[p]!,
             };
             cells.set(cell.id, cell);
           }
   });
   for (const s of Object.keys(m.suites ?? {}))
-    if (!Object.values(kernels).some((k) => k.debian.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => c.debian.suite === s))
+    if (!Object.values(kernels).some((k) => k.debian.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs)!.suite === s))
       throw new UserError(`${where('suites', s)}: suite "${s}" is configured but nothing uses it.`);
 
   return {

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { debianMirror } from './apt.js';
-import { buildKmod, fetchDriverSource, notApplicable, SourceUnavailable, type DriverTree } from './drivers.js';
+import { ARTIFACT_IN_GUEST, engineArgs, prepareConsumer, type ConsumerAssets } from './consumers.js';
+import { buildDriver, fetchDriverSource, notApplicable, SourceUnavailable, type DriverTree } from './drivers.js';
 import { errorLine, isUserError } from './errors.js';
 import { cellEnvFile, GuestReader, judge } from './guest.js';
-import { Debian, fetchKernel, guestImage, writeCpio, type GuestImage, type KernelTree } from './images.js';
+import { Debian, fetchKernel, writeCpio, type GuestImage, type KernelTree } from './images.js';
 import { MACHINES, resolveAccel, startVm, type Accel, type MachineDef } from './machines.js';
 import type { Matrix } from './matrix.js';
 import type { Cell, CellResult, Phase, RunEvent, RunInfo, Timeouts } from './types.js';
@@ -141,50 +142,60 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
     return result;
   };
 
-  // fetch: kernel + headers, driver source, guest image with the consumer.
-  let kernel: KernelTree, tree: DriverTree, guest: GuestImage;
+  // fetch: kernel + headers and the driver source; then, is the cell applicable at all?
+  let kernel: KernelTree, tree: DriverTree;
   await clock.start('fetch');
   try {
-    [kernel, tree, guest] = await Promise.all([
-      fetchKernel(ctx.debian, cell.kernel),
-      fetchDriverSource(ctx.debian, cell.source),
-      guestImage(ctx.debian, cell.consumer.debian.suite, cell.kernel.arch, cell.consumer.debian.package),
-    ]);
+    [kernel, tree] = await Promise.all([fetchKernel(ctx.debian, cell.kernel), fetchDriverSource(ctx.debian, cell.source)]);
   } catch (e) {
     if (e instanceof SourceUnavailable) return end('skip', 'fetch', `source unavailable: ${e.message}`);
     return end('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
   }
   result.kernel = { ...result.kernel, release: kernel.abi, version: kernel.version, package: `linux-image-${kernel.abi}=${kernel.packageVersion}` };
   result.driver = { ...result.driver, version: tree.version, ...tree.versions };
-  result.consumer = { id: cell.consumer.id, version: `${cell.consumer.debian.package}=${guest.consumerVersion}` };
   const skip = notApplicable(cell.driver, tree, cell.consumer);
   if (skip) return end('skip', 'fetch', skip);
   await clock.end(true);
 
-  // build: on the host, in the builder root of the kernel's suite.
+  // build: the driver on the host, in the builder root of the kernel's suite; the consumer (modern eBPF is built into it).
   await clock.start('build');
-  let artifact: string;
+  let artifact: string | undefined, consumer: ConsumerAssets;
   try {
-    const b = await buildKmod(ctx.debian, tree, kernel);
-    await copyFile(b.log, path.join(dir, 'build.log'));
-    result.logs.build = rel(path.join(dir, 'build.log'));
-    if (!b.ok) return end('fail', 'build', 'the kernel module did not build', b.firstError);
-    artifact = b.artifact!;
-    await clock.end(true, b.cached ? 'cached' : undefined);
+    if (cell.driver === 'kmod' || cell.driver === 'ebpf') {
+      const b = await buildDriver(ctx.debian, cell.driver, tree, kernel);
+      await copyFile(b.log, path.join(dir, 'build.log'));
+      result.logs.build = rel(path.join(dir, 'build.log'));
+      if (!b.ok) return end('fail', 'build', `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`, b.firstError);
+      artifact = b.artifact;
+    }
+    consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch);
   } catch (e) {
+    if (e instanceof SourceUnavailable) return end('skip', 'build', `source unavailable: ${e.message}`);
+    // modern eBPF lives in the consumer: its build failing is the driver failing to build
+    if (cell.driver === 'modern-ebpf') return end('fail', 'build', 'the consumer with the modern eBPF probe did not build', errorLine(e));
     return end('error', 'build', `build infrastructure failed: ${errorLine(e)}`);
   }
+  result.consumer = { id: cell.consumer.id, version: consumer.version };
+  await clock.end(true);
 
   // boot → load → capture: one VM, phases read from the guest's console.
-  const accel = await accelFor(machine, ctx, () => bootProbe(machine, kernel, guest, dir));
+  const accel = await accelFor(machine, ctx, () => bootProbe(machine, kernel, consumer.image, dir));
   const nonce = randomBytes(6).toString('hex');
   const consoleLog = path.join(dir, 'console.log');
   result.logs.console = rel(consoleLog);
   const tmp = await mkdtemp(path.join(tmpdir(), 'kmatrix-'));
   try {
-    const initrd = await cellInitrd(tmp, guest, {
-      files: { 'kmatrix/scap.ko': artifact },
-      env: cellEnvFile({ driver: cell.driver, consumer: cell.consumer.kind, nonce, engineArgs: '', runAs: '', captureTimeout: ctx.timeouts.capture }),
+    const initrd = await cellInitrd(tmp, consumer.image, {
+      files: { ...consumer.files, ...(artifact ? { [ARTIFACT_IN_GUEST[cell.driver]!]: artifact } : {}) },
+      env: cellEnvFile({
+        driver: cell.driver,
+        consumer: cell.consumer.kind,
+        nonce,
+        engineArgs: engineArgs(cell.consumer.kind, cell.driver),
+        runAs: '',
+        captureTimeout: ctx.timeouts.capture,
+        evtType: consumer.openatExit,
+      }),
     });
     const reader = new GuestReader();
     await clock.start('boot');
@@ -217,7 +228,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
     );
     const exit = await vm.done;
     await Promise.all(pending);
-    const v = judge(reader.report, cell.driver, nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot' });
+    const v = judge(reader.report, cell.driver, cell.consumer.kind, nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot' });
     if (reader.report.boot?.release) result.kernel.release = reader.report.boot.release;
     result.evidence = { events: v.events, marker: v.marker, lines: v.lines };
     if (v.status !== 'pass' && clock.phase && clock.phase !== v.phase) {

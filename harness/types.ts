@@ -25,10 +25,17 @@ export interface KernelSpec {
   line?: number;
 }
 
+export type ConsumerKind = 'sysdig' | 'scap-open';
+
 export interface ConsumerSpec {
   id: string;
-  kind: 'sysdig';
-  debian: { suite: string; package: string };
+  kind: ConsumerKind;
+  /** sysdig: a Debian binary package (with its dependency closure). */
+  debian?: { suite: string; package: string };
+  /** scap-open: built from a Debian falcosecurity-libs source package. */
+  libs?: { suite: string; package: string; modern: boolean };
+  /** Drivers the consumer's libscap can open (Debian's builds never have modern_bpf). */
+  engines: DriverId[];
   /** The consumer's libscap minimum driver versions (SCAP_MINIMUM_DRIVER_{API,SCHEMA}_VERSION). */
   requires: { api: string; schema: string };
 }
@@ -40,6 +47,8 @@ export interface SourceSpec {
   /** A local driver tree (configured: driver_config.h present). */
   dir?: string;
   consumer: string;
+  /** Another consumer for some drivers (e.g. modern-ebpf needs a libscap built with it). */
+  consumers?: Partial<Record<DriverId, string>>;
 }
 
 export interface ProfileSpec {

@@ -40,12 +40,20 @@ fi
 
 marker=/tmp/kmatrix-marker-$KM_NONCE
 echo "$KM_NONCE" > "$marker"
+# $KM_RUN_AS: the profile's command prefix (e.g. reduced capabilities); it
+# execs, so $! is the consumer itself.
 case "$KM_CONSUMER" in
   sysdig)
-    # Only events on the marker file are printed, so the capture ends as soon as it shows.
-    # $KM_RUN_AS: the profile's command prefix (e.g. reduced capabilities); it
-    # execs, so $! is the consumer itself.
+    # Only events on the marker file are printed, streamed: capture ends as soon as it shows.
+    live=1; window=$KM_CAPTURE_TIMEOUT
     $KM_RUN_AS sysdig --unbuffered $KM_ENGINE_ARGS -p 'KMEVT %evt.num %evt.dir %evt.type %proc.name %fd.name' "fd.name contains $KM_NONCE" > /tmp/captured 2> /tmp/consumer.err &
+    ;;
+  scap-open)
+    # scap-open prints every openat exit with its parameters; its stdout is
+    # block-buffered into the file, so it runs for a fixed window and the
+    # output is read once it has stopped.
+    live=0; window=25; [ "$KM_CAPTURE_TIMEOUT" -lt $window ] && window=$KM_CAPTURE_TIMEOUT
+    $KM_RUN_AS scap-open $KM_ENGINE_ARGS --evt_type "$KM_EVT_TYPE" > /tmp/captured 2> /tmp/consumer.err &
     ;;
   *) echo "unknown consumer $KM_CONSUMER" > /tmp/consumer.err; false & ;;
 esac
@@ -53,13 +61,15 @@ pid=$!
 say consumer started pid=$pid
 
 # capture: the marker process (cat) opens the marker file once a second until
-# the consumer shows it, the consumer dies, or time runs out.
+# the consumer shows it, the consumer dies, or the window closes.
 t=0; attached=0; found=0; alive=1
-while [ $t -lt "$KM_CAPTURE_TIMEOUT" ]; do
+while [ $t -lt "$window" ]; do
   if ! kill -0 $pid 2>/dev/null; then alive=0; break; fi
   cat "$marker" > /dev/null
-  if [ $attached = 0 ] && [ -s /tmp/captured ]; then attached=1; say attached seconds=$t; fi
-  if grep -q "$KM_NONCE" /tmp/captured 2>/dev/null; then found=1; break; fi
+  if [ $live = 1 ]; then
+    if [ $attached = 0 ] && [ -s /tmp/captured ]; then attached=1; say attached seconds=$t; fi
+    if grep -q "$KM_NONCE" /tmp/captured 2>/dev/null; then found=1; break; fi
+  fi
   sleep 1; t=$((t+1))
 done
 if [ $alive = 1 ]; then
@@ -69,7 +79,11 @@ if [ $alive = 1 ]; then
 fi
 wait $pid 2>/dev/null; rc=$?
 log consumer /tmp/consumer.err
-log captured /tmp/captured
-say capture found=$found alive=$alive rc=$rc seconds=$t lines=$(grep -c '^KMEVT' /tmp/captured)
+# The host gets the lines naming the marker, and the consumer's closing lines (stats).
+grep -e "$KM_NONCE" /tmp/captured | head -n 50 > /tmp/captured.marker
+log captured /tmp/captured.marker
+[ $live = 1 ] || { tail -n 40 /tmp/captured > /tmp/captured.tail; log stats /tmp/captured.tail; }
+grep -q "$KM_NONCE" /tmp/captured 2>/dev/null && found=1
+say capture found=$found alive=$alive rc=$rc seconds=$t
 if [ "$KM_DRIVER" = kmod ]; then rmmod scap > /tmp/rmmod.out 2>&1; rc=$?; log rmmod /tmp/rmmod.out; say rmmod rc=$rc; fi
 finish

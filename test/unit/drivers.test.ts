@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { consumerAccepts, firstCompilerError, readDriverConfig } from '../../harness/drivers.js';
+import { engineArgs } from '../../harness/consumers.js';
+import { buildRecipe, consumerAccepts, firstCompilerError, notApplicable, readDriverConfig } from '../../harness/drivers.js';
+import { kernelBuilderPackages } from '../../harness/images.js';
+import type { ConsumerSpec } from '../../harness/types.js';
 
 describe('drivers', () => {
   it('reads the driver version and API/schema versions from driver_config.h', () => {
@@ -34,5 +37,54 @@ describe('drivers', () => {
     ].join('\n');
     assert.equal(firstCompilerError(log), "/build/ppm_fillers.c:5470:13: error: implicit declaration of function 'fd_is_open' [-Werror=implicit-function-declaration]");
     assert.equal(firstCompilerError('make[1]: *** No rule to make target'), 'make[1]: *** No rule to make target');
+    assert.equal(
+      firstCompilerError('  BTF [M] /build/x/testmod.ko /bin/sh: 1: pahole: not found\nmake[3]: *** [Makefile.modfinal:64: /build/x/testmod.ko] Error 127'),
+      '/bin/sh: 1: pahole: not found',
+    );
+  });
+});
+
+describe('drivers: applicability and build recipes', () => {
+  const tree = (withBpf: boolean) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-tree-'));
+    if (withBpf) {
+      mkdirSync(path.join(dir, 'bpf'));
+      writeFileSync(path.join(dir, 'bpf', 'probe.c'), '');
+    }
+    return { dir, version: '0.23.2', versions: { api: '8.0.4', schema: '4.1.0' }, origin: 'test' };
+  };
+  const sysdig: ConsumerSpec = { id: 'sysdig-0.41', kind: 'sysdig', debian: { suite: 'sid', package: 'sysdig' }, engines: ['kmod', 'ebpf'], requires: { api: '8.0.0', schema: '4.0.0' } };
+
+  it('a source without bpf/ has no legacy probe: skip with the upstream reason', () => {
+    assert.match(notApplicable('ebpf', tree(false), sysdig)!, /no legacy eBPF probe \(removed upstream in libs 0\.24\.0/);
+    assert.equal(notApplicable('ebpf', tree(true), sysdig), undefined);
+  });
+
+  it('a consumer without the engine, or refusing the API, is a skip', () => {
+    assert.match(notApplicable('modern-ebpf', tree(true), sysdig)!, /has no modern-ebpf engine \(Debian's libscap builds never include modern_bpf\)/);
+    assert.match(notApplicable('kmod', tree(true), { ...sysdig, requires: { api: '9.0.0', schema: '4.0.0' } })!, /not accepted by the consumer/);
+    assert.match(notApplicable('pdig', tree(true), sysdig)!, /^pdig source not available/);
+  });
+
+  it('the legacy probe gets clang --target for a foreign arch and the 7.x flags', () => {
+    const k = (arch: 'amd64' | 'arm64', version: string) => ({ headers: 'usr/src/h', arch, version });
+    assert.deepEqual(buildRecipe('ebpf', k('amd64', '6.1.176')).cmd, ['make', 'KERNELDIR=/kernel/usr/src/h', 'CLANG=clang']);
+    assert.equal(buildRecipe('ebpf', k('amd64', '7.2.13')).cmd[2], 'CLANG=clang -fms-extensions -DCC_USING_FENTRY');
+    assert.equal(buildRecipe('ebpf', k('arm64', '6.1.176')).cmd[2], 'CLANG=clang --target=aarch64-linux-gnu');
+    assert.equal(buildRecipe('ebpf', k('amd64', '6.1.1')).cwd, '/build/bpf');
+  });
+
+  it('the module is cross-compiled for a foreign arch, with the headers as kbuild dir', () => {
+    assert.ok(buildRecipe('kmod', { headers: 'usr/src/h', arch: 'arm64', version: '6.1.1' }).cmd.includes('CROSS_COMPILE=aarch64-linux-gnu-'));
+    assert.ok(!buildRecipe('kmod', { headers: 'usr/src/h', arch: 'amd64', version: '6.1.1' }).cmd.some((a) => a.startsWith('CROSS_COMPILE')));
+    assert.deepEqual(kernelBuilderPackages({ compiler: 'gcc-12', arch: 'arm64' }, 'amd64').slice(-1), ['gcc-12-aarch64-linux-gnu']);
+    assert.deepEqual(kernelBuilderPackages({ compiler: 'gcc-14', arch: 'amd64' }, 'amd64').slice(-1), ['gcc-14']);
+  });
+
+  it('tells each consumer how to open each driver', () => {
+    assert.equal(engineArgs('sysdig', 'ebpf'), '--bpf=/kmatrix/probe.o');
+    assert.equal(engineArgs('sysdig', 'kmod'), '');
+    assert.equal(engineArgs('scap-open', 'modern-ebpf'), '--modern_bpf');
+    assert.equal(engineArgs('scap-open', 'ebpf'), '--bpf /kmatrix/probe.o');
   });
 });

@@ -47,7 +47,7 @@ describe('cell verdict from the guest report', () => {
 
   it('passes only when an open of the marker file was captured', () => {
     const r = read([boot, 'KMATRIX v1 insmod rc=0', logLine('captured', captured), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=2 lines=2', 'KMATRIX v1 done']);
-    const v = judge(r, 'kmod', NONCE, exit);
+    const v = judge(r, 'kmod', 'sysdig', NONCE, exit);
     assert.equal(v.status, 'pass');
     assert.equal(v.events, 2);
     assert.equal(v.marker, true);
@@ -56,7 +56,7 @@ describe('cell verdict from the guest report', () => {
 
   it('a captured line naming another nonce is not the marker', () => {
     const r = read([boot, 'KMATRIX v1 insmod rc=0', logLine('captured', captured.replaceAll(NONCE, 'zzz999')), 'KMATRIX v1 capture found=0 alive=1 rc=0 seconds=90 lines=2']);
-    const v = judge(r, 'kmod', NONCE, exit);
+    const v = judge(r, 'kmod', 'sysdig', NONCE, exit);
     assert.equal(v.status, 'fail');
     assert.equal(v.phase, 'capture');
     assert.match(v.reason, /marker not found in 2 captured event/);
@@ -64,27 +64,27 @@ describe('cell verdict from the guest report', () => {
 
   it('no boot line is an infrastructure error, with the timeout named', () => {
     assert.deepEqual(
-      [judge(read(['garbage']), 'kmod', NONCE, { timedOut: true, phase: 'boot' })].map((v) => [v.status, v.phase, v.reason]),
+      [judge(read(['garbage']), 'kmod', 'sysdig', NONCE, { timedOut: true, phase: 'boot' })].map((v) => [v.status, v.phase, v.reason]),
       [['error', 'boot', 'the guest did not reach init before the boot timeout']],
     );
   });
 
   it('insmod refusal fails at load with the error line', () => {
     const r = read([boot, logLine('insmod', 'insmod: ERROR: could not insert module /kmatrix/scap.ko: Key was rejected by service\n'), 'KMATRIX v1 insmod rc=1', 'KMATRIX v1 done']);
-    const v = judge(r, 'kmod', NONCE, exit);
+    const v = judge(r, 'kmod', 'sysdig', NONCE, exit);
     assert.deepEqual([v.status, v.phase], ['fail', 'load']);
     assert.match(v.firstError!, /Key was rejected by service/);
   });
 
   it('a consumer that dies without events fails at load with its error', () => {
     const r = read([boot, 'KMATRIX v1 insmod rc=0', logLine('consumer', 'some banner\nmmap (3): Cannot allocate memory\n'), 'KMATRIX v1 capture found=0 alive=0 rc=1 seconds=3 lines=0']);
-    const v = judge(r, 'ebpf', NONCE, exit);
+    const v = judge(r, 'ebpf', 'sysdig', NONCE, exit);
     assert.deepEqual([v.status, v.phase, v.firstError], ['fail', 'load', 'mmap (3): Cannot allocate memory']);
   });
 
   it('a kernel panic after boot is the driver failing at its phase, not infrastructure', () => {
     const r = read([boot, '[   3.1] BUG: kernel NULL pointer dereference, address: 0000000000000010', '[   3.2] Kernel panic - not syncing: Fatal exception']);
-    const v = judge(r, 'kmod', NONCE, { timedOut: false, phase: 'load' });
+    const v = judge(r, 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'load' });
     assert.deepEqual([v.status, v.phase], ['fail', 'load']);
     assert.match(v.firstError!, /BUG: kernel NULL pointer dereference/);
   });
@@ -94,6 +94,14 @@ describe('cell verdict from the guest report', () => {
       `KMEVT 1 > openat cat /tmp/x-${NONCE}`,
       `KMEVT 3 < openat2 cat /tmp/x-${NONCE}`,
     ]);
+  });
+
+  it('scap-open: the marker is an openat exit parameter holding the nonce path; events from its stats', () => {
+    const out = `------ PARAMS\nPARAM 0: 3\nPARAM 2: /tmp/kmatrix-marker-${NONCE}\nPARAM 2: /etc/passwd\n`;
+    assert.deepEqual(markerEvents(out, NONCE, 'scap-open'), [`PARAM 2: /tmp/kmatrix-marker-${NONCE}`]);
+    const r = read([boot, logLine('captured', `PARAM 2: /tmp/kmatrix-marker-${NONCE}`), logLine('stats', 'Number of `SCAP_SUCCESS` (events correctly captured): 4242\n'), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=25']);
+    const v = judge(r, 'modern-ebpf', 'scap-open', NONCE, exit);
+    assert.deepEqual([v.status, v.events], ['pass', 4242]);
   });
 
   it('picks the first error-looking line of a log', () => {

@@ -8,7 +8,7 @@ kernels:
   k61: { arch: amd64, machine: q35, debian: { suite: bookworm, flavour: amd64 } }
   k612: { arch: amd64, machine: q35, debian: { suite: trixie, flavour: amd64 } }
 consumers:
-  c: { kind: sysdig, debian: { suite: sid, package: sysdig }, requires: { api: "8.0.0", schema: "4.0.0" } }
+  c: { kind: sysdig, debian: { suite: sid, package: sysdig }, engines: [kmod, ebpf], requires: { api: "8.0.0", schema: "4.0.0" } }
 sources:
   "0.23.2": { debian: { suite: sid, package: falcosecurity-scap-dkms }, consumer: c }
   "0.1.1dev": { debian: { suite: bookworm, package: falcosecurity-scap-dkms }, consumer: c }

@@ -1,0 +1,98 @@
+// Consumers: the userspace that opens a driver and reads its events — Debian's
+// sysdig (a binary package and its closure), or libscap's scap-open example
+// built from a Debian falcosecurity-libs source package (the only way to get a
+// modern-eBPF engine: Debian's libscap builds never include it). Also how each
+// one is told which driver to open, and how its output shows the marker.
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cached } from './cache.js';
+import { firstCompilerError, SourceUnavailable } from './drivers.js';
+import { builderRoot, guestImage, inBuilder, type Debian, type GuestImage } from './images.js';
+import type { Arch, ConsumerSpec, DriverId } from './types.js';
+
+export interface ConsumerAssets {
+  image: GuestImage;
+  /** Files added to the guest (guest path → host path), e.g. a built scap-open. */
+  files: Record<string, string>;
+  version: string;
+  /** For scap-open: the openat exit event number of its libs (printed with --evt_type). */
+  openatExit?: number;
+}
+
+/** scap-open's build dependencies with MINIMAL_BUILD and system libraries (libsinsp is always configured). */
+const SCAP_OPEN_BUILD = ['build-essential', 'dpkg-dev', 'cmake', 'libelf-dev', 'zlib1g-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libvalijson-dev', 'libre2-dev', 'uthash-dev'];
+const MODERN_BUILD = ['clang', 'bpftool', 'libbpf-dev'];
+
+export async function prepareConsumer(debian: Debian, spec: ConsumerSpec, arch: Arch): Promise<ConsumerAssets> {
+  if (spec.debian) {
+    const image = await guestImage(debian, spec.debian.suite, arch, [spec.debian.package]);
+    const pkg = image.packages.find((p) => p.name === spec.debian!.package)!;
+    return { image, files: {}, version: `${pkg.name}=${pkg.version}` };
+  }
+  return buildScapOpen(debian, spec, arch);
+}
+
+async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch): Promise<ConsumerAssets> {
+  const libs = spec.libs!;
+  if (arch !== 'amd64')
+    // modern_bpf's CMake takes the BPF target arch from the build host's uname: no cross build as is.
+    throw new SourceUnavailable(`scap-open is only built for amd64 here (libs' modern_bpf CMake cannot cross-build for ${arch})`);
+  const dist = debian.dist(libs.suite, arch);
+  let src: { dsc: string; dir: string };
+  try {
+    src = await dist.source(libs.package);
+  } catch (e) {
+    throw new SourceUnavailable(`${libs.package} source from ${libs.suite}: ${(e as Error).message}`);
+  }
+  const packages = [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
+  const root = await builderRoot(debian, libs.suite, packages);
+  const flags = ['-DMINIMAL_BUILD=ON', '-DUSE_BUNDLED_DEPS=OFF', '-DCREATE_TEST_TARGETS=OFF', '-DBUILD_DRIVER=OFF', `-DBUILD_LIBSCAP_MODERN_BPF=${libs.modern ? 'ON' : 'OFF'}`];
+  const dsc = path.basename(src.dsc);
+  const out = await cached('consumers', { dsc, hash: readFileSync(src.dsc, 'utf8'), packages, flags }, async (dir) => {
+    await mkdir(path.join(dir, 'work'));
+    const script = [
+      'set -e',
+      `dpkg-source -x /dsc/${dsc} libs >/dev/null`,
+      'mkdir libs/build && cd libs/build',
+      `cmake ${flags.join(' ')} ..`,
+      'make -j2 scap-open',
+      'bin=libscap/examples/01-open/scap-open',
+      // the runtime packages: whoever ships each shared library the binary needs
+      `ldd $bin | awk '/=> \\//{print $3}' | xargs -n1 realpath | xargs dpkg -S | cut -d: -f1 | sort -u > /work/runtime-packages`,
+      'cp $bin /work/scap-open',
+      'grep -h "PPME_SYSCALL_OPENAT_2_X = " ../driver/ppm_events_public.h > /work/openat',
+    ].join('\n');
+    const r = await inBuilder(root, [{ host: src.dir, guest: '/dsc' }, { host: path.join(dir, 'work'), guest: '/work', writable: true }], ['sh', '-c', script], { cwd: '/work' });
+    const log = `${r.all ?? ''}\nexit ${r.exitCode}\n`;
+    await writeFile(path.join(dir, 'build.log'), log);
+    if (r.exitCode !== 0) {
+      const kept = dir.replace(/\.tmp-\d+$/, '.failed.log'); // the entry itself is discarded
+      await writeFile(kept, log);
+      throw new Error(`scap-open build failed: ${firstCompilerError(log) ?? 'no error line'} (log: ${kept})`);
+    }
+  });
+  const work = path.join(out, 'work');
+  const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
+  const image = await guestImage(debian, libs.suite, arch, runtime);
+  const openat = Number(/= (\d+)/.exec(readFileSync(path.join(work, 'openat'), 'utf8'))?.[1]);
+  return {
+    image,
+    files: { 'usr/bin/scap-open': path.join(work, 'scap-open') },
+    version: `scap-open ${dsc.replace(/\.dsc$/, '').replace('_', '=')}${libs.modern ? ' (modern_bpf)' : ''}`,
+    openatExit: openat,
+  };
+}
+
+/** Where the guest finds the driver artifact, and how the consumer is told to open it. */
+export const ARTIFACT_IN_GUEST: Partial<Record<DriverId, string>> = { kmod: 'kmatrix/scap.ko', ebpf: 'kmatrix/probe.o' };
+
+export function engineArgs(kind: ConsumerSpec['kind'], driver: DriverId): string {
+  const probe = `/${ARTIFACT_IN_GUEST.ebpf}`;
+  if (kind === 'sysdig') return driver === 'ebpf' ? `--bpf=${probe}` : ''; // -B takes its path attached only
+  return { kmod: '--kmod', ebpf: `--bpf ${probe}`, 'modern-ebpf': '--modern_bpf', pdig: '' }[driver];
+}
+
+export function consumerHasEngine(spec: ConsumerSpec, driver: DriverId): boolean {
+  return spec.engines.includes(driver);
+}

@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { UserError } from '../../harness/errors.js';
+import type { CellResult, DriverId } from '../../harness/types.js';
+import { claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, type ClaimVerdict, type RecommendedTable } from '../../harness/verdicts.js';
+
+// Kernel id → [version, arch, machine].
+const KERNELS: Record<string, [string, CellResult['kernel']['arch'], string]> = {
+  'k4.9': ['4.9.337', 'amd64', 'q35'],
+  'k5.10': ['5.10.237', 'amd64', 'q35'],
+  'k6.1': ['6.1.176', 'amd64', 'q35'],
+  'k6.12': ['6.12.41', 'amd64', 'q35'],
+  'pi3-6.1': ['6.1.176', 'arm64', 'raspi3b'],
+};
+
+interface Extra extends Partial<CellResult> {
+  source?: string;
+  untracedMarker?: boolean;
+}
+
+function cell(kernel: string, driver: DriverId, status: CellResult['status'], profile = 'host', extra: Extra = {}): CellResult {
+  const [version, arch, machine] = KERNELS[kernel]!;
+  const { source = '0.23.2', untracedMarker, ...rest } = extra;
+  return {
+    id: `${kernel}/${driver}@${source}/${profile}`,
+    kernel: { id: kernel, version, arch, machine },
+    driver: { id: driver, source },
+    profile,
+    status,
+    ...(status === 'pass' ? { evidence: { events: 10, marker: true, ...(untracedMarker !== undefined ? { untracedMarker } : {}) } } : {}),
+    durations: {},
+    logs: {},
+    attempts: 1,
+    ...rest,
+  } as CellResult;
+}
+const fail = (k: string, d: DriverId, phase: CellResult['phase'], firstError: string, profile = 'host', extra: Extra = {}): CellResult =>
+  cell(k, d, 'fail', profile, { phase, firstError, ...extra });
+const skip = (k: string, d: DriverId, reason: string, profile = 'host'): CellResult => cell(k, d, 'skip', profile, { reason });
+const error = (k: string, d: DriverId, reason: string, profile = 'host'): CellResult => cell(k, d, 'error', profile, { reason, phase: 'boot' });
+
+function table(recommended: DriverId, claims: string[] = []): RecommendedTable {
+  return { source: 't', platforms: [{ platform: 'P', recommended, resources: 'Helm Chart' }], claims: claims.map((id) => ({ id, text: id })) };
+}
+const mapping = [{ platform: 'P', profile: 'host', kernels: ['k5.10', 'k6.1', 'k6.12'] }];
+
+function claim(id: string, cells: CellResult[]): ClaimVerdict {
+  return claimVerdicts(table('kmod', [id]), cells)[0]!;
+}
+
+describe('verdicts', () => {
+  describe('recommended-drivers.yaml', () => {
+    it('loads the shared table: 12 platforms and 8 claims', () => {
+      const t = loadRecommended(path.resolve('../shared/recommended-drivers.yaml'));
+      assert.equal(t.platforms.length, 12);
+      assert.equal(t.claims.length, 8);
+      assert.deepEqual(t.platforms.find((p) => p.platform === 'GKE'), { platform: 'GKE', recommended: 'ebpf', resources: 'Falco on GKE' });
+      assert.equal(t.platforms.at(-1)!.note, 'Kernel specific');
+    });
+
+    it('names the file of a bad table', () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-verdicts-'));
+      const file = path.join(dir, 'rec.yaml');
+      writeFileSync(file, 'source: x\nplatforms:\n  - { platform: A, recommended: kmdo }\n');
+      assert.throws(() => loadRecommended(file), (e) => e instanceof UserError && e.message.includes(file) && /kmdo/.test(e.message));
+      writeFileSync(file, 'platforms: [1,\n');
+      assert.throws(() => loadRecommended(file), (e) => e instanceof UserError && e.message.startsWith(`${file}: invalid YAML`));
+      assert.throws(() => loadRecommended(path.join(dir, 'absent.yaml')), UserError);
+    });
+  });
+
+  describe('per kernel', () => {
+    it('one passing source is enough; skips and errors are no evidence', () => {
+      const cells = [fail('k6.12', 'kmod', 'build', "'fd_is_open' undeclared", 'host', { source: '0.1.1dev' }), cell('k6.12', 'kmod', 'pass')];
+      assert.deepEqual(kernelOutcome('k6.12', cells), { kernel: 'k6.12', outcome: 'pass', cells: ['k6.12/kmod@0.23.2/host'] });
+      assert.equal(kernelOutcome('k6.12', cells.slice(0, 1)).outcome, 'fail');
+      const none = kernelOutcome('k6.1', [error('k6.1', 'kmod', 'boot timeout'), skip('k6.1', 'kmod', 'source unavailable')]);
+      assert.equal(none.outcome, 'none');
+      assert.equal(none.why, '2 skipped/errored cell(s): boot timeout');
+      assert.equal(kernelOutcome('k5.10', []).why, 'no cell ran');
+    });
+  });
+
+  describe('platforms', () => {
+    it('confirmed when the recommended driver passes on every representative kernel', () => {
+      const [v] = platformVerdicts(table('kmod'), mapping, ['k5.10', 'k6.1', 'k6.12'].map((k) => cell(k, 'kmod', 'pass')));
+      assert.equal(v!.verdict, 'confirmed');
+      assert.equal(v!.resources, 'Helm Chart');
+      assert.deepEqual(v!.evidence.map((e) => e.outcome), ['pass', 'pass', 'pass']);
+      assert.equal(v!.evidenceRecommends, 'kmod');
+    });
+
+    it('partly, naming the failing kernel and the kernels without evidence', () => {
+      const [v] = platformVerdicts(table('kmod'), mapping, [
+        cell('k5.10', 'kmod', 'pass'),
+        fail('k6.12', 'kmod', 'build', "error: 'fd_is_open' undeclared"),
+        error('k6.1', 'kmod', 'QEMU crashed'),
+      ]);
+      assert.equal(v!.verdict, 'partly');
+      assert.match(v!.why, /passes on k5\.10; fails on k6\.12 \(k6\.12\/kmod@0\.23\.2\/host failed at build: error: 'fd_is_open' undeclared\)/);
+      assert.match(v!.why, /no evidence on k6\.1 \(1 skipped\/errored cell\(s\): QEMU crashed\)/);
+      assert.deepEqual(v!.evidence[2]!.cells, ['k6.12/kmod@0.23.2/host']);
+    });
+
+    it('partly when some kernels pass and the others have no evidence', () => {
+      const [v] = platformVerdicts(table('kmod'), mapping, [cell('k5.10', 'kmod', 'pass'), cell('k6.1', 'kmod', 'pass')]);
+      assert.equal(v!.verdict, 'partly');
+      assert.match(v!.why, /no evidence on k6\.12 \(no cell ran\)/);
+    });
+
+    it('contradicted when it fails everywhere it has evidence', () => {
+      const [v] = platformVerdicts(table('ebpf'), mapping, [
+        fail('k6.1', 'ebpf', 'capture', 'mmap (3): Cannot allocate memory'),
+        fail('k6.12', 'ebpf', 'load', 'bpf: permission denied'),
+        skip('k5.10', 'ebpf', 'source unavailable'),
+      ]);
+      assert.equal(v!.verdict, 'contradicted');
+      assert.match(v!.why, /^ebpf fails on every kernel with evidence: k6\.1 .*mmap.*; k6\.12 .*permission denied.*no evidence on k5\.10/);
+      assert.equal(v!.evidenceRecommends, undefined);
+      assert.equal(v!.evidenceRecommendsWhy, 'no driver passed here');
+    });
+
+    it('untested with the skip reason when every cell was skipped or errored', () => {
+      const m = [{ platform: 'P', profile: 'ptrace-only', kernels: ['k6.1', 'k6.12'] }];
+      const [v] = platformVerdicts(table('pdig'), m, [skip('k6.1', 'pdig', 'pdig source not available', 'ptrace-only'), skip('k6.12', 'pdig', 'pdig source not available', 'ptrace-only')]);
+      assert.equal(v!.verdict, 'untested');
+      assert.equal(v!.why, 'no evidence on k6.1, k6.12 (1 skipped/errored cell(s): pdig source not available)');
+      assert.deepEqual(v!.evidence.map((e) => e.outcome), ['none', 'none']);
+    });
+
+    it('untested when the matrix has no cell of the recommended driver for the platform', () => {
+      const [v] = platformVerdicts(table('pdig'), mapping, [cell('k6.1', 'kmod', 'pass')]);
+      assert.equal(v!.verdict, 'untested');
+      assert.match(v!.why, /^no pdig cell in the matrix for this platform/);
+      assert.equal(v!.evidenceRecommends, 'kmod');
+    });
+
+    it('untested when the platform has no mapping', () => {
+      const [v] = platformVerdicts(table('kmod'), [], [cell('k6.1', 'kmod', 'pass')]);
+      assert.equal(v!.verdict, 'untested');
+      assert.equal(v!.why, 'no platform mapping in matrix.yaml');
+      assert.equal(v!.evidenceRecommends, undefined);
+    });
+
+    it('only cells of the mapped profile and kernels stand for the platform', () => {
+      const [v] = platformVerdicts(table('kmod'), [{ platform: 'P', profile: 'locked-down', kernels: ['k6.1'] }], [
+        cell('k6.1', 'kmod', 'pass'),
+        cell('k6.12', 'kmod', 'pass', 'locked-down'),
+        fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down'),
+        cell('k6.1', 'ebpf', 'pass', 'locked-down'),
+      ]);
+      assert.equal(v!.verdict, 'contradicted');
+      assert.equal(v!.evidenceRecommends, 'ebpf');
+    });
+
+    it('evidence recommends the driver passing on most kernels, modern-ebpf first on a tie', () => {
+      const both = ['k5.10', 'k6.1', 'k6.12'].flatMap((k) => [cell(k, 'kmod', 'pass'), cell(k, 'ebpf', 'pass')]);
+      const [tie] = platformVerdicts(table('kmod'), mapping, [...both, cell('k6.1', 'modern-ebpf', 'pass'), cell('k6.12', 'modern-ebpf', 'pass'), cell('k5.10', 'modern-ebpf', 'pass')]);
+      assert.equal(tie!.evidenceRecommends, 'modern-ebpf');
+      assert.match(tie!.evidenceRecommendsWhy, /^modern-ebpf passes on 3 of 3 representative kernel\(s\); kmod on 3; ebpf on 3; tie broken/);
+      const [most] = platformVerdicts(table('kmod'), mapping, [...both.filter((c) => c.driver.id === 'kmod'), cell('k6.1', 'modern-ebpf', 'pass'), fail('k5.10', 'modern-ebpf', 'load', 'no BTF')]);
+      assert.equal(most!.evidenceRecommends, 'kmod');
+      assert.match(most!.evidenceRecommendsWhy, /^kmod passes on 3 of 3 .*modern-ebpf on 1$/);
+      // kmod and ebpf tie (no modern-ebpf): kmod comes before ebpf in falcoctl's order.
+      const [kmodFirst] = platformVerdicts(table('ebpf'), mapping, both);
+      assert.equal(kmodFirst!.evidenceRecommends, 'kmod');
+    });
+
+    it('ignores error cells: an error beside a pass is still a pass, alone it is no evidence', () => {
+      const [v] = platformVerdicts(table('kmod'), mapping, [
+        ...['k5.10', 'k6.1', 'k6.12'].map((k) => cell(k, 'kmod', 'pass')),
+        error('k6.1', 'kmod', 'boot timeout'),
+        error('k6.12', 'modern-ebpf', 'boot timeout'),
+      ]);
+      assert.equal(v!.verdict, 'confirmed');
+      assert.equal(v!.evidenceRecommends, 'kmod');
+    });
+
+    it('one verdict per table row, in table order', () => {
+      const t: RecommendedTable = { source: 's', claims: [], platforms: [{ platform: 'B', recommended: 'kmod' }, { platform: 'A', recommended: 'pdig', note: 'n' }] };
+      const vs = platformVerdicts(t, [], []);
+      assert.deepEqual(vs.map((v) => v.platform), ['B', 'A']);
+      assert.equal(vs[1]!.note, 'n');
+    });
+  });
+
+  describe('claims', () => {
+    it('kmod-any-kernel', () => {
+      const ok = claim('kmod-any-kernel', [cell('k5.10', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass'), fail('k6.12', 'kmod', 'build', 'x', 'host', { source: '0.1.1dev' })]);
+      assert.equal(ok.verdict, 'supported');
+      assert.deepEqual(ok.cells, ['k5.10/kmod@0.23.2/host', 'k6.12/kmod@0.23.2/host']);
+      const bad = claim('kmod-any-kernel', [cell('k5.10', 'kmod', 'pass'), fail('k6.12', 'kmod', 'build', "error: 'fd_is_open' undeclared")]);
+      assert.equal(bad.verdict, 'contradicted');
+      assert.match(bad.why, /k6\.12 .*fd_is_open/);
+      // 6.1 on amd64 and on arm64 is one kernel version.
+      const one = claim('kmod-any-kernel', [cell('k6.1', 'kmod', 'pass'), cell('pi3-6.1', 'kmod', 'pass'), skip('k6.12', 'kmod', 'headers missing')]);
+      assert.equal(one.verdict, 'untested');
+      assert.match(one.why, /only one kernel version \(6\.1\).*1 skipped\/errored cell\(s\): headers missing/);
+    });
+
+    it('kmod-needs-module-loading', () => {
+      const refused = fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down');
+      const ok = claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass'), refused]);
+      assert.equal(ok.verdict, 'supported');
+      assert.match(ok.why, /Key was rejected by service/);
+      assert.equal(claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass', 'locked-down')]).verdict, 'contradicted');
+      assert.deepEqual(claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass')]), {
+        id: 'kmod-needs-module-loading',
+        text: 'kmod-needs-module-loading',
+        verdict: 'untested',
+        why: 'no locked-down kmod cell ran',
+        cells: [],
+      });
+      // The same load failure on the host is the module's bug, not the environment refusing it.
+      const twin = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'Unknown symbol'), fail('k6.1', 'kmod', 'load', 'Unknown symbol', 'locked-down')]);
+      assert.equal(twin.verdict, 'untested');
+    });
+
+    it('ebpf-min-4.14', () => {
+      const below = fail('k4.9', 'ebpf', 'build', 'Kernel version must be >= 4.14 with eBPF enabled');
+      const ok = claim('ebpf-min-4.14', [below, cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(ok.verdict, 'supported');
+      assert.deepEqual(ok.cells, ['k4.9/ebpf@0.23.2/host', 'k6.1/ebpf@0.23.2/host']);
+      assert.equal(claim('ebpf-min-4.14', [cell('k4.9', 'ebpf', 'pass'), cell('k6.1', 'ebpf', 'pass')]).verdict, 'contradicted');
+      assert.equal(claim('ebpf-min-4.14', [below, fail('k6.1', 'ebpf', 'capture', 'mmap'), skip('k6.12', 'ebpf', 'x')]).verdict, 'contradicted');
+      const noLow = claim('ebpf-min-4.14', [cell('k6.1', 'ebpf', 'pass'), cell('k6.12', 'ebpf', 'pass')]);
+      assert.equal(noLow.verdict, 'untested');
+      assert.equal(noLow.why, 'no kernel below 4.14 in the matrix: the lower bound cannot be checked');
+      const lowSkipped = claim('ebpf-min-4.14', [error('k4.9', 'ebpf', 'boot timeout'), cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(lowSkipped.verdict, 'untested');
+      assert.match(lowSkipped.why, /no evidence below 4\.14: k4\.9 \(1 skipped\/errored cell\(s\): boot timeout\)/);
+    });
+
+    it('ebpf-no-module-loading', () => {
+      const refused = fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down');
+      const ok = claim('ebpf-no-module-loading', [refused, cell('k6.1', 'ebpf', 'pass', 'locked-down')]);
+      assert.equal(ok.verdict, 'supported');
+      assert.deepEqual(ok.cells, ['k6.1/ebpf@0.23.2/locked-down', 'k6.1/kmod@0.23.2/locked-down']);
+      const bad = claim('ebpf-no-module-loading', [refused, fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'locked-down'), skip('k6.12', 'ebpf', 'x', 'locked-down')]);
+      assert.equal(bad.verdict, 'contradicted');
+      // ebpf passes but kmod was not refused there: no comparison, no verdict.
+      assert.equal(claim('ebpf-no-module-loading', [cell('k6.1', 'ebpf', 'pass', 'locked-down'), cell('k6.1', 'kmod', 'pass', 'locked-down')]).verdict, 'untested');
+      assert.equal(claim('ebpf-no-module-loading', []).why, 'no locked-down ebpf cell ran');
+    });
+
+    it('ebpf-not-every-system', () => {
+      const ok = claim('ebpf-not-every-system', [cell('k6.1', 'ebpf', 'pass'), fail('pi3-6.1', 'ebpf', 'load', 'Unable to load the driver')]);
+      assert.equal(ok.verdict, 'supported');
+      assert.match(ok.why, /pi3-6\.1/);
+      assert.equal(claim('ebpf-not-every-system', [cell('k6.1', 'ebpf', 'pass'), cell('pi3-6.1', 'ebpf', 'pass'), fail('k4.9', 'ebpf', 'build', 'x')]).verdict, 'contradicted');
+      const noArm = claim('ebpf-not-every-system', [cell('k6.1', 'ebpf', 'pass'), cell('k6.12', 'ebpf', 'pass')]);
+      assert.equal(noArm.verdict, 'untested');
+      assert.match(noArm.why, /ARM/);
+    });
+
+    it('pdig-userspace-ptrace', () => {
+      const kernelDriversRefused = [
+        fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'ptrace-only'),
+        fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only'),
+        skip('k6.1', 'modern-ebpf', 'no consumer', 'ptrace-only'),
+      ];
+      const ok = claim('pdig-userspace-ptrace', [cell('k6.1', 'pdig', 'pass', 'ptrace-only', { source: '0.6.0' }), ...kernelDriversRefused]);
+      assert.equal(ok.verdict, 'supported');
+      assert.deepEqual(ok.cells, ['k6.1/pdig@0.6.0/ptrace-only', 'k6.1/kmod@0.23.2/ptrace-only', 'k6.1/ebpf@0.23.2/ptrace-only']);
+      const bad = claim('pdig-userspace-ptrace', [fail('k6.1', 'pdig', 'capture', 'no events', 'ptrace-only'), error('k6.12', 'pdig', 'boot timeout', 'ptrace-only')]);
+      assert.equal(bad.verdict, 'contradicted');
+      // The module loaded under ptrace-only: pdig passing proves nothing about "only pdig works".
+      const loaded = claim('pdig-userspace-ptrace', [cell('k6.1', 'pdig', 'pass', 'ptrace-only'), cell('k6.1', 'kmod', 'pass', 'ptrace-only'), kernelDriversRefused[1]!]);
+      assert.equal(loaded.verdict, 'untested');
+      const skipped = claim('pdig-userspace-ptrace', [skip('k6.1', 'pdig', 'pdig source not available', 'ptrace-only')]);
+      assert.equal(skipped.verdict, 'untested');
+      assert.match(skipped.why, /1 skipped\/errored cell\(s\): pdig source not available/);
+      assert.deepEqual(skipped.cells, ['k6.1/pdig@0.23.2/ptrace-only'], 'the skipped cell is named, as no evidence');
+    });
+
+    it('pdig-process-scope', () => {
+      const host = cell('k6.1', 'kmod', 'pass');
+      const ok = claim('pdig-process-scope', [cell('k6.1', 'pdig', 'pass', 'ptrace-only', { untracedMarker: false }), host]);
+      assert.equal(ok.verdict, 'supported');
+      assert.deepEqual(ok.cells, ['k6.1/pdig@0.23.2/ptrace-only', 'k6.1/kmod@0.23.2/host']);
+      assert.equal(claim('pdig-process-scope', [cell('k6.1', 'pdig', 'pass', 'host', { untracedMarker: true }), host]).verdict, 'contradicted');
+      const unchecked = claim('pdig-process-scope', [cell('k6.1', 'pdig', 'pass'), host]);
+      assert.equal(unchecked.verdict, 'untested');
+      assert.match(unchecked.why, /untraced-marker check/);
+      assert.equal(claim('pdig-process-scope', [cell('k6.1', 'pdig', 'pass', 'host', { untracedMarker: false })]).verdict, 'untested');
+    });
+
+    it('kmod-fastest stays untested until the overhead figures exist; an unknown claim has no rule', () => {
+      const all = ['k5.10', 'k6.1'].map((k) => cell(k, 'kmod', 'pass'));
+      assert.equal(claim('kmod-fastest', all).why, 'needs the driver overhead figures (performance issue); no measurement yet');
+      assert.deepEqual(claim('made-up', all), { id: 'made-up', text: 'made-up', verdict: 'untested', why: 'no rule for this claim', cells: [] });
+    });
+
+    it('errored and skipped cells are never counted as pass or fail', () => {
+      const noise = [error('k5.10', 'kmod', 'QEMU crashed'), error('k4.9', 'ebpf', 'boot timeout', 'host'), skip('k6.1', 'ebpf', 'x', 'locked-down'), error('k6.1', 'pdig', 'y', 'ptrace-only')];
+      for (const v of claimVerdicts(table('kmod', ['kmod-any-kernel', 'kmod-needs-module-loading', 'ebpf-min-4.14', 'ebpf-no-module-loading', 'ebpf-not-every-system', 'pdig-userspace-ptrace', 'pdig-process-scope']), noise))
+        assert.equal(v.verdict, 'untested', `${v.id}: ${v.why}`);
+    });
+
+    it('one verdict per claim of the shared table, in order', () => {
+      const t = loadRecommended(path.resolve('../shared/recommended-drivers.yaml'));
+      const vs = claimVerdicts(t, [cell('k6.1', 'kmod', 'pass')]);
+      assert.deepEqual(vs.map((v) => v.id), t.claims.map((c) => c.id));
+      assert.ok(vs.every((v) => v.why !== 'no rule for this claim'), 'every claim of the table has a rule');
+    });
+  });
+});
