@@ -247,16 +247,25 @@ export class AptDist {
     return this.download(names);
   }
 
-  /** Download a source package (dsc + tarballs) into the dist's src directory. */
+  /** Download a source package (dsc + tarballs) into the dist's src directory; present files are reused. */
   async source(pkg: string): Promise<{ dsc: string; dir: string }> {
     await this.update();
     const dir = path.join(this.dir, 'src');
-    const out = await this.apt('apt-get', ['-q', '--print-uris', 'source', pkg], dir);
-    const dsc = parsePrintUris(out).find((f) => f.file.endsWith('.dsc'));
-    await serialized(this.dir, () => this.apt('apt-get', ['-q', '--download-only', 'source', pkg], dir));
-    if (!dsc) throw new Error(`no .dsc for source ${pkg} in ${this.spec.suite}`);
-    return { dsc: path.join(dir, dsc.file), dir };
+    return serialized(this.dir, async () => {
+      const out = await this.apt('apt-get', ['-q', '--download-only', 'source', pkg], dir);
+      const dsc = sourceDsc(out);
+      if (!dsc) throw new Error(`no .dsc for source ${pkg} in ${this.spec.suite}`);
+      return { dsc: path.join(dir, dsc), dir };
+    });
   }
+}
+
+/** The .dsc that `apt-get source --download-only` fetched (`Get:… name version (dsc)`) or found already downloaded. */
+export function sourceDsc(out: string): string | undefined {
+  const skipped = /Skipping already downloaded file '([^']+\.dsc)'/.exec(out);
+  if (skipped) return skipped[1];
+  const got = /^Get:\d+ .* (\S+) (\S+) \(dsc\)/m.exec(out);
+  return got ? `${got[1]}_${got[2]!.replace(/^\d+:/, '')}.dsc` : undefined;
 }
 
 export function parseStanza(text: string): Record<string, string> {

@@ -6,7 +6,7 @@ import { isUserError } from './errors.js';
 import { checkTools, installCommand, requireTools } from './host.js';
 import { filterCells, loadMatrix } from './matrix.js';
 import { writeReport } from './report.js';
-import { readResults, resultsWriter } from './results.js';
+import { matrixVerdicts, readResults, resultsWriter } from './results.js';
 import { runCells, kmatrixVersion } from './run.js';
 import { terminalUi } from './ui.js';
 import { existsSync } from 'node:fs';
@@ -51,8 +51,11 @@ export async function main(argv: string[]): Promise<void> {
       let html = '';
       const { results } = await runCells({ matrix: m, cells, reportsDir: reports, jobs: o.jobs, attempts: o.attempts }, [
         terminalUi(),
-        resultsWriter(reports, async (file, runDir) => {
-          html = await writeReport(file, runDir);
+        resultsWriter(reports, {
+          verdicts: matrixVerdicts(m),
+          onEnd: async (file, runDir) => {
+            html = await writeReport(file, runDir);
+          },
         }),
       ]);
       console.log(`report: ${path.relative(process.cwd(), html)} (also ${path.relative(process.cwd(), path.join(reports, 'latest', 'index.html'))})`);

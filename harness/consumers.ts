@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from './cache.js';
-import { firstCompilerError, SourceUnavailable } from './drivers.js';
+import { firstCompilerError, isUnavailable, SourceUnavailable } from './drivers.js';
 import { builderRoot, guestImage, inBuilder, type Debian, type GuestImage } from './images.js';
 import type { Arch, ConsumerSpec, DriverId } from './types.js';
 
@@ -24,16 +24,17 @@ export interface ConsumerAssets {
 const SCAP_OPEN_BUILD = ['build-essential', 'dpkg-dev', 'cmake', 'libelf-dev', 'zlib1g-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libvalijson-dev', 'libre2-dev', 'uthash-dev'];
 const MODERN_BUILD = ['clang', 'bpftool', 'libbpf-dev'];
 
-export async function prepareConsumer(debian: Debian, spec: ConsumerSpec, arch: Arch): Promise<ConsumerAssets> {
+/** The consumer and its guest image (plus `extra` guest packages, e.g. a profile's setpriv). */
+export async function prepareConsumer(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[] = []): Promise<ConsumerAssets> {
   if (spec.debian) {
-    const image = await guestImage(debian, spec.debian.suite, arch, [spec.debian.package]);
+    const image = await guestImage(debian, spec.debian.suite, arch, [spec.debian.package, ...extra]);
     const pkg = image.packages.find((p) => p.name === spec.debian!.package)!;
     return { image, files: {}, version: `${pkg.name}=${pkg.version}` };
   }
-  return buildScapOpen(debian, spec, arch);
+  return buildScapOpen(debian, spec, arch, extra);
 }
 
-async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch): Promise<ConsumerAssets> {
+async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[]): Promise<ConsumerAssets> {
   const libs = spec.libs!;
   if (arch !== 'amd64')
     // modern_bpf's CMake takes the BPF target arch from the build host's uname: no cross build as is.
@@ -43,6 +44,7 @@ async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch): Pr
   try {
     src = await dist.source(libs.package);
   } catch (e) {
+    if (!isUnavailable(e)) throw e;
     throw new SourceUnavailable(`${libs.package} source from ${libs.suite}: ${(e as Error).message}`);
   }
   const packages = [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
@@ -74,7 +76,7 @@ async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch): Pr
   });
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
-  const image = await guestImage(debian, libs.suite, arch, runtime);
+  const image = await guestImage(debian, libs.suite, arch, [...runtime, ...extra]);
   const openat = Number(/= (\d+)/.exec(readFileSync(path.join(work, 'openat'), 'utf8'))?.[1]);
   return {
     image,

@@ -19,6 +19,13 @@ export interface DriverTree {
 
 export class SourceUnavailable extends Error {}
 
+/** Is an apt failure the archive not having the thing (a skip), rather than a fault (an error)? */
+export function isUnavailable(e: unknown): boolean {
+  return /\b404\b|Not Found|Unable to find a source package|Unable to locate package|not found in|has no installation candidate|Can't select/i.test(
+    e instanceof Error ? e.message : String(e),
+  );
+}
+
 /** Fetch a driver source; a source that cannot be had raises SourceUnavailable (the cell is a skip). */
 export async function fetchDriverSource(debian: Debian, src: SourceSpec): Promise<DriverTree> {
   if (src.dir) {
@@ -31,6 +38,7 @@ export async function fetchDriverSource(debian: Debian, src: SourceSpec): Promis
   try {
     files = await debian.dist(deb.suite, 'amd64').download([deb.package]);
   } catch (e) {
+    if (!isUnavailable(e)) throw e;
     throw new SourceUnavailable(`${deb.package} from ${deb.suite} is not available: ${(e as Error).message}`);
   }
   const root = await cached('sources', files.map((f) => f.sha256), (dir) => extractDebs(files.map((f) => f.file), dir));

@@ -1,7 +1,7 @@
 // The guest side of a cell: what the harness tells the guest init (cell.env)
 // and how the host reads the guest's console (`KMATRIX v1 …` lines, logs as
 // length-checked base64). Garbage and truncated lines are counted, never trusted.
-import type { ConsumerKind, DriverId, Phase } from './types.js';
+import type { ConsumerKind, DriverId, Phase, ProfileSpec } from './types.js';
 
 export interface CellEnv {
   driver: DriverId;
@@ -13,6 +13,22 @@ export interface CellEnv {
   /** scap-open: the event type it prints (openat exit of its libs). */
   evtType?: number;
   mode?: 'probe';
+}
+
+/**
+ * The command prefix of a profile's driver steps. Root keeping only some
+ * capabilities: shrink the bounding set (util-linux setpriv), so that after
+ * exec root's permitted and effective sets are just those.
+ */
+export function runAsPrefix(p: ProfileSpec): string {
+  if (!p.capabilities) return '';
+  // By path: the guest shell is busybox, which prefers its own (smaller) setpriv applet to PATH.
+  return `/usr/bin/setpriv --bounding-set ${['-all', ...p.capabilities.map((c) => `+${c}`)].join(',')} --`;
+}
+
+/** Guest packages a profile needs beyond the consumer's (setpriv). */
+export function profilePackages(p: ProfileSpec): string[] {
+  return p.capabilities ? ['util-linux'] : [];
 }
 
 export function cellEnvFile(env: CellEnv): string {

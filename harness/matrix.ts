@@ -7,6 +7,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { SuiteOptions } from './apt.js';
+import type { PlatformMapping } from './verdicts.js';
 import { UserError } from './errors.js';
 import { MACHINES } from './machines.js';
 import type { Cell, ConsumerSpec, DriverId, KernelSpec, ProfileSpec, SourceSpec, Timeouts } from './types.js';
@@ -22,6 +23,10 @@ export interface Matrix {
   consumers: Record<string, ConsumerSpec>;
   sources: Record<string, SourceSpec>;
   profiles: Record<string, ProfileSpec>;
+  /** Which cells stand for each row of the recommended-driver table. */
+  platforms: PlatformMapping[];
+  /** The recommended-driver table (absolute path), if the matrix names one. */
+  recommended?: string;
   cells: Cell[];
 }
 
@@ -125,7 +130,21 @@ export const matrixSchema = {
       additionalProperties: {
         type: 'object',
         additionalProperties: false,
-        properties: { description: { type: 'string' }, cmdline: { type: 'array', items: { type: 'string' } } },
+        properties: {
+          description: { type: 'string' },
+          cmdline: { type: 'array', items: { type: 'string' } },
+          capabilities: { type: 'array', items: { type: 'string', pattern: '^[a-z_]+$' } },
+        },
+      },
+    },
+    recommended: { type: 'string' },
+    platforms: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['profile', 'kernels'],
+        additionalProperties: false,
+        properties: { profile: { type: 'string' }, kernels: { type: 'array', minItems: 1, items: { type: 'string' } } },
       },
     },
     matrix: {
@@ -234,6 +253,15 @@ export function parseMatrix(text: string, file: string): Matrix {
   const profiles: Record<string, ProfileSpec> = { host: { id: 'host', description: 'root, all capabilities' } };
   for (const [id, p] of Object.entries<any>(m.profiles ?? {})) profiles[id] = { id, ...p };
 
+  const platforms: PlatformMapping[] = Object.entries<any>(m.platforms ?? {}).map(([platform, p]) => {
+    if (!profiles[p.profile])
+      throw new UserError(`${where('platforms', platform, 'profile')}: platform "${platform}" names profile "${p.profile}", which is not defined (known: ${Object.keys(profiles).join(', ')}).`);
+    (p.kernels as string[]).forEach((k, j) => {
+      if (!kernels[k]) throw new UserError(`${where('platforms', platform, 'kernels', j)}: platform "${platform}" names kernel "${k}", which is not defined.`);
+    });
+    return { platform, profile: p.profile, kernels: p.kernels };
+  });
+
   const cells = new Map<string, Cell>();
   (m.matrix as any[]).forEach((combo, i) => {
     const check = (kind: 'kernels' | 'sources' | 'profiles', table: Record<string, unknown>, ids: string[]) =>
@@ -274,6 +302,8 @@ export function parseMatrix(text: string, file: string): Matrix {
     consumers,
     sources,
     profiles,
+    platforms,
+    recommended: abs(m.recommended),
     cells: [...cells.values()],
   };
 }
@@ -283,16 +313,20 @@ export function cellId(kernel: string, driver: DriverId, source: string, profile
 }
 
 /**
- * Cells whose id matches any of the patterns (exact ids or globs; `*` stays
- * within one `/` segment, `**` crosses them). A pattern matching nothing is
- * an error: a typo must not silently run an empty matrix.
+ * Cells whose id matches any of the patterns: exact ids or globs, where `*`
+ * stays within one `/` segment and a pattern of fewer segments matches the
+ * leading ones (`debian-6.1-amd64/*` is every cell of that kernel). A pattern
+ * matching nothing is an error: a typo must not silently run an empty matrix.
  */
 export function filterCells(cells: Cell[], patterns: string[] | undefined): Cell[] {
   if (!patterns?.length) return cells;
   const keep = new Set<string>();
   for (const pattern of patterns) {
     const match = picomatch(pattern);
-    const hits = cells.filter((c) => c.id === pattern || match(c.id));
+    const hits = cells.filter((c) => {
+      const parts = c.id.split('/');
+      return c.id === pattern || parts.some((_, i) => match(parts.slice(0, i + 1).join('/')));
+    });
     if (!hits.length) {
       const near = closest(pattern, cells.map((c) => c.id));
       throw new UserError(

@@ -31,7 +31,7 @@ function cellDetails(c: CellResult): string {
   const logs = Object.entries(c.logs)
     .map(([k, v]) => `<a href="${esc(v)}">${esc(k)} log</a>`)
     .join(' · ');
-  return `<details><summary class="st ${c.status}">${esc(statusText(c))}</summary><div class="d">
+  return `<details id="${esc(anchor(c.id))}"><summary class="st ${c.status}">${esc(statusText(c))}</summary><div class="d">
 <div class="id">${esc(c.id)}</div>
 ${c.reason ? `<div>${esc(c.reason)}</div>` : ''}
 ${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
@@ -73,6 +73,30 @@ function grid(cells: CellResult[]): string {
   return `<table class="grid"><thead><tr><th rowspan="2">kernel</th>${driverHead}</tr><tr>${sourceHead}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+const cellLink = (id: string) => `<a href="#${esc(anchor(id))}"><code>${esc(id)}</code></a>`;
+const anchor = (id: string) => `cell-${id.replace(/[^A-Za-z0-9._@-]+/g, '_')}`;
+
+function verdictSections(v: NonNullable<ResultsFile['verdicts']>): string {
+  const rows = v.platforms
+    .map((p) => {
+      const evidence = p.evidence
+        .map((e) => `<div><span class="st ${e.outcome === 'pass' ? 'pass' : e.outcome === 'fail' ? 'fail' : 'skip'}">${esc(e.outcome)}</span> ${esc(e.kernel)}${e.cells.length ? ': ' + e.cells.map(cellLink).join(' ') : ''}${e.why && e.outcome !== 'pass' ? ` — ${esc(e.why)}` : ''}</div>`)
+        .join('');
+      const now = p.evidenceRecommends ? `<b>${esc(DRIVER_NAMES[p.evidenceRecommends])}</b>` : '—';
+      const stale = p.evidenceRecommends && p.evidenceRecommends !== p.recommended ? ' <span class="st skip">differs</span>' : '';
+      return `<tr><th>${esc(p.platform)}${p.note ? `<div class="rel">${esc(p.note)}</div>` : ''}</th><td>${esc(DRIVER_NAMES[p.recommended])}</td><td>${esc(p.profile || '—')}</td>
+<td><span class="v ${p.verdict}">${esc(p.verdict)}</span><div class="rel">${esc(p.why)}</div></td><td class="ev">${evidence}</td><td>${now}${stale}<div class="rel">${esc(p.evidenceRecommendsWhy)}</div></td></tr>`;
+    })
+    .join('\n');
+  const claims = v.claims
+    .map((c) => `<tr><td>${esc(c.text)}<div class="rel">${esc(c.id)}</div></td><td><span class="v ${c.verdict}">${esc(c.verdict)}</span></td><td>${esc(c.why)}${c.cells.length ? `<div class="ev">${c.cells.slice(0, 8).map(cellLink).join(' ')}${c.cells.length > 8 ? ` … (+${c.cells.length - 8})` : ''}</div>` : ''}</td></tr>`)
+    .join('\n');
+  return `<section><h2>Recommended drivers</h2>
+<p class="meta">The table of “${esc(v.source)}”, checked against this run: each platform stands for a profile and kernels of the matrix. <em>confirmed</em>: the recommended driver passed on every kernel; <em>partly</em>: on some; <em>contradicted</em>: it failed everywhere it ran; <em>untested</em>: no cell gave evidence (skipped or errored cells never count). The last column is what the evidence recommends today (falcoctl's order: modern eBPF, kernel module, eBPF, pdig).</p>
+<table class="grid"><thead><tr><th>platform</th><th>recommended</th><th>profile</th><th>verdict</th><th>evidence</th><th>evidence recommends</th></tr></thead><tbody>${rows}</tbody></table></section>
+<section><h2>Claims</h2><table class="grid"><thead><tr><th>claim</th><th>verdict</th><th>why</th></tr></thead><tbody>${claims}</tbody></table></section>`;
+}
+
 export function renderReport(data: ResultsFile): string {
   const { run, cells } = data;
   const counts = ['pass', 'fail', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
@@ -95,12 +119,14 @@ th.k{white-space:nowrap;font-weight:500} .rel{color:#666;font-size:.85em;font-we
 .st.skip{background:#eee;color:#555}.st.error{background:#fde9c4;color:#7a4a00}
 .d{margin-top:4px;font-size:.9em;max-width:42em}.d .id{font-family:monospace;color:#444}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:4px;margin:4px 0;font-size:.85em}
-pre.err{background:#fff0ee} table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center}
+pre.err{background:#fff0ee} .v{font-weight:700} .v.confirmed,.v.supported{color:#11602a} .v.partly{color:#7a4a00}
+.v.contradicted{color:#8a1c12} .v.untested{color:#666} td.ev{font-size:.85em} table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center}
 </style></head><body>
 <h1>Falco driver compatibility</h1>
 <div class="meta">run ${esc(run.id)} · started ${esc(run.startedAt)} · host ${esc(run.host)} · acceleration ${esc(run.accel)} · kmatrix ${esc(run.kmatrixVersion)} · mirror ${esc(run.mirror)}${run.expiredSuitesAccepted?.length ? ` · expired Release accepted for: ${esc(run.expiredSuitesAccepted.join(', '))}` : ''}</div>
 <p>${counts}</p>
 <p class="meta">A pass means a marker system call issued inside the guest (an <code>openat</code> of a file named with a per-run nonce) was found in the events the driver captured. A failure names the phase it stopped in (fetch → build → boot → load → capture); <em>error</em> is infrastructure, not the driver; <em>skip</em> carries its reason.</p>
+${data.verdicts ? verdictSections(data.verdicts) : ''}
 ${sections}
 </body></html>
 `;

@@ -6,15 +6,36 @@ import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { UserError } from './errors.js';
 import type { Sink } from './run.js';
+import type { Matrix } from './matrix.js';
 import type { CellResult, RunInfo } from './types.js';
+import { claimVerdicts, loadRecommended, platformVerdicts, type ClaimVerdict, type PlatformVerdict } from './verdicts.js';
+
+export interface Verdicts {
+  source: string;
+  platforms: PlatformVerdict[];
+  claims: ClaimVerdict[];
+}
 
 export interface ResultsFile {
   run: RunInfo;
   cells: CellResult[];
-  verdicts?: unknown;
+  verdicts?: Verdicts;
 }
 
-export function resultsWriter(reportsDir: string, onEnd?: (file: ResultsFile, runDir: string) => Promise<void>): Sink {
+export interface WriterOptions {
+  /** Judge the finished cells against the recommended-driver table. */
+  verdicts?: (cells: CellResult[]) => Verdicts | undefined;
+  onEnd?: (file: ResultsFile, runDir: string) => Promise<void>;
+}
+
+/** Verdicts of a matrix's platforms and the table it names (none if it names no table). */
+export function matrixVerdicts(m: Pick<Matrix, 'recommended' | 'platforms'>): WriterOptions['verdicts'] {
+  if (!m.recommended) return undefined;
+  const table = loadRecommended(m.recommended);
+  return (cells) => ({ source: table.source, platforms: platformVerdicts(table, m.platforms, cells), claims: claimVerdicts(table, cells) });
+}
+
+export function resultsWriter(reportsDir: string, opts: WriterOptions = {}): Sink {
   let runDir = '';
   return async (e) => {
     if (e.type === 'run-start') {
@@ -24,10 +45,10 @@ export function resultsWriter(reportsDir: string, onEnd?: (file: ResultsFile, ru
     } else if (e.type === 'cell-end') {
       await appendFile(path.join(runDir, 'results.jsonl'), JSON.stringify(e.result) + '\n');
     } else if (e.type === 'run-end') {
-      const file: ResultsFile = { run: e.run, cells: e.results };
+      const file: ResultsFile = { run: e.run, cells: e.results, verdicts: opts.verdicts?.(e.results) };
       await writeFile(path.join(runDir, 'results.json'), JSON.stringify(file, null, 2) + '\n');
       await pointLatest(reportsDir, e.run.id);
-      await onEnd?.(file, runDir);
+      await opts.onEnd?.(file, runDir);
     }
   };
 }

@@ -12,11 +12,11 @@ import { debianMirror } from './apt.js';
 import { ARTIFACT_IN_GUEST, engineArgs, prepareConsumer, type ConsumerAssets } from './consumers.js';
 import { buildDriver, fetchDriverSource, notApplicable, SourceUnavailable, type DriverTree } from './drivers.js';
 import { errorLine, isUserError } from './errors.js';
-import { cellEnvFile, GuestReader, judge } from './guest.js';
+import { cellEnvFile, GuestReader, judge, profilePackages, runAsPrefix } from './guest.js';
 import { Debian, fetchKernel, writeCpio, type GuestImage, type KernelTree } from './images.js';
 import { MACHINES, resolveAccel, startVm, type Accel, type MachineDef } from './machines.js';
 import type { Matrix } from './matrix.js';
-import type { Cell, CellResult, Phase, RunEvent, RunInfo, Timeouts } from './types.js';
+import { PHASES, type Cell, type CellResult, type Phase, type RunEvent, type RunInfo, type Timeouts } from './types.js';
 
 export type Sink = (e: RunEvent) => void | Promise<void>;
 
@@ -168,7 +168,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
       if (!b.ok) return end('fail', 'build', `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`, b.firstError);
       artifact = b.artifact;
     }
-    consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch);
+    consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
   } catch (e) {
     if (e instanceof SourceUnavailable) return end('skip', 'build', `source unavailable: ${e.message}`);
     // modern eBPF lives in the consumer: its build failing is the driver failing to build
@@ -192,14 +192,14 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
         consumer: cell.consumer.kind,
         nonce,
         engineArgs: engineArgs(cell.consumer.kind, cell.driver),
-        runAs: '',
+        runAs: runAsPrefix(cell.profile),
         captureTimeout: ctx.timeouts.capture,
         evtType: consumer.openatExit,
       }),
     });
     const reader = new GuestReader();
     await clock.start('boot');
-    const pending: Promise<void>[] = [];
+    let steps = Promise.resolve(); // console lines are handled strictly in order
     const vm = startVm(
       { machine, accel, kernel: kernel.image, initrd, dtb: dtbPath(machine, kernel), append: bootArgs(machine, cell) },
       consoleLog,
@@ -215,25 +215,27 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
             vm.expect(ctx.timeouts.capture + 30);
           } else if (msg.verb === 'insmod' && reader.report.insmod?.rc !== 0) {
             await clock.end(false);
-          } else if (msg.verb === 'attached' || (msg.verb === 'capture' && clock.phase === 'load')) {
+          } else if (msg.verb === 'attached') {
+            // a streaming consumer printed its first event: the driver is loaded and attached
             await clock.end(true);
             await clock.start('capture');
           } else if (msg.verb === 'done') {
             if (!machine.exitsOnPoweroff) vm.stop();
           }
         };
-        pending.push(step());
+        steps = steps.then(step);
       },
       ctx.timeouts.boot,
     );
     const exit = await vm.done;
-    await Promise.all(pending);
+    await steps;
     const v = judge(reader.report, cell.driver, cell.consumer.kind, nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot' });
     if (reader.report.boot?.release) result.kernel.release = reader.report.boot.release;
     result.evidence = { events: v.events, marker: v.marker, lines: v.lines };
-    if (v.status !== 'pass' && clock.phase && clock.phase !== v.phase) {
-      // the guest's facts may place the failure earlier than the clock got to
-      await clock.end(false);
+    const at = clock.phase;
+    if (at && at !== v.phase && PHASES.indexOf(v.phase) > PHASES.indexOf(at)) {
+      // the guest's facts place the end later than the console showed (scap-open's window is load and capture at once)
+      await clock.end(true);
       await clock.start(v.phase);
     }
     return end(v.status, v.phase, v.reason, v.firstError);
@@ -259,7 +261,10 @@ async function cellInitrd(tmp: string, guest: GuestImage, extra: { files: Record
   await copyFile(GUEST_INIT, path.join(overlay, 'init'));
   await chmod(path.join(overlay, 'init'), 0o755);
   await writeFile(path.join(overlay, 'kmatrix', 'cell.env'), extra.env);
-  for (const [to, from] of Object.entries(extra.files)) await copyFile(from, path.join(overlay, to));
+  for (const [to, from] of Object.entries(extra.files)) {
+    await mkdir(path.dirname(path.join(overlay, to)), { recursive: true });
+    await copyFile(from, path.join(overlay, to));
+  }
   await writeCpio(overlay, path.join(tmp, 'overlay.cpio'));
   const initrd = path.join(tmp, 'initrd.cpio');
   await execa('sh', ['-c', 'cat "$1" "$2" > "$3"', 'sh', guest.cpio, path.join(tmp, 'overlay.cpio'), initrd]);

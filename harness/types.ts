@@ -54,8 +54,10 @@ export interface SourceSpec {
 export interface ProfileSpec {
   id: string;
   description?: string;
-  /** Added to the guest kernel command line. */
+  /** Added to the guest kernel command line (e.g. module.sig_enforce=1). */
   cmdline?: string[];
+  /** If set, the driver steps run as root with only these capabilities (bounding set). */
+  capabilities?: string[];
 }
 
 export interface Timeouts {

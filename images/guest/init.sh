@@ -2,8 +2,12 @@
 # kmatrix guest init: runs one cell's load and capture steps and reports facts
 # on the console as `KMATRIX v1 <verb> ...` lines; the host decides the verdict.
 # Parameters come from /kmatrix/cell.env (written by the harness per cell).
-/bin/busybox --install -s /bin 2>/dev/null
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# busybox applets go to a directory of their own, last in PATH, so they never
+# replace the guest's real tools (the shell itself prefers applets: a real
+# tool that shares an applet's name is called by its path).
+/bin/busybox mkdir -p /kmatrix/bin
+/bin/busybox --install -s /kmatrix/bin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/kmatrix/bin
 mkdir -p /proc /sys /dev /tmp /run
 mount -t proc proc /proc
 mount -t sysfs sys /sys

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { debianMirror, dependencyNames, hostDebianMirror, parsePrintUris, parseStanza } from '../../harness/apt.js';
+import { debianMirror, dependencyNames, hostDebianMirror, parsePrintUris, parseStanza, sourceDsc } from '../../harness/apt.js';
 
 function etc(files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-etc-'));
@@ -56,5 +56,12 @@ describe('apt: mirror discovery and output parsing', () => {
     assert.equal(s.description, 'x\nmore');
     assert.deepEqual(dependencyNames(s.depends!), ['linux-headers-6.1.0-50-common', 'linux-kbuild-6.1', 'linux-compiler-gcc-12-x86']);
     assert.deepEqual(dependencyNames('a | b, c:any (>= 1)'), ['a', 'c']);
+  });
+
+  it('finds the .dsc of a source download, fresh or already there', () => {
+    assert.equal(sourceDsc('Get:1 http://m/debian trixie/main falcosecurity-libs 0.20.0-3 (dsc) [2778 B]\nGet:2 http://m/debian trixie/main falcosecurity-libs 0.20.0-3 (tar) [4545 kB]'), 'falcosecurity-libs_0.20.0-3.dsc');
+    assert.equal(sourceDsc("Skipping already downloaded file 'falcosecurity-libs_0.20.0-3.dsc'\n"), 'falcosecurity-libs_0.20.0-3.dsc');
+    assert.equal(sourceDsc('Get:1 http://m/debian sid/main foo 1:2.0-1 (dsc) [1 kB]'), 'foo_2.0-1.dsc');
+    assert.equal(sourceDsc('E: Failed to fetch'), undefined);
   });
 });

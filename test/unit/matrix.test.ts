@@ -80,6 +80,9 @@ describe('matrix', () => {
     assert.deepEqual(filterCells(cells, ['k61/kmod@0.23.2/host']).map((c) => c.id), ['k61/kmod@0.23.2/host']);
     assert.deepEqual(filterCells(cells, ['*/kmod@0.1.1dev/*']).map((c) => c.id), ['k61/kmod@0.1.1dev/host', 'k612/kmod@0.1.1dev/host']);
     assert.equal(filterCells(cells, ['k612/*/*']).length, 2);
+    assert.equal(filterCells(cells, ['k612/*']).length, 2, 'a shorter pattern matches the leading segments');
+    assert.equal(filterCells(cells, ['k61']).length, 2);
+    expectUserError(() => filterCells(cells, ['k6']), /No cell matches "k6"/); // whole segments only
     assert.equal(filterCells(cells, undefined).length, 4);
     expectUserError(() => filterCells(cells, ['k61/kmod@9.9.9/host']), /No cell matches "k61\/kmod@9\.9\.9\/host"/, /closest are: k61\//);
   });
