@@ -27,7 +27,10 @@ const MODERN_BUILD = ['clang', 'bpftool', 'libbpf-dev'];
 /** The consumer and its guest image (plus `extra` guest packages, e.g. a profile's setpriv). */
 export async function prepareConsumer(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[] = []): Promise<ConsumerAssets> {
   if (spec.debian) {
-    const image = await guestImage(debian, spec.debian.suite, arch, [spec.debian.package, ...extra]);
+    const image = await guestImage(debian, spec.debian.suite, arch, [spec.debian.package, ...extra]).catch((e: unknown) => {
+      if (isUnavailable(e)) throw new SourceUnavailable(`${spec.debian!.package} is not in ${spec.debian!.suite} for ${arch}`);
+      throw e;
+    });
     const pkg = image.packages.find((p) => p.name === spec.debian!.package)!;
     return { image, files: {}, version: `${pkg.name}=${pkg.version}` };
   }

@@ -96,10 +96,19 @@ export interface DriverBuild {
   firstError?: string;
 }
 
-/** The compiler's first real error line (not warnings, not make's own "Error 1" echoes). */
+/**
+ * The compiler's first real error line: not warnings, not make's own "Error 1"
+ * echoes, and not the output of libs' configure probes (expected to fail on
+ * some kernels) — unless the probes' sanity check is what broke the build.
+ */
 export function firstCompilerError(log: string): string | undefined {
-  const lines = log.split('\n');
-  const missingTool = /\S+: \d+: \S+: not found/.exec(log)?.[0];
+  const sanity = /Build output for HAS_0__SANITY:\s*\n(.*)/.exec(log)?.[1];
+  if (sanity && /build system is broken/i.test(log)) {
+    const why = /\S[^:]*: (?:\S+ )?(?:error:|unrecognised|unrecognized|not found|No such file)[^\n]*?(?=make\[|$)/.exec(sanity)?.[0];
+    return `configure sanity check failed: ${(why ?? sanity).trim().slice(0, 240)}`;
+  }
+  const lines = log.split('\n').filter((l) => !l.includes('[configure-kmod]'));
+  const missingTool = /\S+: \d+: \S+: not found/.exec(lines.join('\n'))?.[0];
   return (
     lines.find((l) => /\berror:/.test(l) && !/^make(\[\d+\])?: \*\*\*/.test(l)) ??
     missingTool ??
@@ -131,7 +140,8 @@ export function buildRecipe(driver: 'kmod' | 'ebpf', kernel: Pick<KernelTree, 'h
 export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
   const root = await builderRoot(debian, kernel.suite, kernelBuilderPackages(kernel, hostDebianArch()));
   const r = buildRecipe(driver, kernel);
-  const key = { driver, r, tree: tree.origin, treeHash: hashOf(readFileSync(path.join(tree.dir, 'driver_config.h'), 'utf8')), kernel: kernel.packages.map((p) => p.sha256), root };
+  const cross = kernel.arch !== hostDebianArch() ? TRIPLETS[kernel.arch] : undefined;
+  const key = { driver, r, cross, tree: tree.origin, treeHash: hashOf(readFileSync(path.join(tree.dir, 'driver_config.h'), 'utf8')), kernel: kernel.packages.map((p) => p.sha256), root };
   let fresh = false;
   const started = Date.now();
   const out = await cached('builds', key, async (dir) => {
@@ -139,7 +149,7 @@ export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree:
     const work = path.join(dir, 'src');
     await mkdir(work, { recursive: true });
     await cp(tree.dir, work, { recursive: true });
-    const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd });
+    const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd, crossBinutils: cross });
     let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.suite}, ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
     // A failed probe sanity check hides the compiler's words in its own log.
     const sanity = path.join(work, 'bpf/configure/0__SANITY/build.log');

@@ -12,6 +12,8 @@ export interface CellEnv {
   captureTimeout: number;
   /** scap-open: the event type it prints (openat exit of its libs). */
   evtType?: number;
+  /** Load the SD card's modules (kmatrix/sd/*.ko) and check its root partition. */
+  sdcard?: boolean;
   mode?: 'probe';
 }
 
@@ -41,6 +43,7 @@ export function cellEnvFile(env: CellEnv): string {
     `KM_RUN_AS=${q(env.runAs)}`,
     `KM_CAPTURE_TIMEOUT=${q(env.captureTimeout)}`,
     `KM_EVT_TYPE=${q(env.evtType ?? -1)}`,
+    `KM_SDCARD=${q(env.sdcard ? 1 : 0)}`,
     `KM_MODE=${q(env.mode ?? 'cell')}`,
     '',
   ].join('\n');
@@ -48,7 +51,7 @@ export function cellEnvFile(env: CellEnv): string {
 
 export type GuestMessage =
   | { verb: 'boot'; fields: Record<string, string> }
-  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer'; fields: Record<string, string> }
+  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard'; fields: Record<string, string> }
   | { verb: 'log'; name: string; text: string }
   | { verb: 'done' };
 
@@ -67,7 +70,7 @@ export function parseGuestLine(rawLine: string): GuestMessage | undefined {
     if (!name || !/^\d+$/.test(len ?? '') || Number(len) !== b64.length || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
     return { verb: 'log', name, text: Buffer.from(b64, 'base64').toString('utf8') };
   }
-  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer') {
+  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard') {
     const fields: Record<string, string> = {};
     for (const w of words.slice(1)) {
       const eq = w.indexOf('=');
@@ -84,6 +87,7 @@ export interface GuestReport {
   boot?: { release: string; btime: number };
   insmod?: { rc: number };
   attachedAfter?: number;
+  sdcard?: { partitions: string[]; rootMounted: boolean };
   capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number };
   logs: Record<string, string>;
   done: boolean;
@@ -108,6 +112,9 @@ export class GuestReader {
         break;
       case 'insmod':
         r.insmod = { rc: num(msg.fields, 'rc') };
+        break;
+      case 'sdcard':
+        r.sdcard = { partitions: (msg.fields.partitions ?? '').split(',').filter(Boolean), rootMounted: msg.fields.root === '1' };
         break;
       case 'attached':
         r.attachedAfter = num(msg.fields, 'seconds');

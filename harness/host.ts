@@ -18,6 +18,10 @@ export const TOOLS: Tool[] = [
   { command: 'bwrap', package: 'bubblewrap', why: 'sandboxed driver builds' },
   { command: 'cpio', package: 'cpio', why: 'guest initramfs' },
   { command: 'setpriv', package: 'util-linux', why: 'tying VMs to the harness lifetime' },
+  { command: 'sfdisk', package: 'fdisk', why: 'Pi SD card images' },
+  { command: 'mkfs.vfat', package: 'dosfstools', why: 'Pi SD card images' },
+  { command: 'mcopy', package: 'mtools', why: 'Pi SD card boot partitions' },
+  { command: 'mke2fs', package: 'e2fsprogs', why: 'Pi SD card root partitions' },
   { command: 'qemu-system-x86_64', package: 'qemu-system-x86', why: 'x86_64 machines' },
   { command: 'qemu-system-aarch64', package: 'qemu-system-arm', why: 'arm64 machines' },
 ];

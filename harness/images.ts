@@ -55,6 +55,8 @@ export interface KernelTree {
   headers: string;
   image: string;
   dtbDir?: string;
+  /** The SD card's modules (mmc host, ext4 and its dependencies), in load order, where the kernel has them as modules. */
+  sdModules: string[];
   /** The kernel's own compiler (CONFIG_CC_VERSION_TEXT), e.g. gcc-12. */
   compiler: string;
   packages: PackageFile[];
@@ -77,23 +79,29 @@ export async function fetchKernel(debian: Debian, spec: KernelSpec): Promise<Ker
   // kbuild's host programs (fixdep, modpost) must run here: for a foreign arch take the host arch's build of them.
   const host = hostDebianArch();
   const kbuild = deps.filter((d) => d.startsWith('linux-kbuild-'));
+  // Since 7.x sid splits the image package: the kernel is in linux-binary-<abi>, modules in linux-modules-<abi>.
+  const parts = (await dist.depends(`linux-image-${abi}`)).filter((d) => /^linux-(binary|base|modules)-/.test(d) && d.endsWith(abi));
+  const imagePkgs = [`linux-image-${abi}`, ...parts];
   const pkgs = [
-    ...(await dist.download([`linux-image-${abi}`, headers, ...deps.filter((d) => !kbuild.includes(d) || spec.arch === host)])),
+    ...(await dist.download([...imagePkgs, headers, ...deps.filter((d) => !kbuild.includes(d) || spec.arch === host)])),
     ...(spec.arch === host || !kbuild.length ? [] : await debian.dist(spec.debian.suite, host).download(kbuild)),
   ];
-  const root = await cached('kernels', pkgs.map((p) => p.sha256), async (dir) => {
-    const isImage = (p: PackageFile) => p.name === `linux-image-${abi}`;
-    // The image package holds every module too; only the kernel and its device trees are needed.
-    await extractDebs(pkgs.filter(isImage).map((p) => p.file), dir, ['boot/vmlinu*', `usr/lib/linux-image-${abi}/*`]);
+  // bookworm/trixie: /boot/vmlinuz-<abi> and DTBs under /usr/lib/linux-image-<abi>; 7.x: /usr/lib/modules/<abi>/vmlinuz.
+  const members = ['boot/vmlinu*', `usr/lib/linux-image-${abi}/*`, `modules/${abi}/vmlinu*`, `modules/${abi}/dtb*`, ...SD_MODULES.map((m) => `${m}.ko*`)];
+  const root = await cached('kernels', [pkgs.map((p) => p.sha256), members], async (dir) => {
+    const isImage = (p: PackageFile) => imagePkgs.includes(p.name);
+    // The image package holds every module too; only the kernel, its device trees and the SD card's modules are needed.
+    await extractDebs(pkgs.filter(isImage).map((p) => p.file), dir, members);
     await extractDebs(pkgs.filter((p) => !isImage(p)).map((p) => p.file), dir);
     await relocateHeaders(dir, `usr/src/${headers}`);
   });
   const hdir = path.join(root, 'usr/src', headers);
   const cfg = readFileSync(path.join(hdir, '.config'), 'utf8');
   const cc = /^CONFIG_CC_VERSION_TEXT="(\S+)/m.exec(cfg)?.[1] ?? 'gcc';
-  const image = readdirSync(path.join(root, 'boot')).find((f) => /^vmlinu[xz]-/.test(f));
-  if (!image) throw new Error(`no kernel image in linux-image-${abi}`);
+  const image = [`boot/vmlinuz-${abi}`, `boot/vmlinux-${abi}`, `usr/lib/modules/${abi}/vmlinuz`].map((f) => path.join(root, f)).find((f) => existsSync(f));
+  if (!image) throw new Error(`no kernel image in ${imagePkgs.join(', ')}`);
   const dtbDir = path.join(root, 'usr/lib', `linux-image-${abi}`);
+  const modules = ['lib/modules', 'usr/lib/modules'].map((d) => path.join(root, d, abi)).find((d) => existsSync(d));
   return {
     abi,
     version: imageFields.version!.replace(/-[^-]*$/, '').replace(/~.*$/, ''),
@@ -102,11 +110,20 @@ export async function fetchKernel(debian: Debian, spec: KernelSpec): Promise<Ker
     arch: spec.arch,
     root,
     headers: `usr/src/${headers}`,
-    image: spec.image ?? path.join(root, 'boot', image),
+    image: spec.image ?? image,
     dtbDir: existsSync(dtbDir) ? dtbDir : undefined,
+    sdModules: modules ? findModules(modules, SD_MODULES) : [],
     compiler: cc,
     packages: pkgs,
   };
+}
+
+/** What a Pi's SD card needs where Debian builds it as modules: ext4's dependencies, ext4, the sdhost controller. In load order. */
+export const SD_MODULES = ['crc16', 'mbcache', 'jbd2', 'crc32c_generic', 'ext4', 'bcm2835'];
+
+function findModules(dir: string, names: string[]): string[] {
+  const all = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.ko(\.\w+)?$/.test(f));
+  return names.flatMap((n) => all.filter((f) => path.basename(f).replace(/\.ko(\.\w+)?$/, '') === n).map((f) => path.join(dir, f)));
 }
 
 /**
@@ -168,11 +185,22 @@ export interface SandboxMount {
   writable?: boolean;
 }
 
-/** Run a command inside a builder root with bwrap: private namespaces, no network, only the given mounts. */
-export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], opts: { cwd: string; env?: Record<string, string> }) {
+/**
+ * Run a command inside a builder root with bwrap: private namespaces, no
+ * network, only the given mounts. `crossBinutils` puts the target's binutils
+ * first in PATH under their plain names (ld, ar, …), for sub-builds that drop
+ * CROSS_COMPILE (libs' configure checks pass on only CC and PATH).
+ */
+export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], opts: { cwd: string; env?: Record<string, string>; crossBinutils?: string }) {
   const args = ['--unshare-all', '--die-with-parent', '--bind', root, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
   for (const m of mounts) args.push(m.writable ? '--bind' : '--ro-bind', m.host, m.guest);
-  args.push('--chdir', opts.cwd, '--setenv', 'PATH', '/usr/sbin:/usr/bin:/sbin:/bin', '--setenv', 'LC_ALL', 'C');
+  let PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+  if (opts.crossBinutils) {
+    for (const tool of ['ld', 'ar', 'as', 'nm', 'objcopy', 'objdump', 'readelf', 'strip'])
+      args.push('--symlink', `/usr/bin/${opts.crossBinutils}-${tool}`, `/tmp/cross/${tool}`);
+    PATH = `/tmp/cross:${PATH}`;
+  }
+  args.push('--chdir', opts.cwd, '--setenv', 'PATH', PATH, '--setenv', 'LC_ALL', 'C');
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--setenv', k, v);
   return execa('bwrap', [...args, '--', ...cmd], { reject: false, all: true, stdin: 'ignore' });
 }

@@ -98,6 +98,8 @@ export interface BootSpec {
   kernel: string;
   initrd: string;
   dtb?: string;
+  /** An SD card image (boards with a card slot); the guest's writes are discarded. */
+  sd?: string;
   append: string[];
 }
 
@@ -118,6 +120,7 @@ export function qemuCommand(b: BootSpec): { file: string; args: string[] } {
     '-kernel', b.kernel,
     '-initrd', b.initrd,
     ...(b.dtb ? ['-dtb', b.dtb] : []),
+    ...(b.sd ? ['-drive', `if=sd,format=raw,file=${b.sd},snapshot=on`] : []),
     '-append', [`console=${m.console}`, ...m.append, 'panic=-1', 'oops=panic', 'quiet', 'rdinit=/init', ...b.append].join(' '),
   ];
   return { file: m.qemu, args };

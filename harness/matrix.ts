@@ -75,6 +75,12 @@ export const matrixSchema = {
             properties: { suite: { type: 'string' }, flavour: { type: 'string' }, abi: { type: 'string' } },
           },
           image: { type: 'string' },
+          sdcard: {
+            type: 'object',
+            required: ['firmware'],
+            additionalProperties: false,
+            properties: { firmware: debianPkg },
+          },
         },
       },
     },
@@ -233,11 +239,13 @@ export function parseMatrix(text: string, file: string): Matrix {
 
   const kernels: Record<string, KernelSpec> = {};
   for (const [id, k] of Object.entries<any>(m.kernels))
-    kernels[id] = { id, arch: k.arch, machine: k.machine, debian: k.debian, image: abs(k.image) };
+    kernels[id] = { id, arch: k.arch, machine: k.machine, debian: k.debian, image: abs(k.image), sdcard: k.sdcard };
   for (const k of Object.values(kernels)) {
     const mach = MACHINES[k.machine]!;
     if (!mach.arches.includes(k.arch))
       throw new UserError(`${where('kernels', k.id, 'machine')}: machine ${k.machine} does not run ${k.arch} kernels (it runs ${mach.arches.join(', ')}).`);
+    if (k.sdcard && !mach.dtb)
+      throw new UserError(`${where('kernels', k.id, 'sdcard')}: an SD card boots on a Raspberry Pi machine (raspi3b, raspi2b), not ${k.machine}.`);
   }
   const consumers: Record<string, ConsumerSpec> = {};
   for (const [id, c] of Object.entries<any>(m.consumers))
@@ -289,7 +297,7 @@ export function parseMatrix(text: string, file: string): Matrix {
           }
   });
   for (const s of Object.keys(m.suites ?? {}))
-    if (!Object.values(kernels).some((k) => k.debian.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs)!.suite === s))
+    if (!Object.values(kernels).some((k) => k.debian.suite === s || k.sdcard?.firmware.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs)!.suite === s))
       throw new UserError(`${where('suites', s)}: suite "${s}" is configured but nothing uses it.`);
 
   return {

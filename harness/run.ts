@@ -15,6 +15,7 @@ import { errorLine, isUserError } from './errors.js';
 import { cellEnvFile, GuestReader, judge, profilePackages, runAsPrefix } from './guest.js';
 import { Debian, fetchKernel, writeCpio, type GuestImage, type KernelTree } from './images.js';
 import { MACHINES, resolveAccel, startVm, type Accel, type MachineDef } from './machines.js';
+import { piSdCard, type PiSdCard } from './sdcard.js';
 import type { Matrix } from './matrix.js';
 import { PHASES, type Cell, type CellResult, type Phase, type RunEvent, type RunInfo, type Timeouts } from './types.js';
 
@@ -178,6 +179,16 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
   result.consumer = { id: cell.consumer.id, version: consumer.version };
   await clock.end(true);
 
+  // A Pi SD card (built from Debian packages): kernel and DTB come from its boot partition.
+  let card: PiSdCard | undefined;
+  if (cell.kernel.sdcard) {
+    try {
+      card = await piSdCard(ctx.debian, cell.kernel.sdcard.firmware, kernel, path.basename(machine.dtb!));
+    } catch (e) {
+      return end('error', 'build', `SD card image failed: ${errorLine(e)}`);
+    }
+  }
+
   // boot → load → capture: one VM, phases read from the guest's console.
   const accel = await accelFor(machine, ctx, () => bootProbe(machine, kernel, consumer.image, dir));
   const nonce = randomBytes(6).toString('hex');
@@ -186,7 +197,11 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
   const tmp = await mkdtemp(path.join(tmpdir(), 'kmatrix-'));
   try {
     const initrd = await cellInitrd(tmp, consumer.image, {
-      files: { ...consumer.files, ...(artifact ? { [ARTIFACT_IN_GUEST[cell.driver]!]: artifact } : {}) },
+      files: {
+        ...consumer.files,
+        ...(artifact ? { [ARTIFACT_IN_GUEST[cell.driver]!]: artifact } : {}),
+        ...(card ? Object.fromEntries(kernel.sdModules.map((m, i) => [`kmatrix/sd/${String(i).padStart(2, '0')}-${path.basename(m)}`, m])) : {}),
+      },
       env: cellEnvFile({
         driver: cell.driver,
         consumer: cell.consumer.kind,
@@ -195,13 +210,14 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
         runAs: runAsPrefix(cell.profile),
         captureTimeout: ctx.timeouts.capture,
         evtType: consumer.openatExit,
+        sdcard: Boolean(card),
       }),
     });
     const reader = new GuestReader();
     await clock.start('boot');
     let steps = Promise.resolve(); // console lines are handled strictly in order
     const vm = startVm(
-      { machine, accel, kernel: kernel.image, initrd, dtb: dtbPath(machine, kernel), append: bootArgs(machine, cell) },
+      { machine, accel, kernel: card?.kernel ?? kernel.image, initrd, dtb: card?.dtb ?? dtbPath(machine, kernel), sd: card?.image, append: bootArgs(machine, cell) },
       consoleLog,
       (line) => {
         const msg = reader.feed(line);
@@ -231,6 +247,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
     await steps;
     const v = judge(reader.report, cell.driver, cell.consumer.kind, nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot' });
     if (reader.report.boot?.release) result.kernel.release = reader.report.boot.release;
+    if (reader.report.sdcard) result.kernel.sdcard = reader.report.sdcard;
     result.evidence = { events: v.events, marker: v.marker, lines: v.lines };
     const at = clock.phase;
     if (at && at !== v.phase && PHASES.indexOf(v.phase) > PHASES.indexOf(at)) {

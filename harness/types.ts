@@ -22,6 +22,12 @@ export interface KernelSpec {
   debian: DebianKernel;
   /** Boot this image instead of the package's (same headers): a patched or broken kernel. */
   image?: string;
+  /**
+   * Boot from a Pi-style SD card built from Debian packages: the GPU firmware
+   * (this package), the kernel and its DTBs on the FAT partition, a root
+   * partition; QEMU gets the card with -sd, kernel and DTB read back from it.
+   */
+  sdcard?: { firmware: { suite: string; package: string } };
   line?: number;
 }
 
@@ -82,7 +88,16 @@ export interface Versions {
 
 export interface CellResult {
   id: string;
-  kernel: { id: string; release?: string; version?: string; arch: Arch; machine: string; package?: string };
+  kernel: {
+    id: string;
+    release?: string;
+    version?: string;
+    arch: Arch;
+    machine: string;
+    package?: string;
+    /** Booted from a Pi SD card: what the guest saw of it. */
+    sdcard?: { partitions: string[]; rootMounted: boolean };
+  };
   driver: { id: DriverId; source: string; version?: string; api?: string; schema?: string };
   consumer?: { id: string; version?: string };
   profile: string;

@@ -32,6 +32,17 @@ for a in $(cat /proc/cmdline); do case "$a" in kmatrix.time=*) date -s "@${a#kma
 say boot release=$(uname -r) btime=$(awk '/^btime/{print $2}' /proc/stat) nproc=$(nproc)
 [ "$KM_MODE" = probe ] && { say done; poweroff -f; }
 
+# A Pi booted from an SD card: Debian builds the card's controller and ext4 as
+# modules; load them and check that the card's root partition is this card's.
+if [ "$KM_SDCARD" = 1 ]; then
+  for m in /kmatrix/sd/*.ko; do insmod "$m" 2>/dev/null; done
+  i=0; while [ ! -b /dev/mmcblk0p2 ] && [ $i -lt 20 ]; do sleep 1; i=$((i+1)); done
+  mkdir -p /mnt/sd; root=0
+  mount -o ro -t ext4 /dev/mmcblk0p2 /mnt/sd 2>/dev/null && [ -f /mnt/sd/kmatrix-sdcard ] && root=1
+  umount /mnt/sd 2>/dev/null
+  say sdcard partitions=$(awk 'NR>2 && $4 ~ /^mmcblk/ {printf "%s,", $4}' /proc/partitions) root=$root
+fi
+
 # load: the kernel module is inserted by hand (as falco-driver-loader would);
 # eBPF drivers are loaded by the consumer itself.
 if [ "$KM_DRIVER" = kmod ]; then

@@ -1,31 +1,14 @@
 // Real VMs, real Debian kernels, real driver builds: the foundation's cells.
 import assert from 'node:assert/strict';
-import { execa } from 'execa';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cacheDir } from '../../harness/cache.js';
 import { liveVmCount } from '../../harness/machines.js';
-import { filterCells, loadMatrix, parseMatrix } from '../../harness/matrix.js';
-import { readResults, resultsWriter } from '../../harness/results.js';
-import { runCells } from '../../harness/run.js';
+import { parseMatrix } from '../../harness/matrix.js';
+import { readResults } from '../../harness/results.js';
 import type { CellResult, RunEvent } from '../../harness/types.js';
-
-const REPORTS = path.resolve('reports/test-runs');
-
-async function run(matrix = loadMatrix('matrix.yaml'), patterns: string[], attempts = 2) {
-  const events: RunEvent[] = [];
-  const out = await runCells({ matrix, cells: filterCells(matrix.cells, patterns), reportsDir: REPORTS, jobs: 2, attempts }, [
-    (e) => void events.push(e),
-    resultsWriter(REPORTS),
-  ]);
-  return { ...out, events, byId: new Map(out.results.map((r) => [r.id, r])) };
-}
-
-async function qemuProcesses(): Promise<string[]> {
-  const r = await execa('pgrep', ['-a', '-f', 'qemu-system'], { reject: false });
-  return r.stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
-}
+import { describeCell, qemuProcesses, REPORTS, runMatrix } from './helpers.js';
 
 /** Files under the cache that a rerun must not add to: downloaded packages and cache entries. */
 function cacheInventory(): string[] {
@@ -47,17 +30,17 @@ function cacheInventory(): string[] {
 
 describe('integration: the quick matrix on real VMs', function () {
   this.timeout(45 * 60_000);
-  let first: Awaited<ReturnType<typeof run>>;
+  let first: Awaited<ReturnType<typeof runMatrix>>;
   const PASS = 'debian-6.1-amd64/kmod@0.23.2/host';
   const BUILD_FAIL = 'debian-6.12-amd64/kmod@0.1.1dev/host';
 
   before(async () => {
-    first = await run(undefined, [PASS, BUILD_FAIL]);
+    first = await runMatrix([PASS, BUILD_FAIL]);
   });
 
   it(`${PASS} passes: module loaded, the guest's marker openat captured`, () => {
     const c = first.byId.get(PASS)!;
-    assert.equal(c.status, 'pass', `${c.status} at ${c.phase}: ${c.reason} ${c.firstError ?? ''}`);
+    assert.equal(c.status, 'pass', describeCell(c));
     assert.equal(c.evidence?.marker, true);
     assert.ok(c.evidence!.lines!.some((l) => /openat .*kmatrix-marker-/.test(l)), 'an openat of the marker file');
     assert.match(c.kernel.release!, /^6\.1\.0-\d+-amd64$/, 'release reported by the guest');
@@ -95,7 +78,7 @@ describe('integration: the quick matrix on real VMs', function () {
 
   it('a second run reuses every download and build', async () => {
     const before = cacheInventory();
-    const again = await run(undefined, [PASS, BUILD_FAIL]);
+    const again = await runMatrix([PASS, BUILD_FAIL]);
     assert.deepEqual(cacheInventory(), before, 'nothing new in the cache');
     const built = again.events.filter((e) => e.type === 'phase-end' && e.phase === 'build' && e.cell === PASS);
     assert.deepEqual(built.map((e) => e.type === 'phase-end' && e.detail), ['cached']);
@@ -112,7 +95,7 @@ describe('integration: the quick matrix on real VMs', function () {
       .replace(/^matrix:\n/m, 'matrix:\n  - { kernels: [garbage-amd64], drivers: [kmod], sources: ["0.23.2"] }\n');
     const m = parseMatrix(text, path.join(dir, 'matrix.yaml'));
     const started = Date.now();
-    const r = await run(m, ['garbage-amd64/kmod@0.23.2/host']);
+    const r = await runMatrix(['garbage-amd64/kmod@0.23.2/host'], m);
     const c: CellResult = r.results[0]!;
     assert.equal(c.status, 'error', `${c.status}: ${c.reason}`);
     assert.equal(c.phase, 'boot');

@@ -29,6 +29,20 @@ describe('machines', () => {
     assert.equal(MACHINES.raspi3b!.hasRtc, false);
   });
 
+  it('an SD card is attached as a throwaway raw sd drive', () => {
+    const { args } = qemuCommand({ ...base, machine: MACHINES.raspi3b!, accel: 'tcg', sd: '/c/sd.img' });
+    assert.equal(value(args, '-drive'), 'if=sd,format=raw,file=/c/sd.img,snapshot=on');
+  });
+
+  it('every machine names its console, memory and whether QEMU exits on poweroff', () => {
+    for (const m of Object.values(MACHINES)) {
+      assert.match(m.console, /^tty(S|AMA)0$/, m.id);
+      assert.ok(m.memoryMiB >= 512 && m.memoryMiB <= 1024, `${m.id}: the Pi boards have at most 1 GiB`);
+      assert.equal(m.exitsOnPoweroff, !m.id.startsWith('raspi'), m.id);
+      assert.equal(Boolean(m.dtb), m.id.startsWith('raspi'), `${m.id}: boards without firmware tables need a DTB`);
+    }
+  });
+
   it('kvm uses the host CPU', () => {
     const { args } = qemuCommand({ ...base, machine: MACHINES.q35!, accel: 'kvm' });
     assert.equal(value(args, '-cpu'), 'host');

@@ -71,6 +71,18 @@ describe('matrix', () => {
     expectUserError(() => parseMatrix(good.replace('k61: { arch: amd64', 'k61: { arch: arm64'), 'm.yaml'), /m\.yaml:4: machine q35 does not run arm64 kernels/);
   });
 
+  it('an SD card needs a Raspberry Pi machine', () => {
+    const text = good.replace("k612: { arch: amd64, machine: q35, debian: { suite: trixie, flavour: amd64 } }", "k612: { arch: amd64, machine: q35, debian: { suite: trixie, flavour: amd64 }, sdcard: { firmware: { suite: trixie, package: raspi-firmware } } }");
+    expectUserError(() => parseMatrix(text, 'm.yaml'), /^m\.yaml:5: an SD card boots on a Raspberry Pi machine/);
+  });
+
+  it('platform mappings name defined profiles and kernels', () => {
+    const base = good + 'platforms:\n  GKE: { profile: host, kernels: [k61] }\n';
+    assert.deepEqual(parseMatrix(base, 'm.yaml').platforms, [{ platform: 'GKE', profile: 'host', kernels: ['k61'] }]);
+    expectUserError(() => parseMatrix(base.replace('kernels: [k61] }\n', 'kernels: [k7] }\n'), 'm.yaml'), /^m\.yaml:15: platform "GKE" names kernel "k7"/);
+    expectUserError(() => parseMatrix(base.replace('profile: host', 'profile: gke'), 'm.yaml'), /^m\.yaml:15: platform "GKE" names profile "gke"/);
+  });
+
   it('rejects a source naming an unknown consumer', () => {
     expectUserError(() => parseMatrix(good.replace('consumer: c }\n  "0.1.1dev"', 'consumer: zz }\n  "0.1.1dev"'), 'm.yaml'), /consumer "zz"/);
   });

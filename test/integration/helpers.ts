@@ -1,0 +1,27 @@
+// Shared by the integration suites: run cells of a matrix for real and index the results.
+import { execa } from 'execa';
+import path from 'node:path';
+import { filterCells, loadMatrix, type Matrix } from '../../harness/matrix.js';
+import { matrixVerdicts, resultsWriter } from '../../harness/results.js';
+import { runCells } from '../../harness/run.js';
+import type { CellResult, RunEvent } from '../../harness/types.js';
+
+export const REPORTS = path.resolve('reports/test-runs');
+
+export async function runMatrix(patterns: string[], matrix: Matrix = loadMatrix('matrix.yaml'), attempts = 2) {
+  const events: RunEvent[] = [];
+  const out = await runCells({ matrix, cells: filterCells(matrix.cells, patterns), reportsDir: REPORTS, jobs: 2, attempts }, [
+    (e) => void events.push(e),
+    resultsWriter(REPORTS, { verdicts: matrixVerdicts(matrix) }),
+  ]);
+  return { ...out, events, byId: new Map(out.results.map((r) => [r.id, r])) };
+}
+
+export function describeCell(c: CellResult | undefined): string {
+  return c ? `${c.status}${c.phase ? ` at ${c.phase}` : ''}: ${c.reason ?? ''} ${c.firstError ?? ''}` : 'no such cell';
+}
+
+export async function qemuProcesses(): Promise<string[]> {
+  const r = await execa('pgrep', ['-a', '-f', 'qemu-system'], { reject: false });
+  return r.stdout.split('\n').filter((l) => l && !l.includes('pgrep') && !l.includes('<defunct>'));
+}
