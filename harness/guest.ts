@@ -157,6 +157,18 @@ export function capturedCount(captured: string, kind: ConsumerKind): number {
   return captured.split('\n').filter((l) => l.startsWith('KMEVT ')).length;
 }
 
+/**
+ * The consumer's error: its stderr's first error line, unless that says
+ * nothing (scap-open prints just " (13)"): then the reason in its output —
+ * libbpf's failed program first (the verifier's rejection is above it).
+ */
+export function consumerError(stderr: string, stdout: string): string | undefined {
+  const own = firstErrorLine(stderr);
+  if (own && /[A-Za-z]{3}/.test(own)) return own;
+  const lines = stdout.split('\n').map((l) => l.trim());
+  return lines.find((l) => /^libbpf: prog .*failed/.test(l)) ?? lines.find((l) => /^libpman: /.test(l)) ?? own;
+}
+
 /** The first line of a log that reads like an error. */
 export function firstErrorLine(text: string): string | undefined {
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -198,14 +210,14 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
   const hits = markerEvents(captured, nonce, kind);
   const evidence = { events, marker: hits.length > 0, lines: hits.slice(0, 5) };
   if (hits.length) return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)`, ...evidence };
-  const consumerError = firstErrorLine(r.logs.consumer ?? '');
+  const consumerFailure = consumerError(r.logs.consumer ?? '', r.logs.stats ?? '');
   if (!r.capture.alive && events === 0)
-    return { status: 'fail', phase: 'load', reason: `the consumer exited (code ${r.capture.rc}) without capturing`, firstError: consumerError ?? r.panic, ...evidence };
+    return { status: 'fail', phase: 'load', reason: `the consumer exited (code ${r.capture.rc}) without capturing`, firstError: consumerFailure ?? r.panic, ...evidence };
   return {
     status: 'fail',
     phase: 'capture',
     reason: `marker not found in ${events} captured event(s) after ${r.capture.seconds}s`,
-    firstError: consumerError ?? r.panic,
+    firstError: consumerFailure ?? r.panic,
     ...evidence,
   };
 

@@ -104,6 +104,13 @@ describe('cell verdict from the guest report', () => {
     assert.deepEqual([v.status, v.events], ['pass', 4242]);
   });
 
+  it('a mute consumer error is explained from its output (the BPF verifier rejecting a program)', () => {
+    const stats = "120: (61) r8 = *(u32 *)(r5 +0)\nR5 invalid mem access 'scalar'\nlibbpf: prog 'signal_deliver': failed to load: -13\nlibpman: failed to load BPF object (errno: 13 | message: Permission denied)\n";
+    const r = read([boot, logLine('consumer', ' (13)\n'), logLine('stats', stats), 'KMATRIX v1 capture found=0 alive=0 rc=13 seconds=17']);
+    const v = judge(r, 'modern-ebpf', 'scap-open', NONCE, exit);
+    assert.deepEqual([v.status, v.phase, v.firstError], ['fail', 'load', "libbpf: prog 'signal_deliver': failed to load: -13"]);
+  });
+
   it('picks the first error-looking line of a log', () => {
     assert.equal(firstErrorLine('starting\nError: Unable to open /dev/scap0\nmore'), 'Error: Unable to open /dev/scap0');
     assert.equal(firstErrorLine('just text'), 'just text');
