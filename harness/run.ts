@@ -160,7 +160,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
 
   // build: the driver on the host, in the builder root of the kernel's suite; the consumer (modern eBPF is built into it).
   await clock.start('build');
-  let artifact: string | undefined, consumer: ConsumerAssets;
+  let artifact: string | undefined, consumer: ConsumerAssets, cachedBuild = false;
   try {
     if (cell.driver === 'kmod' || cell.driver === 'ebpf') {
       const b = await buildDriver(ctx.debian, cell.driver, tree, kernel);
@@ -168,6 +168,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
       result.logs.build = rel(path.join(dir, 'build.log'));
       if (!b.ok) return end('fail', 'build', `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`, b.firstError);
       artifact = b.artifact;
+      cachedBuild = b.cached;
     }
     consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
   } catch (e) {
@@ -177,7 +178,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
     return end('error', 'build', `build infrastructure failed: ${errorLine(e)}`);
   }
   result.consumer = { id: cell.consumer.id, version: consumer.version };
-  await clock.end(true);
+  await clock.end(true, cachedBuild ? 'cached' : undefined);
 
   // A Pi SD card (built from Debian packages): kernel and DTB come from its boot partition.
   let card: PiSdCard | undefined;

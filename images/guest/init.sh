@@ -97,7 +97,10 @@ log consumer /tmp/consumer.err
 # The host gets the lines naming the marker, and the consumer's closing lines (stats).
 grep -e "$KM_NONCE" /tmp/captured | head -n 50 > /tmp/captured.marker
 log captured /tmp/captured.marker
-[ $live = 1 ] || { tail -n 40 /tmp/captured > /tmp/captured.tail; log stats /tmp/captured.tail; }
+[ $live = 1 ] || {
+  { grep -E 'Seen by driver|events correctly captured|Time elapsed' /tmp/captured; tail -n 40 /tmp/captured; } > /tmp/captured.tail
+  log stats /tmp/captured.tail
+}
 grep -q "$KM_NONCE" /tmp/captured 2>/dev/null && found=1
 say capture found=$found alive=$alive rc=$rc seconds=$t
 if [ "$KM_DRIVER" = kmod ]; then rmmod scap > /tmp/rmmod.out 2>&1; rc=$?; log rmmod /tmp/rmmod.out; say rmmod rc=$rc; fi

@@ -93,7 +93,7 @@ describe('integration: the quick matrix on real VMs', function () {
       .replace(/^timeouts:.*$/m, 'timeouts: { boot: 20, load: 20, capture: 20 }')
       .replace(/^kernels:\n/m, `kernels:\n  garbage-amd64: { arch: amd64, machine: q35, debian: { suite: bookworm, flavour: amd64 }, image: ${path.join(dir, 'vmlinuz')} }\n`)
       .replace(/^matrix:\n/m, 'matrix:\n  - { kernels: [garbage-amd64], drivers: [kmod], sources: ["0.23.2"] }\n');
-    const m = parseMatrix(text, path.join(dir, 'matrix.yaml'));
+    const m = parseMatrix(text, path.resolve('matrix.yaml')); // relative paths (the recommended table) as in the real file
     const started = Date.now();
     const r = await runMatrix(['garbage-amd64/kmod@0.23.2/host'], m);
     const c: CellResult = r.results[0]!;
