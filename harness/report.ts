@@ -4,6 +4,7 @@
 // durations, first error line and log links.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { MACHINES } from './machines.js';
 import type { ResultsFile } from './results.js';
 import { DRIVERS, PHASES, type CellResult } from './types.js';
 
@@ -58,7 +59,7 @@ function grid(cells: CellResult[]): string {
   let group = '';
   const rows = kernels
     .map((k) => {
-      const g = `${k.arch} · ${k.machine}`;
+      const g = `${k.arch} · ${MACHINES[k.machine]?.description ?? k.machine}`;
       const head = g !== group ? `<tr class="grp"><th colspan="${columns.length + 1}">${esc(g)}</th></tr>` : '';
       group = g;
       const tds = columns
