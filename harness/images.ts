@@ -88,7 +88,7 @@ export async function fetchKernel(debian: Debian, spec: KernelSpec): Promise<Ker
   ];
   // bookworm/trixie: /boot/vmlinuz-<abi> and DTBs under /usr/lib/linux-image-<abi>; 7.x: /usr/lib/modules/<abi>/vmlinuz.
   const members = ['boot/vmlinu*', `usr/lib/linux-image-${abi}/*`, `modules/${abi}/vmlinu*`, `modules/${abi}/dtb*`, ...SD_MODULES.map((m) => `${m}.ko*`)];
-  const root = await cached('kernels', [pkgs.map((p) => p.sha256), members], async (dir) => {
+  const root = await cached('kernels', [pkgs.map((p) => p.sha256), members, RELOCATION], async (dir) => {
     const isImage = (p: PackageFile) => imagePkgs.includes(p.name);
     // The image package holds every module too; only the kernel, its device trees and the SD card's modules are needed.
     await extractDebs(pkgs.filter(isImage).map((p) => p.file), dir, members);
@@ -127,14 +127,26 @@ function findModules(dir: string, names: string[]): string[] {
 }
 
 /**
- * Debian's flavour headers Makefile includes the -common tree by absolute
- * path (/usr/src/linux-headers-X-common/Makefile); point it at the extracted
- * sibling instead, so the tree builds wherever it is mounted.
+ * Debian's flavour headers Makefile names /usr/src by absolute path: it
+ * includes the -common tree's Makefile, and since 7.x also sets KBUILD_OUTPUT
+ * to itself. Point both at where the tree really is, so it builds wherever it
+ * is mounted. (Part of the kernels' cache key: change it, bump this.)
  */
+const RELOCATION = 'headers-relocation-v2';
+export function relocateHeadersMakefile(text: string): string {
+  return text
+    .replace(/^KBUILD_OUTPUT\s*[:?]?=\s*\/usr\/src\/\S+$/m, 'KBUILD_OUTPUT := $(realpath $(dir $(lastword $(MAKEFILE_LIST))))')
+    .replace(/^include \/usr\/src\/(\S+)\/Makefile$/m, 'include $(dir $(lastword $(MAKEFILE_LIST)))../$1/Makefile');
+}
+
 async function relocateHeaders(root: string, rel: string): Promise<void> {
   const mk = path.join(root, rel, 'Makefile');
-  const text = await readFile(mk, 'utf8');
-  await writeFile(mk, text.replace(/^include \/usr\/src\/(\S+)\/Makefile$/m, 'include $(dir $(lastword $(MAKEFILE_LIST)))../$1/Makefile'));
+  await writeFile(mk, relocateHeadersMakefile(await readFile(mk, 'utf8')));
+}
+
+/** The Debian package of the kernel's compiler: `x86_64-linux-gnu-gcc-16 (Debian …)` and `gcc-12 (Debian …)` name gcc-16 and gcc-12. */
+export function compilerPackage(ccVersionText: string): string {
+  return /^(?:[a-z0-9_]+-linux-gnu\w*-)?(gcc(?:-\d+)?)\b/.exec(ccVersionText)?.[1] ?? 'gcc';
 }
 
 /** GNU triplets of the Debian arches, for cross compilers and clang --target. */
@@ -146,7 +158,7 @@ export const TRIPLETS: Record<Arch, string> = { amd64: 'x86_64-linux-gnu', arm64
  * cross variant for a foreign arch.
  */
 export function kernelBuilderPackages(kernel: Pick<KernelTree, 'compiler' | 'arch'>, hostArch: Arch): string[] {
-  const gcc = kernel.compiler.startsWith('gcc') ? kernel.compiler : 'gcc';
+  const gcc = compilerPackage(kernel.compiler);
   const cross = kernel.arch !== hostArch ? [`${gcc}-${TRIPLETS[kernel.arch].replace(/_/g, '-')}`] : [gcc];
   return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...cross];
 }

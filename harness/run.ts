@@ -193,7 +193,8 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
   // boot → load → capture: one VM, phases read from the guest's console.
   const accel = await accelFor(machine, ctx, () => bootProbe(machine, kernel, consumer.image, dir));
   const nonce = randomBytes(6).toString('hex');
-  const consoleLog = path.join(dir, 'console.log');
+  // a retried cell keeps every attempt's console
+  const consoleLog = path.join(dir, ctx.attempt > 1 ? `console-attempt${ctx.attempt}.log` : 'console.log');
   result.logs.console = rel(consoleLog);
   const tmp = await mkdtemp(path.join(tmpdir(), 'kmatrix-'));
   try {

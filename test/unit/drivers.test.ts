@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { engineArgs } from '../../harness/consumers.js';
 import { buildRecipe, consumerAccepts, firstCompilerError, notApplicable, readDriverConfig } from '../../harness/drivers.js';
-import { kernelBuilderPackages } from '../../harness/images.js';
+import { compilerPackage, kernelBuilderPackages, relocateHeadersMakefile } from '../../harness/images.js';
 import type { ConsumerSpec } from '../../harness/types.js';
 
 describe('drivers', () => {
@@ -86,6 +86,18 @@ describe('drivers: applicability and build recipes', () => {
     assert.ok(!buildRecipe('kmod', { headers: 'usr/src/h', arch: 'amd64', version: '6.1.1' }).cmd.some((a) => a.startsWith('CROSS_COMPILE')));
     assert.deepEqual(kernelBuilderPackages({ compiler: 'gcc-12', arch: 'arm64' }, 'amd64').slice(-1), ['gcc-12-aarch64-linux-gnu']);
     assert.deepEqual(kernelBuilderPackages({ compiler: 'gcc-14', arch: 'amd64' }, 'amd64').slice(-1), ['gcc-14']);
+    assert.deepEqual(kernelBuilderPackages({ compiler: 'x86_64-linux-gnu-gcc-16', arch: 'amd64' }, 'amd64').slice(-1), ['gcc-16']);
+    assert.equal(compilerPackage('aarch64-linux-gnu-gcc-16'), 'gcc-16');
+    assert.equal(compilerPackage('clang'), 'gcc');
+  });
+
+  it("relocates Debian's headers Makefile (6.x include, 7.x KBUILD_OUTPUT) to wherever the tree is", () => {
+    const seven = 'KBUILD_OUTPUT=/usr/src/linux-headers-7.2.13+deb14-amd64\ninclude /usr/src/linux-headers-7.2.13+deb14-common/Makefile\n';
+    assert.equal(
+      relocateHeadersMakefile(seven),
+      'KBUILD_OUTPUT := $(realpath $(dir $(lastword $(MAKEFILE_LIST))))\ninclude $(dir $(lastword $(MAKEFILE_LIST)))../linux-headers-7.2.13+deb14-common/Makefile\n',
+    );
+    assert.doesNotMatch(relocateHeadersMakefile('include /usr/src/linux-headers-6.1.0-50-common/Makefile\n'), /\/usr\/src/);
   });
 
   it('tells each consumer how to open each driver', () => {
