@@ -163,10 +163,17 @@ export function capturedCount(captured: string, kind: ConsumerKind): number {
  * libbpf's failed program first (the verifier's rejection is above it).
  */
 export function consumerError(stderr: string, stdout: string): string | undefined {
+  const lines = `${stderr}\n${stdout}`.split('\n').map((l) => l.trim());
+  const bpf = lines.find((l) => /^libbpf: prog .*failed/.test(l)) ?? lines.find((l) => /^libpman: /.test(l));
   const own = firstErrorLine(stderr);
-  if (own && /[A-Za-z]{3}/.test(own)) return own;
-  const lines = stdout.split('\n').map((l) => l.trim());
-  return lines.find((l) => /^libbpf: prog .*failed/.test(l)) ?? lines.find((l) => /^libpman: /.test(l)) ?? own;
+  return bpf ?? (own && /[A-Za-z]{3}/.test(own) ? own : firstErrorLine(stdout) ?? own);
+}
+
+const SIGNALS: Record<number, string> = { 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 9: 'SIGKILL', 11: 'SIGSEGV' };
+
+/** "exited (code 1)" or "was killed by signal 7 (SIGBUS)". */
+export function exitDescription(rc: number): string {
+  return rc > 128 && rc < 160 ? `was killed by signal ${rc - 128}${SIGNALS[rc - 128] ? ` (${SIGNALS[rc - 128]})` : ''}` : `exited (code ${rc})`;
 }
 
 /** The first line of a log that reads like an error. */
@@ -212,7 +219,7 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
   if (hits.length) return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)`, ...evidence };
   const consumerFailure = consumerError(r.logs.consumer ?? '', r.logs.stats ?? '');
   if (!r.capture.alive && events === 0)
-    return { status: 'fail', phase: 'load', reason: `the consumer exited (code ${r.capture.rc}) without capturing`, firstError: consumerFailure ?? r.panic, ...evidence };
+    return { status: 'fail', phase: 'load', reason: `the consumer ${exitDescription(r.capture.rc)} without capturing`, firstError: consumerFailure ?? r.panic, ...evidence };
   return {
     status: 'fail',
     phase: 'capture',

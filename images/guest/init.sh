@@ -21,8 +21,12 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 say() { echo "KMATRIX v1 $*"; }
 # A log travels base64-encoded on one line with its length, so a truncated or
 # interleaved line is detected on the host instead of misread.
-log() { # name file
-  b=$(head -c 16384 "$2" 2>/dev/null | base64 -w0)
+log() { # name file (a long one keeps its start and its end, where the final error is)
+  if [ "$(wc -c < "$2" 2>/dev/null || echo 0)" -gt 16384 ]; then
+    { head -c 8192 "$2"; printf '\n[... kmatrix: middle cut ...]\n'; tail -c 8192 "$2"; } > "$2.cut"
+    set -- "$1" "$2.cut"
+  fi
+  b=$(base64 -w0 < "$2" 2>/dev/null)
   say log "$1" "${#b}" "$b"
 }
 finish() { dmesg | tail -n 60 > /tmp/dmesg; log dmesg /tmp/dmesg; say done; sync; poweroff -f; sleep 30; }

@@ -79,7 +79,7 @@ describe('cell verdict from the guest report', () => {
   it('a consumer that dies without events fails at load with its error', () => {
     const r = read([boot, 'KMATRIX v1 insmod rc=0', logLine('consumer', 'some banner\nmmap (3): Cannot allocate memory\n'), 'KMATRIX v1 capture found=0 alive=0 rc=1 seconds=3 lines=0']);
     const v = judge(r, 'ebpf', 'sysdig', NONCE, exit);
-    assert.deepEqual([v.status, v.phase, v.firstError], ['fail', 'load', 'mmap (3): Cannot allocate memory']);
+    assert.deepEqual([v.status, v.phase, v.firstError, v.reason], ['fail', 'load', 'mmap (3): Cannot allocate memory', 'the consumer exited (code 1) without capturing']);
   });
 
   it('a kernel panic after boot is the driver failing at its phase, not infrastructure', () => {
@@ -109,6 +109,11 @@ describe('cell verdict from the guest report', () => {
     const r = read([boot, logLine('consumer', ' (13)\n'), logLine('stats', stats), 'KMATRIX v1 capture found=0 alive=0 rc=13 seconds=17']);
     const v = judge(r, 'modern-ebpf', 'scap-open', NONCE, exit);
     assert.deepEqual([v.status, v.phase, v.firstError], ['fail', 'load', "libbpf: prog 'signal_deliver': failed to load: -13"]);
+  });
+
+  it('a consumer killed by a signal says which', () => {
+    const r = read([boot, 'KMATRIX v1 insmod rc=0', 'KMATRIX v1 capture found=0 alive=0 rc=135 seconds=1']);
+    assert.equal(judge(r, 'kmod', 'sysdig', NONCE, exit).reason, 'the consumer was killed by signal 7 (SIGBUS) without capturing');
   });
 
   it('picks the first error-looking line of a log', () => {
