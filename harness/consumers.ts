@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from './cache.js';
-import { firstCompilerError, isUnavailable, SourceUnavailable } from './drivers.js';
+import { CellSkip, firstCompilerError, isUnavailable, SourceUnavailable } from './drivers.js';
 import { builderRoot, guestImage, inBuilder, type Debian, type GuestImage } from './images.js';
 import type { Arch, ConsumerSpec, DriverId } from './types.js';
 
@@ -41,7 +41,7 @@ async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, ext
   const libs = spec.libs!;
   if (arch !== 'amd64')
     // modern_bpf's CMake takes the BPF target arch from the build host's uname: no cross build as is.
-    throw new SourceUnavailable(`scap-open is only built for amd64 here (libs' modern_bpf CMake cannot cross-build for ${arch})`);
+    throw new CellSkip(`no ${arch} consumer: scap-open is only built for amd64 here (libs' modern_bpf CMake cannot cross-build for ${arch})`);
   const dist = debian.dist(libs.suite, arch);
   let src: { dsc: string; dir: string };
   try {

@@ -17,7 +17,15 @@ export interface DriverTree {
   origin: string;
 }
 
-export class SourceUnavailable extends Error {}
+/** A cell that cannot run here, with its reason: a skip, never a failure. */
+export class CellSkip extends Error {}
+
+/** A source (package, source package, tree) the harness cannot have. */
+export class SourceUnavailable extends CellSkip {
+  constructor(message: string) {
+    super(`source unavailable: ${message}`);
+  }
+}
 
 /** Is an apt failure the archive not having the thing (a skip), rather than a fault (an error)? */
 export function isUnavailable(e: unknown): boolean {
@@ -26,7 +34,7 @@ export function isUnavailable(e: unknown): boolean {
   );
 }
 
-/** Fetch a driver source; a source that cannot be had raises SourceUnavailable (the cell is a skip). */
+/** Fetch a driver source; one that cannot be had raises SourceUnavailable (the cell is a skip). */
 export async function fetchDriverSource(debian: Debian, src: SourceSpec): Promise<DriverTree> {
   if (src.dir) {
     if (!existsSync(path.join(src.dir, 'driver_config.h')))

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { debianMirror } from './apt.js';
 import { ARTIFACT_IN_GUEST, engineArgs, prepareConsumer, type ConsumerAssets } from './consumers.js';
-import { buildDriver, fetchDriverSource, notApplicable, SourceUnavailable, type DriverTree } from './drivers.js';
+import { buildDriver, CellSkip, fetchDriverSource, notApplicable, type DriverTree } from './drivers.js';
 import { errorLine, isUserError } from './errors.js';
 import { cellEnvFile, GuestReader, judge, profilePackages, runAsPrefix } from './guest.js';
 import { Debian, fetchKernel, writeCpio, type GuestImage, type KernelTree } from './images.js';
@@ -149,7 +149,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
   try {
     [kernel, tree] = await Promise.all([fetchKernel(ctx.debian, cell.kernel), fetchDriverSource(ctx.debian, cell.source)]);
   } catch (e) {
-    if (e instanceof SourceUnavailable) return end('skip', 'fetch', `source unavailable: ${e.message}`);
+    if (e instanceof CellSkip) return end('skip', 'fetch', e.message);
     return end('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
   }
   result.kernel = { ...result.kernel, release: kernel.abi, version: kernel.version, package: `linux-image-${kernel.abi}=${kernel.packageVersion}` };
@@ -172,7 +172,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
     }
     consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
   } catch (e) {
-    if (e instanceof SourceUnavailable) return end('skip', 'build', `source unavailable: ${e.message}`);
+    if (e instanceof CellSkip) return end('skip', 'build', e.message);
     // modern eBPF lives in the consumer: its build failing is the driver failing to build
     if (cell.driver === 'modern-ebpf') return end('fail', 'build', 'the consumer with the modern eBPF probe did not build', errorLine(e));
     return end('error', 'build', `build infrastructure failed: ${errorLine(e)}`);
