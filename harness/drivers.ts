@@ -125,6 +125,9 @@ export function firstCompilerError(log: string): string | undefined {
   )?.trim();
 }
 
+/** clang targets for the kernel's asm headers: armhf kernels are ARMv7 (plain arm-linux-gnueabihf means no SMP). */
+const CLANG_TARGETS: Record<string, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'armv7a-linux-gnueabihf' };
+
 /** How a driver is built from its tree, in the builder root of the kernel's suite. */
 export function buildRecipe(driver: 'kmod' | 'ebpf', kernel: Pick<KernelTree, 'headers' | 'arch' | 'version'>): { cwd: string; cmd: string[]; artifact: string } {
   const kdir = `/kernel/${kernel.headers}`;
@@ -137,7 +140,7 @@ export function buildRecipe(driver: 'kmod' | 'ebpf', kernel: Pick<KernelTree, 'h
   const major = Number(kernel.version.split('.')[0]);
   const clang = [
     'clang',
-    ...(kernel.arch !== hostDebianArch() ? [`--target=${TRIPLETS[kernel.arch]}`] : []), // the kernel's asm headers
+    ...(kernel.arch !== hostDebianArch() ? [`--target=${CLANG_TARGETS[kernel.arch]}`] : []), // the kernel's asm headers
     ...(major >= 7 ? ['-fms-extensions'] : []),
     ...(major >= 7 && kernel.arch === 'amd64' ? ['-DCC_USING_FENTRY'] : []),
   ].join(' ');

@@ -51,7 +51,8 @@ export const MACHINES: Record<string, MachineDef> = {
     arches: ['arm64'],
     qemu: 'qemu-system-aarch64',
     board: ['-M', 'virt'],
-    cpu: { tcg: 'max', kvm: 'host' },
+    // a real core (as in a Pi 4 or a cloud Graviton-class VM), not TCG's "max" with features no hardware has
+    cpu: { tcg: 'cortex-a72', kvm: 'host' },
     memoryMiB: 1024,
     cpus: 1,
     console: 'ttyAMA0',

@@ -79,6 +79,7 @@ describe('drivers: applicability and build recipes', () => {
     assert.equal(buildRecipe('ebpf', k('amd64', '7.2.13')).cmd[2], 'CLANG=clang -fms-extensions -DCC_USING_FENTRY');
     assert.equal(buildRecipe('ebpf', k('arm64', '6.1.176')).cmd[2], 'CLANG=clang --target=aarch64-linux-gnu');
     assert.equal(buildRecipe('ebpf', k('amd64', '6.1.1')).cwd, '/build/bpf');
+    assert.equal(buildRecipe('ebpf', { headers: 'usr/src/h', arch: 'armhf', version: '6.1.1' }).cmd[2], 'CLANG=clang --target=armv7a-linux-gnueabihf');
   });
 
   it('the module is cross-compiled for a foreign arch, with the headers as kbuild dir', () => {
