@@ -21,7 +21,8 @@ export function describeCell(c: CellResult | undefined): string {
   return c ? `${c.status}${c.phase ? ` at ${c.phase}` : ''}: ${c.reason ?? ''} ${c.firstError ?? ''}` : 'no such cell';
 }
 
+/** QEMU processes this test process started and that are still running (other runs on the machine are not ours). */
 export async function qemuProcesses(): Promise<string[]> {
-  const r = await execa('pgrep', ['-a', '-f', 'qemu-system'], { reject: false });
-  return r.stdout.split('\n').filter((l) => l && !l.includes('pgrep') && !l.includes('<defunct>'));
+  const r = await execa('pgrep', ['-a', '-P', String(process.pid)], { reject: false });
+  return r.stdout.split('\n').filter((l) => l.includes('qemu-system'));
 }
