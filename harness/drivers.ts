@@ -115,7 +115,8 @@ export function firstCompilerError(log: string): string | undefined {
     const why = /\S[^:]*: (?:\S+ )?(?:error:|unrecognised|unrecognized|not found|No such file)[^\n]*?(?=make\[|$)/.exec(sanity)?.[0];
     return `configure sanity check failed: ${(why ?? sanity).trim().slice(0, 240)}`;
   }
-  const lines = log.split('\n').filter((l) => !l.includes('[configure-kmod]'));
+  // the probes' own output, and the probe Makefile's harmless `expr: syntax error` (a COS version check)
+  const lines = log.split('\n').filter((l) => !/\[configure-(kmod|bpf)\]/.test(l) && !/^expr: /.test(l));
   const missingTool = /\S+: \d+: \S+: not found/.exec(lines.join('\n'))?.[0];
   return (
     lines.find((l) => /\berror:/.test(l) && !/^make(\[\d+\])?: \*\*\*/.test(l)) ??

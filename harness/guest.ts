@@ -164,7 +164,12 @@ export function capturedCount(captured: string, kind: ConsumerKind): number {
  */
 export function consumerError(stderr: string, stdout: string): string | undefined {
   const lines = `${stderr}\n${stdout}`.split('\n').map((l) => l.trim());
-  const bpf = lines.find((l) => /^libbpf: prog .*failed/.test(l)) ?? lines.find((l) => /^libpman: /.test(l));
+  // A BPF program the verifier rejected: the loader's line, with the verifier's last word (just above "processed N insns").
+  const verdict = lines.findIndex((l) => /^processed \d+ insns/.test(l));
+  const verifier = verdict > 0 ? ` (verifier: ${lines[verdict - 1]})` : '';
+  const loader = lines.find((l) => /^libbpf: prog .*failed/.test(l)) ?? lines.find((l) => /^bpf_load_program\(\) err=/.test(l))?.replace(/ message=.*/, '');
+  if (loader) return loader + verifier;
+  const bpf = lines.find((l) => /^libpman: /.test(l));
   const own = firstErrorLine(stderr);
   return bpf ?? (own && /[A-Za-z]{3}/.test(own) ? own : firstErrorLine(stdout) ?? own);
 }

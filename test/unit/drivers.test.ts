@@ -44,6 +44,7 @@ describe('drivers', () => {
   });
 
   it('ignores the expected failures of configure probes, but explains a broken sanity check', () => {
+    assert.equal(firstCompilerError("expr: syntax error: unexpected argument '1'\n[configure-bpf] test.c:1: error: x\n./fillers.h:1813:19: error: no member named 'parent' in 'struct kernfs_node'"), "./fillers.h:1813:19: error: no member named 'parent' in 'struct kernfs_node'");
     const probe = "[configure-kmod] Build output for HAS_FS_MNT_IDMAP:\n[configure-kmod] make: Entering  test.c:26:32: error: passing argument 1 of 'inode_owner_or_capable' make[2]: *** Error 1";
     assert.equal(firstCompilerError(`${probe}\n/build/main.c:10:2: error: unknown type name 'foo'\nmake: *** [all] Error 2`), "/build/main.c:10:2: error: unknown type name 'foo'");
     const broken = `${probe}\n[configure-kmod] Build output for HAS_0__SANITY:\n[configure-kmod] make -C /k M=/b  LD [M]  /b/testmod.old: unrecognised emulation mode: aarch64linux Supported emulations: elf_x86_64make[2]: *** Error 1\n[configure-kmod] Build system is broken, please see above errors\n`;
