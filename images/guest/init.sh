@@ -2,6 +2,7 @@
 # kmatrix guest init: runs one cell's load and capture steps and reports facts
 # on the console as `KMATRIX v1 <verb> ...` lines; the host decides the verdict.
 # Parameters come from /kmatrix/cell.env (written by the harness per cell).
+
 # busybox applets go to a directory of their own, last in PATH, so they never
 # replace the guest's real tools (the shell itself prefers applets: a real
 # tool that shares an applet's name is called by its path).
