@@ -1,10 +1,11 @@
 // Drivers: where a driver's source comes from (a Debian falcosecurity-scap-dkms
 // tree, or a local configured tree), what it declares (versions), and building
 // it for one kernel on the host inside the builder root of the kernel's suite.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cached, hashOf } from './cache.js';
+import { cached } from './cache.js';
 import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, type Debian, type KernelTree } from './images.js';
 import { hostDebianArch } from './machines.js';
 import type { ConsumerSpec, DriverId, SourceSpec, Versions } from './types.js';
@@ -99,7 +100,6 @@ export interface DriverBuild {
   ok: boolean;
   artifact?: string;
   log: string;
-  seconds: number;
   cached: boolean;
   firstError?: string;
 }
@@ -148,14 +148,23 @@ export function buildRecipe(driver: 'kmod' | 'ebpf', kernel: Pick<KernelTree, 'h
   return { cwd: '/build/bpf', cmd: ['make', `KERNELDIR=${kdir}`, `CLANG=${clang}`], artifact: 'bpf/probe.o' };
 }
 
+/** A driver tree's content, so that an edited local tree is rebuilt (and an unchanged one is not). */
+export function treeHash(dir: string): string {
+  const h = createHash('sha256');
+  for (const f of (readdirSync(dir, { recursive: true }) as string[]).sort()) {
+    const file = path.join(dir, f);
+    if (statSync(file).isFile()) h.update(f).update('\0').update(readFileSync(file));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
 /** Build a driver (kernel module or legacy probe) for one kernel, cached by source tree + kernel packages + builder. */
 export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
   const root = await builderRoot(debian, kernel.suite, kernelBuilderPackages(kernel, hostDebianArch()));
   const r = buildRecipe(driver, kernel);
   const cross = kernel.arch !== hostDebianArch() ? TRIPLETS[kernel.arch] : undefined;
-  const key = { driver, r, cross, tree: tree.origin, treeHash: hashOf(readFileSync(path.join(tree.dir, 'driver_config.h'), 'utf8')), kernel: kernel.packages.map((p) => p.sha256), root };
+  const key = { driver, r, cross, tree: tree.origin, treeHash: treeHash(tree.dir), kernel: kernel.packages.map((p) => p.sha256), root };
   let fresh = false;
-  const started = Date.now();
   const out = await cached('builds', key, async (dir) => {
     fresh = true;
     const work = path.join(dir, 'src');
@@ -175,7 +184,6 @@ export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree:
     ok: result.ok,
     artifact: result.ok ? path.join(out, 'src', r.artifact) : undefined,
     log,
-    seconds: fresh ? (Date.now() - started) / 1000 : 0,
     cached: !fresh,
     firstError: result.ok ? undefined : firstCompilerError(readFileSync(log, 'utf8')) ?? 'build failed',
   };

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { engineArgs } from '../../harness/consumers.js';
-import { buildRecipe, consumerAccepts, firstCompilerError, notApplicable, readDriverConfig } from '../../harness/drivers.js';
+import { buildRecipe, consumerAccepts, firstCompilerError, notApplicable, readDriverConfig, treeHash } from '../../harness/drivers.js';
 import { compilerPackage, kernelBuilderPackages, relocateHeadersMakefile } from '../../harness/images.js';
 import type { ConsumerSpec } from '../../harness/types.js';
 
@@ -16,6 +16,17 @@ describe('drivers', () => {
         '#define PPM_SCHEMA_CURRENT_VERSION_MAJOR 4\n#define PPM_SCHEMA_CURRENT_VERSION_MINOR 1\n#define PPM_SCHEMA_CURRENT_VERSION_PATCH 0\n#define DRIVER_VERSION "0.23.2"\n',
     );
     assert.deepEqual(readDriverConfig(dir), { version: '0.23.2', versions: { api: '8.0.4', schema: '4.1.0' } });
+  });
+
+  it('a driver tree is known by its content: editing a file means a new build', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-hash-'));
+    mkdirSync(path.join(dir, 'bpf'));
+    writeFileSync(path.join(dir, 'main.c'), 'int a;');
+    writeFileSync(path.join(dir, 'bpf', 'probe.c'), 'int b;');
+    const before = treeHash(dir);
+    assert.equal(treeHash(dir), before);
+    writeFileSync(path.join(dir, 'bpf', 'probe.c'), 'int c;');
+    assert.notEqual(treeHash(dir), before);
   });
 
   it('applies libscap\'s rule: same major, minor.patch at least the minimum', () => {
