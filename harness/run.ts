@@ -161,6 +161,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
   // build: the driver on the host, in the builder root of the kernel's suite; the consumer (modern eBPF is built into it).
   await clock.start('build');
   let artifact: string | undefined, consumer: ConsumerAssets, cachedBuild = false;
+  let card: PiSdCard | undefined;
   try {
     if (cell.driver === 'kmod' || cell.driver === 'ebpf') {
       const b = await buildDriver(ctx.debian, cell.driver, tree, kernel);
@@ -177,11 +178,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
     if (cell.driver === 'modern-ebpf') return end('fail', 'build', 'the consumer with the modern eBPF probe did not build', errorLine(e));
     return end('error', 'build', `build infrastructure failed: ${errorLine(e)}`);
   }
-  result.consumer = { id: cell.consumer.id, version: consumer.version };
-  await clock.end(true, cachedBuild ? 'cached' : undefined);
-
   // A Pi SD card (built from Debian packages): kernel and DTB come from its boot partition.
-  let card: PiSdCard | undefined;
   if (cell.kernel.sdcard) {
     try {
       card = await piSdCard(ctx.debian, cell.kernel.sdcard.firmware, kernel, path.basename(machine.dtb!));
@@ -189,6 +186,8 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
       return end('error', 'build', `SD card image failed: ${errorLine(e)}`);
     }
   }
+  result.consumer = { id: cell.consumer.id, version: consumer.version };
+  await clock.end(true, cachedBuild ? 'cached' : undefined);
 
   // boot → load → capture: one VM, phases read from the guest's console.
   const accel = await accelFor(machine, ctx, () => bootProbe(machine, kernel, consumer.image, dir));
