@@ -1,5 +1,5 @@
 // The results writer: consumes run events and keeps the results contract of
-// ../shared/DESIGN.md — results.jsonl (a line per finished cell, as it ends),
+// the README (Results) — results.jsonl (a line per finished cell, as it ends),
 // results.json at the end, and reports/latest pointing at the newest run.
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// The vocabulary of ../shared/DESIGN.md as types, shared by every module.
+// The vocabulary of kmatrix (cell, phase, status…) as types, shared by every module.
 export type Arch = 'amd64' | 'arm64' | 'armhf';
 export type DriverId = 'kmod' | 'ebpf' | 'modern-ebpf' | 'pdig';
 export type Phase = 'fetch' | 'build' | 'boot' | 'load' | 'capture';

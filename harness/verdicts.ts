@@ -1,5 +1,5 @@
 // Verdicts: the recommended-driver table and the claims of the source document
-// (../shared/recommended-drivers.yaml) judged against the results. Pure functions
+// (recommended-drivers.yaml) judged against the results. Pure functions
 // over CellResult[]; the only I/O is loadRecommended. Verdicts never guess: a
 // skipped or errored cell is no evidence either way, and the verdict says so.
 import { readFileSync } from 'node:fs';

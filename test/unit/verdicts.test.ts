@@ -53,7 +53,7 @@ function claim(id: string, cells: CellResult[]): ClaimVerdict {
 describe('verdicts', () => {
   describe('recommended-drivers.yaml', () => {
     it('loads the shared table: 12 platforms and 8 claims', () => {
-      const t = loadRecommended(path.resolve('../shared/recommended-drivers.yaml'));
+      const t = loadRecommended(path.resolve('recommended-drivers.yaml'));
       assert.equal(t.platforms.length, 12);
       assert.equal(t.claims.length, 8);
       assert.deepEqual(t.platforms.find((p) => p.platform === 'GKE'), { platform: 'GKE', recommended: 'ebpf', resources: 'Falco on GKE' });
@@ -300,7 +300,7 @@ describe('verdicts', () => {
     });
 
     it('one verdict per claim of the shared table, in order', () => {
-      const t = loadRecommended(path.resolve('../shared/recommended-drivers.yaml'));
+      const t = loadRecommended(path.resolve('recommended-drivers.yaml'));
       const vs = claimVerdicts(t, [cell('k6.1', 'kmod', 'pass')]);
       assert.deepEqual(vs.map((v) => v.id), t.claims.map((c) => c.id));
       assert.ok(vs.every((v) => v.why !== 'no rule for this claim'), 'every claim of the table has a rule');
