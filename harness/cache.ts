@@ -45,6 +45,11 @@ export function cached(kind: string, inputs: unknown, produce: (dir: string) => 
       await produce(tmp);
       await writeFile(path.join(tmp, '.inputs.json'), JSON.stringify(inputs, null, 2));
       await writeFile(path.join(tmp, '.done'), new Date().toISOString());
+      // another process (a parallel run) may have finished the same entry meanwhile: keep theirs, it may be in use
+      if (existsSync(path.join(dir, '.done'))) {
+        await rm(tmp, { recursive: true, force: true });
+        return dir;
+      }
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
     } catch (e) {
