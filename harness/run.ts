@@ -29,6 +29,8 @@ export interface RunOptions {
   /** Attempts for a cell that ends in `error` (infrastructure), default 2. */
   attempts?: number;
   runId?: string;
+  /** This run is one shard of a sharded run (recorded in results for the merge). */
+  shard?: RunInfo['shard'];
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -62,6 +64,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
     matrix: { path: opts.matrix.file, hash: opts.matrix.hash },
     mirror,
     expiredSuitesAccepted: debian.expiredAccepted(),
+    ...(opts.shard ? { shard: opts.shard } : {}),
   };
   const runDir = path.join(opts.reportsDir, run.id);
   await mkdir(runDir, { recursive: true });

@@ -123,6 +123,8 @@ export interface RunInfo {
   mirror: string;
   /** Suites read with an expired Release file accepted (an explicit matrix setting). */
   expiredSuitesAccepted: string[];
+  /** A shard of a sharded run (`run --shard i/N`): which cells it was given. */
+  shard?: { index: number; total: number; cells: string[] };
 }
 
 /** The typed stream the runner emits; UI, results writer and reporters consume it. */

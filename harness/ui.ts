@@ -1,11 +1,19 @@
-// The terminal UI: a consumer of run events. On a TTY a live block shows the
-// running cells and their phases (log-update); finished cells and notes are
-// printed above it. Elsewhere (CI logs) plain timestamped lines.
+// The terminal UI: a consumer of run events. On a terminal, one cell shows a
+// spinner with its phase and elapsed time; many cells show a live summary
+// (done/total, counts by status, the running cells with their phase, an ETA
+// from the previous run's durations); finished cells and notes are printed
+// above it. Without a terminal (CI logs) plain timestamped lines. A failed
+// single cell ends with its phase, first error line and last console lines.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createLogUpdate } from 'log-update';
 import type { Sink } from './run.js';
-import type { CellResult, Phase } from './types.js';
+import { expectedCost } from './shard.js';
+import type { CellResult, Phase, Status } from './types.js';
 
 const mark: Record<CellResult['status'], string> = { pass: 'PASS ', fail: 'FAIL ', skip: 'SKIP ', error: 'ERROR' };
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const CONSOLE_TAIL = 30;
 
 export function resultLine(r: CellResult): string {
   const where = r.status === 'fail' || r.status === 'error' ? ` at ${r.phase}` : '';
@@ -14,18 +22,71 @@ export function resultLine(r: CellResult): string {
   return `${mark[r.status]} ${r.id}${where} — ${detail}${times ? ` (${times})` : ''}`;
 }
 
-export function terminalUi(out: NodeJS.WriteStream = process.stderr): Sink {
+export function formatSeconds(s: number): string {
+  s = Math.max(0, Math.round(s));
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export interface Progress {
+  total: number;
+  counts: Record<Status, number>;
+  running: Map<string, { phase: Phase; since: number }>;
+  startedAt: number;
+  /** Expected seconds of the cells done and of those left (previous run's durations, else a guess). */
+  expectedDone: number;
+  expectedLeft: number;
+}
+
+/**
+ * Seconds left: the expected cost of the cells left, scaled by how fast the
+ * done ones went compared to their expectation (which also absorbs -j).
+ */
+export function etaSeconds(p: Progress, now: number): number | undefined {
+  if (p.expectedLeft <= 0) return 0;
+  if (p.expectedDone <= 0) return undefined;
+  return (p.expectedLeft * ((now - p.startedAt) / 1000)) / p.expectedDone;
+}
+
+export function summaryBlock(p: Progress, now: number): string {
+  const done = p.counts.pass + p.counts.fail + p.counts.skip + p.counts.error;
+  const eta = etaSeconds(p, now);
+  const head = `${done}/${p.total} done · ${p.counts.pass} pass · ${p.counts.fail} fail · ${p.counts.skip} skip · ${p.counts.error} error · ${formatSeconds((now - p.startedAt) / 1000)} elapsed${eta === undefined ? '' : ` · ETA ${formatSeconds(eta)}`}`;
+  const running = [...p.running].map(([id, s]) => `  ${id}  ${s.phase}… ${formatSeconds((now - s.since) / 1000)}`);
+  return [head, ...running].join('\n');
+}
+
+/** The last lines of a cell's console log (the guest's own output: what a developer looks at first). */
+export function consoleTail(file: string, n = CONSOLE_TAIL): string[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').replace(/\n$/, '').split('\n').slice(-n);
+}
+
+export interface UiOptions {
+  out?: NodeJS.WriteStream;
+  /** The previous run's results: durations for the ETA. */
+  previous?: CellResult[];
+  /** Where run directories are (to read a failed cell's console log). */
+  reportsDir?: string;
+}
+
+export function terminalUi(opts: UiOptions = {}): Sink {
+  const out = opts.out ?? process.stderr;
   const tty = Boolean(out.isTTY) && !process.env.CI;
-  const running = new Map<string, { phase: Phase; since: number }>();
+  const cost = expectedCost(opts.previous);
+  const p: Progress = { total: 0, counts: { pass: 0, fail: 0, skip: 0, error: 0 }, running: new Map(), startedAt: Date.now(), expectedDone: 0, expectedLeft: 0 };
+  let runDir = '';
   const stamp = () => new Date().toISOString().slice(11, 19);
   const update = tty ? createLogUpdate(out) : undefined;
   let ticker: NodeJS.Timeout | undefined;
-  const draw = () =>
-    update?.(
-      [...running.entries()]
-        .map(([id, s]) => `  ${id}  ${s.phase}… ${Math.round((Date.now() - s.since) / 1000)}s`)
-        .join('\n'),
-    );
+  let frame = 0;
+  const draw = () => {
+    if (!update) return;
+    frame++;
+    if (p.total === 1) {
+      const [id, s] = [...p.running][0] ?? [];
+      update(id && s ? `${SPINNER[frame % SPINNER.length]} ${id}  ${s.phase}… ${formatSeconds((Date.now() - s.since) / 1000)}` : '');
+    } else update(summaryBlock(p, Date.now()));
+  };
   const print = (line: string) => {
     if (update) {
       update.clear();
@@ -36,11 +97,15 @@ export function terminalUi(out: NodeJS.WriteStream = process.stderr): Sink {
   return (e) => {
     switch (e.type) {
       case 'run-start':
+        p.total = e.cells.length;
+        p.startedAt = Date.now();
+        p.expectedLeft = e.cells.reduce((a, id) => a + cost(id), 0);
+        runDir = opts.reportsDir ? path.join(opts.reportsDir, e.run.id) : '';
         print(`run ${e.run.id}: ${e.cells.length} cell(s), mirror ${e.run.mirror}${e.run.expiredSuitesAccepted.length ? `, expired Release accepted for ${e.run.expiredSuitesAccepted.join(', ')}` : ''}`);
-        if (update) ticker = setInterval(draw, 1000);
+        if (update) ticker = setInterval(draw, p.total === 1 ? 120 : 1000);
         break;
       case 'phase-start':
-        running.set(e.cell, { phase: e.phase, since: Date.now() });
+        p.running.set(e.cell, { phase: e.phase, since: p.running.get(e.cell)?.since ?? Date.now() });
         if (!update) print(`${e.cell}: ${e.phase}…`);
         else draw();
         break;
@@ -50,16 +115,28 @@ export function terminalUi(out: NodeJS.WriteStream = process.stderr): Sink {
       case 'note':
         print(`${e.cell ? `${e.cell}: ` : ''}${e.message}`);
         break;
-      case 'cell-end':
-        running.delete(e.result.id);
-        print(resultLine(e.result));
+      case 'cell-end': {
+        const r = e.result;
+        p.running.delete(r.id);
+        p.counts[r.status]++;
+        p.expectedDone += cost(r.id);
+        p.expectedLeft = Math.max(0, p.expectedLeft - cost(r.id));
+        print(resultLine(r));
+        if (p.total === 1 && (r.status === 'fail' || r.status === 'error')) {
+          const lines = [`phase: ${r.phase}`, `first error: ${r.firstError ?? r.reason ?? '(none recorded)'}`];
+          const log = r.logs.console && runDir ? path.join(runDir, r.logs.console) : '';
+          const tail = log ? consoleTail(log) : [];
+          if (tail.length) lines.push(`last ${tail.length} console lines (${path.relative(process.cwd(), log)}):`, ...tail.map((l) => `  | ${l}`));
+          for (const l of lines) print(l);
+        }
         break;
+      }
       case 'run-end': {
         clearInterval(ticker);
         update?.clear();
         update?.done();
         const n = (s: string) => e.results.filter((r) => r.status === s).length;
-        print(`run ${e.run.id} done: ${n('pass')} pass, ${n('fail')} fail, ${n('skip')} skip, ${n('error')} error`);
+        print(`run ${e.run.id} done: ${n('pass')} pass, ${n('fail')} fail, ${n('skip')} skip, ${n('error')} error in ${formatSeconds((Date.now() - p.startedAt) / 1000)}`);
         break;
       }
     }

@@ -39,7 +39,8 @@ export interface KernelEvidence {
   why?: string;
 }
 
-export type PlatformVerdictKind = 'confirmed' | 'partly' | 'contradicted' | 'untested';
+/** insufficient: results on only one of several representative kernels (a partial run): "not enough evidence". */
+export type PlatformVerdictKind = 'confirmed' | 'partly' | 'contradicted' | 'untested' | 'insufficient';
 
 export interface PlatformVerdict {
   platform: string;
@@ -194,6 +195,12 @@ function platformVerdict(row: RecommendedRow, mapping: PlatformMapping | undefin
   const fail = evidence.filter((e) => e.outcome === 'fail');
   const none = evidence.filter((e) => e.outcome === 'none');
   const noneWhy = none.length ? `no evidence on ${list(none)}` : '';
+  // One kernel of several is not enough to judge a platform, nor to recommend for it.
+  const judged = mapping.kernels.filter((k) => kernelOutcome(k, rep).outcome !== 'none');
+  if (mapping.kernels.length >= 2 && judged.length === 1) {
+    const short = `not enough evidence: only ${judged[0]} of ${mapping.kernels.length} representative kernels has a result`;
+    return { ...head, profile: mapping.profile, kernels: mapping.kernels, verdict: 'insufficient', evidence, why: short, evidenceRecommendsWhy: short, ...extra };
+  }
 
   let verdict: PlatformVerdictKind;
   let why: string;

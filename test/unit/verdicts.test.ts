@@ -131,10 +131,19 @@ describe('verdicts', () => {
     });
 
     it('untested when the matrix has no cell of the recommended driver for the platform', () => {
-      const [v] = platformVerdicts(table('pdig'), mapping, [cell('k6.1', 'kmod', 'pass')]);
+      const [v] = platformVerdicts(table('pdig'), mapping, [cell('k6.1', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass')]);
       assert.equal(v!.verdict, 'untested');
       assert.match(v!.why, /^no pdig cell in the matrix for this platform/);
       assert.equal(v!.evidenceRecommends, 'kmod');
+    });
+
+    it('a partial run (one kernel of several) is not enough evidence: no verdict, no recommendation', () => {
+      const [v] = platformVerdicts(table('kmod'), mapping, [cell('k6.1', 'kmod', 'pass'), cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(v!.verdict, 'insufficient');
+      assert.match(v!.why, /^not enough evidence: only k6.1 of 3 representative kernels/);
+      assert.equal(v!.evidenceRecommends, undefined);
+      const [two] = platformVerdicts(table('kmod'), mapping, [cell('k6.1', 'kmod', 'pass'), cell('k5.10', 'kmod', 'fail')]);
+      assert.equal(two!.verdict, 'partly', 'two kernels with results are judged');
     });
 
     it('untested when the platform has no mapping', () => {

@@ -1,0 +1,211 @@
+// The compatibility report: one self-contained HTML page (no CDN; works from
+// file:// and from a static host). Per profile, a grid of kernels (rows, grouped
+// by arch and machine, sorted by version, a line at 4.14) × drivers and their
+// sources (columns); each cell opens its phases, durations, first error line,
+// oops excerpt and log links. Filters are a small inline script over data-*
+// attributes. Everything from a result is escaped: logs are hostile input.
+import { MACHINES } from '../machines.js';
+import type { ResultsFile } from '../results.js';
+import { DRIVERS, PHASES, type CellResult } from '../types.js';
+
+export const esc = (s: unknown) =>
+  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+export function compareVersions(a = '', b = ''): number {
+  const pa = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
+
+export const DRIVER_NAMES: Record<string, string> = { kmod: 'Kernel module', ebpf: 'Legacy eBPF probe', 'modern-ebpf': 'Modern eBPF', pdig: 'pdig (ptrace)' };
+const VERDICT_TEXT: Record<string, string> = { insufficient: 'not enough evidence' };
+
+export interface RenderOptions {
+  /** Prefix of the run's own files (log links) when the page is not in the run directory. */
+  base?: string;
+  /** Extra HTML placed after the summary (the published site's history). */
+  history?: string;
+}
+
+function statusText(c: CellResult): string {
+  if (c.status === 'fail' || c.status === 'error') return `${c.status} · ${c.phase ?? '?'}`;
+  return c.status;
+}
+
+const anchor = (id: string) => `cell-${id.replace(/[^A-Za-z0-9._@-]+/g, '_')}`;
+const cellLink = (id: string) => `<a href="#${esc(anchor(id))}"><code>${esc(id)}</code></a>`;
+
+function cellDetails(c: CellResult, base: string): string {
+  const phases = PHASES.filter((p) => c.durations[p] !== undefined)
+    .map((p) => `<tr><td>${p}</td><td>${c.durations[p]!.toFixed(1)} s</td></tr>`)
+    .join('');
+  const logs = Object.entries(c.logs)
+    .map(([k, v]) => `<a href="${esc(base + v)}">${esc(k)} log</a>`)
+    .join(' · ');
+  // `oops`: a kernel oops/panic excerpt, when the guest printed one.
+  const oops = (c as { oops?: string }).oops;
+  return `<details id="${esc(anchor(c.id))}"><summary class="st ${c.status}">${esc(statusText(c))}</summary><div class="d">
+<div class="id">${esc(c.id)}</div>
+${c.reason ? `<div class="reason">${esc(c.reason)}</div>` : ''}
+${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
+${oops ? `<div>kernel oops:</div><pre class="err oops">${esc(oops)}</pre>` : ''}
+${c.evidence ? `<div>evidence: ${c.evidence.marker ? 'marker seen' : 'marker not seen'}, ${c.evidence.events} event(s)</div>` : ''}
+${c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
+<div>kernel ${esc(c.kernel.release ?? '?')} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
+${phases ? `<table class="ph">${phases}</table>` : ''}
+${c.attempts > 1 ? `<div>attempts: ${c.attempts}</div>` : ''}
+${logs ? `<div>${logs}</div>` : ''}
+</div></details>`;
+}
+
+const below414 = (v?: string) => compareVersions(v ?? '', '4.14') < 0;
+
+function grid(cells: CellResult[], base: string): string {
+  const columns = DRIVERS.flatMap((d) =>
+    [...new Set(cells.filter((c) => c.driver.id === d).map((c) => c.driver.source))].sort(compareVersions).map((s) => ({ driver: d, source: s })),
+  );
+  // a kernel's entry from a cell that knows its version (a cell skipped early may not)
+  const byId = new Map<string, CellResult['kernel']>();
+  for (const c of cells) if (!byId.get(c.kernel.id)?.version) byId.set(c.kernel.id, c.kernel);
+  const kernels = [...byId.values()].sort(
+    (a, b) => a.arch.localeCompare(b.arch) || a.machine.localeCompare(b.machine) || compareVersions(a.version, b.version) || a.id.localeCompare(b.id),
+  );
+  const colAttrs = (driver: string, source?: string) => ` data-driver="${esc(driver)}"${source !== undefined ? ` data-source="${esc(source)}"` : ''}`;
+  const driverHead = DRIVERS.filter((d) => columns.some((c) => c.driver === d))
+    .map((d) => `<th colspan="${columns.filter((c) => c.driver === d).length}"${colAttrs(d)}>${esc(DRIVER_NAMES[d])}</th>`)
+    .join('');
+  const sourceHead = columns.map((c) => `<th${colAttrs(c.driver, c.source)}>${esc(c.source)}</th>`).join('');
+  const width = columns.length + 1;
+  const groups = [...new Set(kernels.map((k) => `${k.arch}\n${k.machine}`))];
+  const rows = groups
+    .map((g, gi) => {
+      const [arch, machine] = g.split('\n') as [string, string];
+      const ks = kernels.filter((k) => k.arch === arch && k.machine === machine);
+      const head = `<tr class="grp" data-group="${gi}" data-arch="${esc(arch)}"><th colspan="${width}">${esc(`${arch} · ${MACHINES[machine]?.description ?? machine}`)}</th></tr>`;
+      // The 4.14 line: legacy eBPF's minimum; drawn where 4.14 falls among the rows.
+      const line = `<tr class="v414" data-group="${gi}" data-arch="${esc(arch)}"><td colspan="${width}">4.14 — kernels above this line are older than the legacy eBPF probe's minimum</td></tr>`;
+      const at = ks.findIndex((k) => !below414(k.version));
+      const body = ks.map((k, i) => {
+        const tds = columns
+          .map((col) => {
+            const c = cells.find((x) => x.kernel.id === k.id && x.driver.id === col.driver && x.driver.source === col.source);
+            if (!c) return `<td class="none"${colAttrs(col.driver, col.source)}>—</td>`;
+            const text = [c.id, c.kernel.release, c.reason, c.firstError].filter(Boolean).join(' ').toLowerCase();
+            return `<td class="c"${colAttrs(col.driver, col.source)} data-status="${c.status}" data-profile="${esc(c.profile)}" data-arch="${esc(arch)}" data-text="${esc(text)}">${cellDetails(c, base)}</td>`;
+          })
+          .join('');
+        const row = `<tr class="r" data-group="${gi}" data-arch="${esc(arch)}"><th class="k">${esc(k.id)}<div class="rel">${esc(k.release ?? '')}</div></th>${tds}</tr>`;
+        return (i === (at < 0 ? ks.length : at) && i >= 0 ? line : '') + row;
+      });
+      return head + body.join('\n') + (at < 0 ? line : '');
+    })
+    .join('\n');
+  return `<table class="grid cells"><thead><tr><th rowspan="2">kernel</th>${driverHead}</tr><tr>${sourceHead}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function verdictSections(v: NonNullable<ResultsFile['verdicts']>): string {
+  const rows = v.platforms
+    .map((p) => {
+      const evidence = p.evidence
+        .map((e) => `<li><span class="st ${e.outcome === 'pass' ? 'pass' : e.outcome === 'fail' ? 'fail' : 'skip'}">${esc(e.outcome)}</span> ${esc(e.kernel)}${e.cells.length ? ': ' + e.cells.map(cellLink).join(' ') : ''}${e.why && e.outcome !== 'pass' ? ` — ${esc(e.why)}` : ''}</li>`)
+        .join('');
+      const insufficient = p.verdict === ('insufficient' as typeof p.verdict);
+      const now = p.evidenceRecommends ? `<b>${esc(DRIVER_NAMES[p.evidenceRecommends])}</b>` : insufficient ? '<i>not enough evidence</i>' : '—';
+      const differs = p.evidenceRecommends && p.evidenceRecommends !== p.recommended ? ' <span class="st skip">differs</span>' : '';
+      return `<tr class="plat"><th>${esc(p.platform)}</th><td>${esc(DRIVER_NAMES[p.recommended])}</td><td><span class="v ${esc(p.verdict)}">${esc(VERDICT_TEXT[p.verdict] ?? p.verdict)}</span></td><td>${now}${differs}</td>
+<td><details><summary>why · ${p.evidence.length} kernel(s)${p.profile ? ` · profile ${esc(p.profile)}` : ''}</summary><div class="d">${p.note ? `<div class="rel">${esc(p.note)}</div>` : ''}<div>${esc(p.why)}</div><div class="rel">evidence recommends: ${esc(p.evidenceRecommendsWhy)}</div>${evidence ? `<ul class="ev">${evidence}</ul>` : ''}</div></details></td></tr>`;
+    })
+    .join('\n');
+  const claims = v.claims
+    .map((c) => `<tr><td>${esc(c.text)}<div class="rel">${esc(c.id)}</div></td><td><span class="v ${esc(c.verdict)}">${esc(c.verdict)}</span></td><td>${esc(c.why)}${c.cells.length ? `<div class="ev">${c.cells.slice(0, 8).map(cellLink).join(' ')}${c.cells.length > 8 ? ` … (+${c.cells.length - 8})` : ''}</div>` : ''}</td></tr>`)
+    .join('\n');
+  return `<section id="recommended"><h2>Recommended drivers</h2>
+<p class="meta">The table of “${esc(v.source)}”, checked against this run: one line per platform. <em>confirmed</em>: the recommended driver passed on every representative kernel; <em>partly</em>: on some; <em>contradicted</em>: it failed everywhere it ran; <em>untested</em>: no cell gave evidence (skipped or errored cells never count); <em>not enough evidence</em>: too few kernels ran to judge. “Evidence recommends” is what the results recommend today (falcoctl's order: modern eBPF, kernel module, eBPF, pdig). Open “why” for the cell-by-cell evidence.</p>
+<table class="grid"><thead><tr><th>platform</th><th>recommended</th><th>verdict</th><th>evidence recommends</th><th>evidence</th></tr></thead><tbody>${rows}</tbody></table></section>
+<section id="claims"><h2>Claims</h2><table class="grid"><thead><tr><th>claim</th><th>verdict</th><th>why</th></tr></thead><tbody>${claims}</tbody></table></section>`;
+}
+
+function filterBar(cells: CellResult[]): string {
+  const options = (name: string, values: string[], label = (v: string) => v) =>
+    `<label>${name} <select data-filter="${name}"><option value="">all</option>${values.map((v) => `<option value="${esc(v)}">${esc(label(v))}</option>`).join('')}</select></label>`;
+  const uniq = (f: (c: CellResult) => string) => [...new Set(cells.map(f))].sort(compareVersions);
+  return `<form id="filters" class="filters" onsubmit="return false">
+${options('arch', uniq((c) => c.kernel.arch))}
+${options('driver', DRIVERS.filter((d) => cells.some((c) => c.driver.id === d)), (d) => DRIVER_NAMES[d] ?? d)}
+${options('source', uniq((c) => c.driver.source))}
+${options('profile', uniq((c) => c.profile))}
+${options('status', ['pass', 'fail', 'skip', 'error'].filter((s) => cells.some((c) => c.status === s)))}
+<label>text <input type="search" data-filter="text" placeholder="cell id, kernel, error…"></label>
+<span id="shown" class="meta"></span></form>`;
+}
+
+// Runs in the page: hides what the filters exclude. No server, no library.
+const FILTER_SCRIPT = `(function(){
+var form=document.getElementById('filters'); if(!form) return;
+function val(n){var e=form.querySelector('[data-filter="'+n+'"]');return e?e.value.trim().toLowerCase():'';}
+function apply(){
+  var f={arch:val('arch'),driver:val('driver'),source:val('source'),profile:val('profile'),status:val('status'),text:val('text')};
+  var colOk=function(e){return (!f.driver||e.dataset.driver===f.driver)&&(!f.source||e.dataset.source===undefined||e.dataset.source===f.source);};
+  document.querySelectorAll('table.cells [data-driver]').forEach(function(e){e.hidden=!colOk(e);});
+  var shown=0,total=0;
+  document.querySelectorAll('td.c').forEach(function(td){
+    total++;
+    var ok=colOk(td)&&(!f.arch||td.dataset.arch===f.arch)&&(!f.profile||td.dataset.profile===f.profile)&&(!f.status||td.dataset.status===f.status)&&(!f.text||td.dataset.text.indexOf(f.text)>=0);
+    td.classList.toggle('off',!ok); if(ok) shown++;
+  });
+  document.querySelectorAll('section.profile').forEach(function(s){
+    var any=false;
+    s.querySelectorAll('tr.r').forEach(function(tr){var on=tr.querySelector('td.c:not(.off)')!==null;tr.hidden=!on;any=any||on;});
+    s.querySelectorAll('tr.grp,tr.v414').forEach(function(tr){tr.hidden=s.querySelector('tr.r[data-group="'+tr.dataset.group+'"]:not([hidden])')===null;});
+    s.hidden=!any;
+  });
+  document.getElementById('shown').textContent=shown+' of '+total+' cells shown';
+}
+form.addEventListener('input',apply); form.addEventListener('change',apply); apply();
+})();`;
+
+export function renderReport(data: ResultsFile, opts: RenderOptions = {}): string {
+  const { run, cells } = data;
+  const base = opts.base ?? '';
+  const counts = ['pass', 'fail', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
+  const profiles = [...new Set(cells.map((c) => c.profile))];
+  const sections = profiles
+    .map((p) => `<section class="profile" data-profile="${esc(p)}"><h2>Profile: ${esc(p)}</h2>${grid(cells.filter((c) => c.profile === p), base)}</section>`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kmatrix — Falco driver compatibility (${esc(run.id)})</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em;margin:0 0 .3em} h2{font-size:1.15em;margin-top:1.5em}
+.meta{color:#555} table.grid{border-collapse:collapse;margin-top:.5em}
+.grid th,.grid td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
+.grid thead th{background:#f3f3f3} tr.grp th{background:#e8eef7;font-weight:600}
+tr.v414 td{border-top:3px solid #c33;color:#c33;font-size:.8em;padding:1px 6px;background:#fff8f8}
+th.k{white-space:nowrap;font-weight:500} .rel{color:#666;font-size:.85em;font-weight:400}
+.st{display:inline-block;padding:1px 6px;border-radius:3px;font-weight:600;cursor:pointer}
+.st.pass{background:#d4f4dd;color:#11602a}.st.fail{background:#fadbd8;color:#8a1c12}
+.st.skip{background:#eee;color:#555}.st.error{background:#fde9c4;color:#7a4a00}
+.d{margin-top:4px;font-size:.9em;max-width:42em}.d .id{font-family:monospace;color:#444}
+pre{white-space:pre-wrap;background:#f7f7f7;padding:4px;margin:4px 0;font-size:.85em}
+pre.err{background:#fff0ee} .v{font-weight:700} .v.confirmed,.v.supported{color:#11602a} .v.partly{color:#7a4a00}
+.v.contradicted{color:#8a1c12} .v.untested,.v.insufficient{color:#666} .ev{font-size:.85em} ul.ev{margin:4px 0;padding-left:1.2em}
+table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center} td.c.off>*{visibility:hidden}
+.filters{position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd;z-index:1}
+.filters label{margin-right:1em} [hidden]{display:none!important}
+.hist svg{border:1px solid #ddd;background:#fcfcfc} .hist .reg{color:#8a1c12;font-weight:700} .hist .fix{color:#11602a}
+</style></head><body>
+<h1>Falco driver compatibility</h1>
+<div class="meta">run ${esc(run.id)} · started ${esc(run.startedAt)} · host ${esc(run.host)} · acceleration ${esc(run.accel)} · kmatrix ${esc(run.kmatrixVersion)} · mirror ${esc(run.mirror)}${run.expiredSuitesAccepted?.length ? ` · expired Release accepted for: ${esc(run.expiredSuitesAccepted.join(', '))}` : ''}</div>
+<p>${counts}</p>
+<p class="meta">A pass means a marker system call issued inside the guest (an <code>openat</code> of a file named with a per-run nonce) was found in the events the driver captured. A failure names the phase it stopped in (fetch → build → boot → load → capture); <em>error</em> is infrastructure, not the driver; <em>skip</em> carries its reason.</p>
+${opts.history ?? ''}
+${data.verdicts ? verdictSections(data.verdicts) : ''}
+<h2>Cells</h2>
+${filterBar(cells)}
+${sections}
+<script>${FILTER_SCRIPT}</script>
+</body></html>
+`;
+}
