@@ -14,7 +14,8 @@ export interface CellEnv {
   evtType?: number;
   /** Load the SD card's modules (kmatrix/sd/*.ko) and check its root partition. */
   sdcard?: boolean;
-  mode?: 'probe';
+  /** probe: boot and power off (KVM probe); shell: load the driver, then an interactive shell on the console. */
+  mode?: 'probe' | 'shell';
 }
 
 /**

@@ -41,7 +41,8 @@ export class QemuBackend implements Backend {
     return [...new Set(await Promise.all(this.accels.values()))].join(',') || 'none';
   }
 
-  private accelFor(plan: GuestPlan): Promise<Accel> {
+  /** The acceleration of a plan's machine (probed once per machine). */
+  accelFor(plan: GuestPlan): Promise<Accel> {
     const machine = plan.machine;
     let a = this.accels.get(machine.id);
     if (!a) {

@@ -44,7 +44,7 @@ function cellDetails(c: CellResult, base: string): string {
     .map(([k, v]) => `<a href="${esc(base + v)}">${esc(k)} log</a>`)
     .join(' · ');
   // `oops`: a kernel oops/panic excerpt, when the guest printed one.
-  const oops = (c as { oops?: string }).oops;
+  const oops = c.oops;
   return `<details id="${esc(anchor(c.id))}"><summary class="st ${c.status}">${esc(statusText(c))}</summary><div class="d">
 <div class="id">${esc(c.id)}</div>
 ${c.reason ? `<div class="reason">${esc(c.reason)}</div>` : ''}

@@ -55,7 +55,23 @@ if [ "$KM_DRIVER" = kmod ]; then
   rc=$?
   log insmod /tmp/insmod.out
   say insmod rc=$rc
-  [ $rc -eq 0 ] || finish
+  [ $rc -eq 0 ] || [ "$KM_MODE" = shell ] || finish
+fi
+
+# shell (`kmatrix run <cell> --shell`): the driver is loaded (kmod) or in
+# /kmatrix (eBPF); an interactive shell on the console. poweroff/reboot there
+# end the VM (PID 1, this script, would ignore busybox's poweroff signal: forced).
+if [ "$KM_MODE" = shell ]; then
+  mkdir -p /kmatrix/shell
+  # the shell prefers its own applets to PATH: aliases in its startup file ($ENV)
+  for c in poweroff reboot halt; do echo "alias $c='sync; /bin/busybox poweroff -f'"; done > /kmatrix/shell/profile
+  echo "kmatrix shell: $(uname -r), driver $KM_DRIVER$([ "$KM_DRIVER" = kmod ] && echo " (insmod rc=$rc)"), consumer: $KM_CONSUMER $KM_ENGINE_ARGS"
+  echo "kmatrix shell: leave with poweroff (or Ctrl-A X)"
+  say shell
+  export ENV=/kmatrix/shell/profile PS1='kmatrix# '
+  # a session with the console as controlling terminal: job control and Ctrl-C
+  if [ -x /kmatrix/bin/cttyhack ] && [ -x /kmatrix/bin/setsid ]; then setsid cttyhack sh; else sh; fi
+  poweroff -f
 fi
 
 marker=/tmp/kmatrix-marker-$KM_NONCE

@@ -1,0 +1,95 @@
+// `kmatrix explain <cell>`: what a cell would run — kernel packages, builder,
+// driver build command, consumer, QEMU command line, guest steps — from the
+// matrix alone: nothing is fetched, built or booted. What only the run can
+// know (the suite's current ABI, the kernel's compiler) is shown as <…>.
+import { QemuBackend } from './backends/qemu.js';
+import { ARTIFACT_IN_GUEST } from './consumers.js';
+import { buildRecipe, type DriverTree } from './drivers.js';
+import { runAsPrefix } from './guest.js';
+import { kernelBuilderPackages, type GuestImage, type KernelTree } from './images.js';
+import { hostDebianArch, MACHINES } from './machines.js';
+import type { Matrix } from './matrix.js';
+import type { Built } from './phases/build.js';
+import { planGuest } from './phases/vm.js';
+import type { Cell } from './types.js';
+
+export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
+  const k = cell.kernel;
+  const machine = MACHINES[k.machine]!;
+  const abi = k.debian.abi ?? "<abi>";
+  const cache = '<cache>';
+  const kroot = `${cache}/kernels/${k.debian.suite}-${k.arch}-${abi}`;
+  const kernel = {
+    abi, version: '<version>', packageVersion: '<version>', suite: k.debian.suite, arch: k.arch, root: kroot,
+    headers: `usr/src/linux-headers-${abi}`, image: k.image ?? `${kroot}/boot/vmlinuz-${abi}`,
+    dtbDir: machine.dtb ? `${kroot}/usr/lib/linux-image-${abi}` : undefined, sdModules: [], compiler: '<gcc of the kernel>', packages: [],
+  } as KernelTree;
+  const tree = { dir: `${cache}/sources/${cell.source.id}` } as DriverTree;
+  const consumerImage = {
+    cpio: cell.consumer.debian
+      ? `${cache}/guests/<${cell.consumer.debian.suite} ${cell.consumer.debian.package} closure + busybox>.cpio`
+      : `${cache}/guests/<${cell.consumer.libs!.suite} runtime of scap-open + busybox>.cpio`,
+  } as GuestImage;
+  const built = {
+    artifact: cell.driver === 'kmod' || cell.driver === 'ebpf' ? `${cache}/builds/<key>/src/${cell.driver === 'kmod' ? 'scap.ko' : 'bpf/probe.o'}` : undefined,
+    consumer: { image: consumerImage, files: cell.consumer.libs ? { 'usr/bin/scap-open': `${cache}/consumers/<key>/scap-open` } : {}, version: '<version>', openatExit: -1 },
+    card: k.sdcard ? { kernel: '<SD card FAT: kernel>', dtb: '<SD card FAT: dtb>', image: `${cache}/sdcards/<key>.img` } : undefined,
+    cached: false,
+    facts: {},
+  } as unknown as Built;
+  const plan = planGuest(cell, { kernel, tree }, built, { timeouts: m.timeouts, dir: '<run>/cells/<cell>', nonce: '<nonce>' });
+  const [qemu] = await new QemuBackend().describe(plan);
+
+  const src = cell.source.debian ? `${cell.source.debian.package} from ${cell.source.debian.suite} (its configured driver tree)` : `local tree ${cell.source.dir}`;
+  const builder = kernelBuilderPackages({ arch: k.arch, compiler: 'gcc' }, hostDebianArch()).map((p) => (/^gcc(-|$)/.test(p) ? p.replace(/^gcc/, '<gcc-N of CONFIG_CC_VERSION_TEXT>') : p));
+  const build =
+    cell.driver === 'kmod' || cell.driver === 'ebpf'
+      ? (() => {
+          const r = buildRecipe(cell.driver, { headers: kernel.headers, arch: k.arch, version: '0' });
+          return [
+            `bwrap (builder root read-only, no network; /kernel = kernel packages, /build = a copy of the driver tree) -- sh -c 'cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}'`,
+            ...(cell.driver === 'ebpf' ? ['  (kernels ≥ 7: clang also gets -fms-extensions, and -DCC_USING_FENTRY on amd64)'] : []),
+            `artifact: ${r.artifact} → guest /${ARTIFACT_IN_GUEST[cell.driver]}`,
+          ];
+        })()
+      : cell.driver === 'modern-ebpf'
+        ? [`built into the consumer: scap-open with -DBUILD_LIBSCAP_MODERN_BPF=ON from ${cell.consumer.libs?.package ?? '?'} (${cell.consumer.libs?.suite ?? '?'})`]
+        : ['pdig: not packaged in Debian (a source tree configured by hand is needed)'];
+  const consumer = cell.consumer.debian
+    ? `${cell.consumer.debian.package} from ${cell.consumer.debian.suite} (Debian binary package and its dependency closure)`
+    : `scap-open built from the ${cell.consumer.libs!.package} source of ${cell.consumer.libs!.suite}`;
+  const runAs = runAsPrefix(cell.profile);
+  const env = plan.env;
+  const consumerCmd =
+    env.consumer === 'sysdig'
+      ? `${runAs ? runAs + ' ' : ''}sysdig --unbuffered ${env.engineArgs} -p '…' "fd.name contains <nonce>"`.replace(/\s+/g, ' ')
+      : `${runAs ? runAs + ' ' : ''}scap-open ${env.engineArgs} --evt_type <openat exit of its libs>`;
+  const steps = [
+    'mount /proc, /sys, /dev, /tmp, debugfs, tracefs; print `KMATRIX v1 boot release=… btime=…`',
+    ...(k.sdcard ? ['load the SD card modules, mount /dev/mmcblk0p2 read-only and check it is this card'] : []),
+    ...(cell.driver === 'kmod' ? [`${runAs ? runAs + ' ' : ''}insmod /kmatrix/scap.ko (its output and rc reported)`] : []),
+    `start the consumer: ${consumerCmd}`,
+    `open /tmp/kmatrix-marker-<nonce> once a second until the consumer shows it (window ${env.consumer === 'sysdig' ? m.timeouts.capture : Math.min(25, m.timeouts.capture)} s)`,
+    'stop the consumer; report its stderr, the captured marker lines and `KMATRIX v1 capture found=…`',
+    ...(cell.driver === 'kmod' ? ['rmmod scap'] : []),
+    'report dmesg, `KMATRIX v1 done`, poweroff',
+  ];
+  const section = (t: string, lines: string[]) => `${t}\n${lines.map((l) => `  ${l}`).join('\n')}`;
+  return [
+    `cell ${cell.id}: ${cell.driver} from ${cell.source.id}, profile ${cell.profile.id}${cell.profile.cmdline?.length ? ` (kernel args ${cell.profile.cmdline.join(' ')})` : ''}${cell.profile.capabilities ? ` (driver steps with only ${cell.profile.capabilities.join(', ')})` : ''}`,
+    section('kernel packages', [
+      `linux-image-${abi} and linux-headers-${abi} (+ their linux-headers-*-common, linux-kbuild-*) from ${k.debian.suite}/${k.arch}`,
+      ...(k.debian.abi ? [] : [`<abi>: the suite's current kernel of flavour ${k.debian.flavour} (linux-image-${k.debian.flavour} → linux-image-<abi>), resolved at run time`]),
+      ...(k.image ? [`booted image replaced by ${k.image}`] : []),
+      ...(k.sdcard ? [`booted from a Pi SD card: ${k.sdcard.firmware.package} (${k.sdcard.firmware.suite}), kernel and DTB on its FAT partition`] : []),
+    ]),
+    section('driver source', [src]),
+    section('builder', [`mmdebstrap --mode=unshare --variant=apt ${k.debian.suite} with: ${builder.join(' ')}`]),
+    section('driver build', build),
+    section('consumer', [consumer]),
+    section('QEMU command line', [qemu!]),
+    section('guest steps (images/guest/init.sh, cell.env)', steps.map((s, i) => `${i + 1}. ${s}`)),
+    section('cell.env', plan.env ? Object.entries({ driver: env.driver, consumer: env.consumer, engineArgs: env.engineArgs, runAs: env.runAs, captureTimeout: env.captureTimeout }).map(([a, b]) => `${a}=${b}`) : []),
+    'Nothing was run. `kmatrix run ' + cell.id + '` runs it; `--shell` boots it with the driver loaded and gives a shell.',
+  ].join('\n');
+}
