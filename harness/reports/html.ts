@@ -84,7 +84,7 @@ function grid(cells: CellResult[], base: string): string {
       const ks = kernels.filter((k) => k.arch === arch && k.machine === machine);
       const head = `<tr class="grp" data-group="${gi}" data-arch="${esc(arch)}"><th colspan="${width}">${esc(`${arch} · ${MACHINES[machine]?.description ?? machine}`)}</th></tr>`;
       // The 4.14 line: legacy eBPF's minimum; drawn where 4.14 falls among the rows.
-      const line = `<tr class="v414" data-group="${gi}" data-arch="${esc(arch)}"><td colspan="${width}">4.14 — kernels above this line are older than the legacy eBPF probe's minimum</td></tr>`;
+      const line = `<tr class="v414" data-group="${gi}" data-arch="${esc(arch)}"><td colspan="${width}">4.14 — above: older than the legacy eBPF probe's minimum; below: 4.14 and newer</td></tr>`;
       const at = ks.findIndex((k) => !below414(k.version));
       const body = ks.map((k, i) => {
         const tds = columns

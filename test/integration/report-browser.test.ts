@@ -1,0 +1,195 @@
+// The published report in a real browser (Debian's chromium driven by
+// playwright-core), from disk: two synthetic runs published into one site.
+// Each filter changes what is shown, hostile log text stays text, the
+// history shows the regression between the runs; a screenshot is kept.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { loadMatrix } from '../../harness/matrix.js';
+import { publish } from '../../harness/reports/index.js';
+import { renderReport } from '../../harness/reports/html.js';
+import { matrixVerdicts, type ResultsFile } from '../../harness/results.js';
+import type { CellResult, DriverId, Status } from '../../harness/types.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+export const SCREENSHOT = path.resolve('reports/tests/report-browser.png');
+const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
+
+const KERNELS: [string, string, CellResult['kernel']['arch'], string][] = [
+  ['debian-5.10-amd64', '5.10.237', 'amd64', 'q35'],
+  ['debian-6.1-amd64', '6.1.176', 'amd64', 'q35'],
+  ['debian-6.12-amd64', '6.12.41', 'amd64', 'q35'],
+  ['linux-4.9-amd64', '4.9.229', 'amd64', 'q35'],
+  ['debian-6.1-arm64-virt', '6.1.176', 'arm64', 'virt'],
+];
+
+function cell(k: (typeof KERNELS)[number], driver: DriverId, source: string, profile: string, status: Status, extra: Partial<CellResult> = {}): CellResult {
+  const [id, version, arch, machine] = k;
+  const cid = `${id}/${driver}@${source}/${profile}`;
+  return {
+    id: cid, kernel: { id, version, release: `${version}-${arch}`, arch, machine }, driver: { id: driver, source }, profile, status,
+    ...(status === 'fail' ? { phase: 'load' as const, reason: 'insmod failed', firstError: 'insmod: ERROR: could not insert module' } : {}),
+    ...(status === 'skip' ? { phase: 'fetch' as const, reason: 'no legacy eBPF probe in this source' } : {}),
+    durations: { fetch: 0.4, build: 3.2, boot: 6.1, load: 1.2, capture: 2.5 },
+    logs: { build: `cells/${cid.replace(/[^A-Za-z0-9._@+-]+/g, '_')}/build.log`, console: `cells/${cid.replace(/[^A-Za-z0-9._@+-]+/g, '_')}/console.log` },
+    attempts: 1,
+    ...extra,
+  };
+}
+
+/** A run's directory with results.json and every cell's logs (the console log is hostile). */
+function runDir(id: string, startedAt: string, cells: CellResult[]): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `kmatrix-browser-${id}-`));
+  for (const c of cells)
+    for (const [k, f] of Object.entries(c.logs)) {
+      mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      writeFileSync(path.join(dir, f), `${k} log of ${c.id}\n${HOSTILE}\n`);
+    }
+  const data: ResultsFile = {
+    run: { id, startedAt, finishedAt: startedAt, host: 'ci', accel: 'tcg', kmatrixVersion: '0.1.0', matrix: { path: 'matrix.yaml', hash: 'x' }, mirror: 'http://mirror.example/debian', expiredSuitesAccepted: [] },
+    cells,
+    verdicts: matrixVerdicts(loadMatrix('matrix.yaml'))?.(cells),
+  };
+  writeFileSync(path.join(dir, 'results.json'), JSON.stringify(data));
+  return dir;
+}
+
+function cells(regressed: boolean): CellResult[] {
+  const [k510, k61, k612, k49, arm] = KERNELS;
+  return [
+    cell(k510!, 'kmod', '0.23.2', 'host', 'pass'),
+    cell(k61!, 'kmod', '0.23.2', 'host', regressed ? 'fail' : 'pass', regressed ? { firstError: `capture: ${HOSTILE}`, oops: `BUG: unable to handle page fault\n${HOSTILE}` } : {}),
+    cell(k612!, 'kmod', '0.23.2', 'host', 'pass'),
+    cell(k612!, 'kmod', '0.1.1dev', 'host', 'fail', { phase: 'build', reason: 'the kernel module did not build', firstError: "error: implicit declaration of function 'fd_is_open'" }),
+    cell(k49!, 'kmod', '0.23.2', 'host', 'pass'),
+    cell(k49!, 'ebpf', '0.23.2', 'host', 'fail', { phase: 'build', firstError: 'Kernel version must be >= 4.14 with eBPF enabled' }),
+    cell(k61!, 'ebpf', '0.23.2', 'host', 'pass'),
+    cell(k61!, 'modern-ebpf', '0.20.0', 'host', 'pass'),
+    cell(k61!, 'ebpf', 'local-nobpf', 'host', 'skip'),
+    cell(arm!, 'kmod', '0.23.2', 'host', 'pass'),
+    cell(arm!, 'ebpf', '0.23.2', 'host', 'error', { phase: 'boot', reason: 'boot timed out' }),
+    cell(k61!, 'kmod', '0.23.2', 'locked-down', 'fail', { firstError: 'insmod: ERROR: could not insert module /kmatrix/scap.ko: Key was rejected by service' }),
+    ...(regressed ? [cell(k510!, 'ebpf', '0.23.2', 'host', 'pass')] : []),
+  ];
+}
+
+/** Cells the filters leave visible. */
+const visibleCells = (page: Page) => page.locator('td.c:not(.off):visible').count();
+
+describe('report in a browser (chromium, from file://)', function () {
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  let site: string;
+  let profileDir: string;
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) return this.skip(); // pending: Debian's chromium is installed by scripts/setup.sh
+    site = mkdtempSync(path.join(tmpdir(), 'kmatrix-site-'));
+    await publish(runDir('20261126-010000Z', '2026-11-26T01:00:00Z', cells(false)), site);
+    await publish(runDir('20261127-010000Z', '2026-11-27T01:00:00Z', cells(true)), site);
+    profileDir = mkdtempSync(path.join(tmpdir(), 'kmatrix-chromium-'));
+    // a fresh profile (--user-data-dir) each time; playwright passes it itself
+    browser = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1400, height: 1000 },
+    });
+    page = await browser.newPage();
+    await page.goto(pathToFileURL(path.join(site, 'index.html')).href);
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  });
+
+  it('loads from disk, self-contained, with no script error', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.reload();
+    assert.match(await page.title(), /Falco driver compatibility \(20261127-010000Z\)/);
+    assert.equal(await page.locator('script[src], link[href]').count(), 0, 'no external script or stylesheet');
+    assert.match((await page.locator('#shown').textContent()) ?? '', /^13 of 13 cells shown$/);
+    assert.deepEqual(errors, []);
+  });
+
+  it('groups rows by arch and machine, sorted by version, with a line at 4.14', async () => {
+    const host = page.locator('section.profile[data-profile="host"]');
+    const rows = await host.locator('tr.r th.k, tr.grp th, tr.v414 td').evaluateAll((els) => els.map((e) => (e.closest('tr')!.className === 'r' ? e.firstChild!.textContent : e.closest('tr')!.className)));
+    assert.deepEqual(rows, ['grp', 'linux-4.9-amd64', 'v414', 'debian-5.10-amd64', 'debian-6.1-amd64', 'debian-6.12-amd64', 'grp', 'v414', 'debian-6.1-arm64-virt']);
+    assert.ok(await host.locator('tr.v414').first().isVisible());
+  });
+
+  it('each filter changes what is shown', async () => {
+    const all = await visibleCells(page);
+    const tries: [string, string, number][] = [
+      ['arch', 'arm64', 2],
+      ['driver', 'ebpf', 5],
+      ['source', '0.1.1dev', 1],
+      ['profile', 'locked-down', 1],
+      ['status', 'fail', 4],
+    ];
+    for (const [name, value, expected] of tries) {
+      await page.selectOption(`[data-filter="${name}"]`, value);
+      assert.equal(await visibleCells(page), expected, `${name}=${value}`);
+      await page.selectOption(`[data-filter="${name}"]`, '');
+      assert.equal(await visibleCells(page), all, `${name} reset`);
+    }
+    await page.fill('[data-filter="text"]', 'fd_is_open');
+    assert.equal(await visibleCells(page), 1, 'text');
+    assert.equal(await page.locator('section.profile[data-profile="locked-down"]').isVisible(), false, 'a profile with nothing left is hidden');
+    await page.fill('[data-filter="text"]', '');
+    assert.equal(await visibleCells(page), all);
+  });
+
+  it('a log line with <script> renders as text, never runs', async () => {
+    const regressed = page.locator('[id="cell-debian-6.1-amd64_kmod@0.23.2_host"]');
+    await regressed.locator('summary').click();
+    const err = regressed.locator('pre.err').first();
+    assert.ok(await err.isVisible());
+    assert.match((await err.textContent()) ?? '', /<script>window.__pwned = 1<\/script><img src=x/);
+    assert.match((await regressed.locator('pre.oops').textContent()) ?? '', /BUG: unable to handle page fault\n<script>/);
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.match((await regressed.locator('table.ph').textContent()) ?? '', /boot6\.1 s/);
+    const links = await regressed.locator('a').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+    assert.equal(links.length, 2, 'build and console log links');
+    for (const l of links) assert.ok(existsSync(new URL(l).pathname), `${l} exists in the site`);
+  });
+
+  it('the history shows the regression between the two published runs', async () => {
+    const hist = page.locator('#history');
+    assert.match((await hist.locator('h2').textContent()) ?? '', /Since the previous run \(20261126-010000Z\)/);
+    assert.match((await hist.locator('.reg').textContent()) ?? '', /Regressions: passed in the previous run, fail now \(1\)debian-6\.1-amd64\/kmod@0\.23\.2\/host fail for 1 run/);
+    assert.match((await hist.locator('.new').textContent()) ?? '', /debian-5\.10-amd64\/ebpf@0\.23\.2\/host/);
+    assert.equal(await hist.locator('svg.chart a').count(), 2, 'a bar per run');
+    await page.locator('#history details summary').click();
+    await page.locator('#history a[href="runs/20261126-010000Z/index.html"]').first().click();
+    assert.match(await page.title(), /20261126-010000Z/, 'the earlier run stays reachable');
+    await page.goBack();
+  });
+
+  it('recommended drivers read at a glance: one line per platform, evidence folded', async () => {
+    const rows = page.locator('#recommended tr.plat');
+    assert.ok((await rows.count()) >= 10);
+    assert.equal(await page.locator('#recommended details[open]').count(), 0);
+    assert.equal(await rows.first().locator('ul.ev').isVisible(), false);
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    assert.ok(existsSync(SCREENSHOT));
+  });
+
+  it('a one-cell run says "not enough evidence" instead of recommending a driver', async () => {
+    const one = [cell(KERNELS[1]!, 'kmod', '0.23.2', 'host', 'pass')];
+    const file = path.join(site, 'one.html');
+    writeFileSync(file, renderReport({ run: { id: 'one', startedAt: '', host: '', accel: '', kmatrixVersion: '', matrix: { path: '', hash: '' }, mirror: '', expiredSuitesAccepted: [] }, cells: one, verdicts: matrixVerdicts(loadMatrix('matrix.yaml'))?.(one) }));
+    await page.goto(pathToFileURL(file).href);
+    const text = (await page.locator('#recommended').textContent()) ?? '';
+    assert.match(text, /not enough evidence/);
+    assert.doesNotMatch(text, /evidence recommends: kmod passes/);
+    const recommends = await page.locator('#recommended tr.plat td:nth-child(4)').allTextContents();
+    assert.ok(!recommends.some((t) => /Kernel module|Modern eBPF/.test(t)), `no driver recommended from one cell: ${recommends.join(' | ')}`);
+  });
+});
