@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLogUpdate } from 'log-update';
+import { parseGuestLine } from './guest.js';
 import type { Sink } from './run.js';
 import { expectedCost } from './shard.js';
 import type { CellResult, Phase, Status } from './types.js';
@@ -55,10 +56,17 @@ export function summaryBlock(p: Progress, now: number): string {
   return [head, ...running].join('\n');
 }
 
-/** The last lines of a cell's console log (the guest's own output: what a developer looks at first). */
+/** The last lines of a cell's console log, the guest's logs decoded (dmesg, insmod, consumer): what a developer looks at first. */
 export function consoleTail(file: string, n = CONSOLE_TAIL): string[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').replace(/\n$/, '').split('\n').slice(-n);
+  return readFileSync(file, 'utf8')
+    .replace(/\n$/, '')
+    .split('\n')
+    .flatMap((l) => {
+      const m = parseGuestLine(l);
+      return m?.verb === 'log' ? [`[guest ${m.name} log]`, ...m.text.replace(/\n$/, '').split('\n')] : [l];
+    })
+    .slice(-n);
 }
 
 export interface UiOptions {

@@ -239,3 +239,13 @@ describe('nightly CI', () => {
     assert.match(content, new RegExp(`KMATRIX_SHARDS: "${shards}"`), 'the shard count matches the job matrix');
   });
 });
+
+describe('console tail', () => {
+  it('the last lines, the guest logs decoded', async () => {
+    const { consoleTail } = await import('../../harness/ui.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-tail-'));
+    const b64 = Buffer.from("insmod: can't insert: Key was rejected by service\n").toString('base64');
+    writeFileSync(path.join(dir, 'console.log'), ['# qemu …', 'KMATRIX v1 boot release=6.1', `KMATRIX v1 log insmod ${b64.length} ${b64}`, 'KMATRIX v1 insmod rc=1', ''].join('\n'));
+    assert.deepEqual(consoleTail(path.join(dir, 'console.log'), 3), ['[guest insmod log]', "insmod: can't insert: Key was rejected by service", 'KMATRIX v1 insmod rc=1']);
+  });
+});
