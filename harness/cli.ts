@@ -6,11 +6,15 @@ import { isUserError } from './errors.js';
 import { checkTools, installCommand, requireTools } from './host.js';
 import { filterCells, loadMatrix } from './matrix.js';
 import { publish, writeReport } from './reports/index.js';
-import { matrixVerdicts, readResults, resultsWriter } from './results.js';
+import { matrixVerdicts, readResults, resultsWriter, resumeState, type ResumeState } from './results.js';
+import { cacheSizes, pruneCache, prunePlan } from './cache-usage.js';
+import { abortOnSignals } from './interrupt.js';
+import { autoJobs } from './scheduler.js';
 import { runCells, kmatrixVersion } from './run.js';
 import { terminalUi } from './ui.js';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic.js';
 import { UserError } from './errors.js';
 import { checkExpectations, exitCodeFor, loadExpectations, mismatchLines } from './expectations.js';
 import { explainCell } from './explain.js';
@@ -22,7 +26,8 @@ import type { Cell, CellResult } from './types.js';
 
 interface RunFlags {
   cell: string[];
-  jobs: number;
+  jobs: number | 'auto';
+  resume?: string;
   attempts: number;
   shard?: string;
   runId?: string;
@@ -51,6 +56,10 @@ function judgeRun(m: Matrix, file: string | undefined, results: CellResult[], pr
   for (const l of mismatchLines(mismatches)) console.log(l);
   if (mismatches.length) console.log(`${mismatches.length} cell(s) do not match ${path.relative(process.cwd(), f)}`);
   return exitCodeFor(mismatches, results);
+}
+
+function jobsOption(v: string): number | 'auto' {
+  return v === 'auto' ? 'auto' : positive(v);
 }
 
 function positive(v: string): number {
@@ -84,15 +93,18 @@ export async function main(argv: string[]): Promise<void> {
     .description('run the matrix (or one cell, or the cells matching --cell) and write reports/<run-id>/')
     .argument('[cell-id]', 'one cell id or glob (same as --cell)')
     .option('-c, --cell <glob>', 'cell id or glob (repeatable)', collect, [])
-    .option('-j, --jobs <n>', 'cells in parallel', positive, 2)
+    .option('-j, --jobs <n|auto>', 'cells in parallel ("auto": from cores and memory)', jobsOption, 2)
     .option('--attempts <n>', 'attempts for a cell ending in an infrastructure error', positive, 2)
+    .option('--resume <run-id>', 'run only the cells of that run missing from its results.jsonl')
     .option('--shard <i/N>', 'run only shard i of N (deterministic, balanced by the previous run\'s durations)')
     .option('--run-id <id>', 'run id (shards of one run share it)')
     .option('--previous <results.json>', 'the previous run (durations for --shard and the ETA; regressions)', '')
     .option('--expectations <file>', 'cells known to fail (default: expectations.yaml beside the matrix)')
     .option('--shell', 'boot the cell with its driver built and loaded, and give a shell on its serial console')
     .action(async (id: string | undefined, o: RunFlags) => {
-      const m = loadMatrix(program.opts().matrix);
+      const reports = path.resolve(program.opts().reports);
+      const resume = o.resume ? await resumeState(reports, o.resume) : undefined;
+      const m = loadMatrix(resume && !program.getOptionValueSource('matrix')?.startsWith('cli') ? resume.run.matrix.path : program.opts().matrix);
       const patterns = [...(id ? [id] : []), ...o.cell];
       if (o.shell) {
         const cell = oneCell(m, patterns);
@@ -100,8 +112,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await shellCell(m, cell);
         return;
       }
-      let cells = filterCells(m.cells, patterns);
-      const reports = path.resolve(program.opts().reports);
+      let cells = resume ? missingCells(m.cells, resume) : filterCells(m.cells, patterns);
       const previous = readPrevious(o.previous || path.join(reports, 'latest', 'results.json'));
       const shard = o.shard ? parseShard(o.shard) : undefined;
       if (shard) {
@@ -109,10 +120,13 @@ export async function main(argv: string[]): Promise<void> {
         console.log(`shard ${shard.index}/${shard.total}: ${cells.length} cell(s)`);
       }
       await requireTools([...new Set(cells.map((c) => c.kernel.machine))]);
+      const jobs = o.jobs === 'auto' ? autoJobs(cells) : o.jobs;
+      if (resume) console.error(`resuming ${resume.run.id}: ${resume.previous.length} cell(s) finished, ${cells.length} to run`);
+      const signal = abortOnSignals((sig) => console.error(`\n${sig}: stopping — no new cells; ending the running VMs and builds; writing what finished (again to leave at once)`));
       let html = '';
-      const { results } = await runCells(
+      const { run, results } = await runCells(
         {
-          matrix: m, cells, reportsDir: reports, jobs: o.jobs, attempts: o.attempts,
+          matrix: m, cells, reportsDir: reports, jobs, attempts: o.attempts, signal, resume,
           ...(o.runId ? { runId: o.runId } : {}),
           ...(shard ? { shard: { ...shard, cells: cells.map((c) => c.id) } } : {}),
         },
@@ -127,8 +141,13 @@ export async function main(argv: string[]): Promise<void> {
         ],
       );
       console.log(`report: ${path.relative(process.cwd(), html)} (also mochawesome.html, junit.xml; ${path.relative(process.cwd(), path.join(reports, 'latest'))} points at it)`);
-      // a shard's cells are judged against the expectations once merged
-      process.exitCode = shard ? (results.some((r) => r.status === 'error') ? 3 : 0) : judgeRun(m, o.expectations, results, previous);
+      if (run.interrupted) {
+        console.error(`interrupted: ${results.length} cell(s) recorded; finish with: kmatrix run --resume ${run.id}`);
+        process.exitCode = 130;
+      } else if (shard) {
+        // a shard's cells are judged against the expectations once merged
+        process.exitCode = results.some((r) => r.status === 'error') ? 3 : 0;
+      } else process.exitCode = judgeRun(m, o.expectations, results, previous);
     });
 
   program
@@ -147,7 +166,7 @@ export async function main(argv: string[]): Promise<void> {
       await mkdir(out, { recursive: true });
       for (const d of dirs) if (existsSync(path.join(d, 'cells'))) await cp(path.join(d, 'cells'), path.join(out, 'cells'), { recursive: true, dereference: true });
       const file = { run: merged.run, cells: merged.cells, verdicts: matrixVerdicts(m)?.(merged.cells) };
-      await writeFile(path.join(out, 'results.json'), JSON.stringify(file, null, 2) + '\n');
+      await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(file, null, 2) + '\n');
       const html = await writeReport(file, out);
       console.log(`merged ${shards.length} shard(s), ${merged.cells.length} cell(s) → ${path.relative(process.cwd(), html)}`);
       process.exitCode = judgeRun(m, o.expectations, merged.cells, readPrevious(o.previous));
@@ -160,6 +179,27 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (id: string) => {
       const m = loadMatrix(program.opts().matrix);
       console.log(await explainCell(m, oneCell(m, [id])));
+    });
+
+  const cache = program.command('cache').description('the cache: its size by kind (`cache prune` removes what no recent run used)');
+  cache.action(async () => {
+    const sizes = await cacheSizes();
+    console.log(`cache ${cacheDir()}`);
+    for (const k of sizes) console.log(`${humanBytes(k.bytes).padStart(9)}  ${k.kind.padEnd(12)} ${k.entries} entr${k.entries === 1 ? 'y' : 'ies'}`);
+    console.log(`${humanBytes(sizes.reduce((a, k) => a + k.bytes, 0)).padStart(9)}  total`);
+  });
+  cache
+    .command('prune')
+    .description('remove cache entries no run among the last N used (each run records what it used), and half-made entries of dead processes')
+    .option('--keep-runs <n>', 'an entry is current if one of the last N runs used it', positive, 5)
+    .option('-n, --dry-run', 'only list what would be removed')
+    .action(async (o: { keepRuns: number; dryRun?: boolean }) => {
+      const plan = prunePlan(o.keepRuns);
+      const before = (await cacheSizes()).reduce((a, k) => a + k.bytes, 0);
+      for (const e of plan.remove) console.log(`${o.dryRun ? 'would remove' : 'remove'} ${e}`);
+      if (!o.dryRun) await pruneCache(plan);
+      const after = (await cacheSizes()).reduce((a, k) => a + k.bytes, 0);
+      console.log(`${plan.remove.length} removed${o.dryRun ? ' (dry run)' : ''}, ${plan.keep} kept (used by the last ${plan.keepRuns.length} run(s)); ${humanBytes(before)} → ${humanBytes(after)}`);
     });
 
   program
@@ -201,4 +241,21 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw e;
   }
+}
+
+function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+/** The cells of a run being resumed that have no result yet. */
+function missingCells(all: Cell[], r: ResumeState): Cell[] {
+  const byId = new Map(all.map((c) => [c.id, c]));
+  const unknown = r.cells.filter((id) => !byId.has(id));
+  if (unknown.length)
+    throw new UserError(`Cannot resume run ${r.run.id}: the matrix (${r.run.matrix.path}) no longer has ${unknown.length} of its cells (${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ', …' : ''}). Resume with the matrix it ran (--matrix), or start a new run.`);
+  const done = new Set(r.previous.map((c) => c.id));
+  return r.cells.filter((id) => !done.has(id)).map((id) => byId.get(id)!);
 }

@@ -127,21 +127,20 @@ export function qemuCommand(b: BootSpec): { file: string; args: string[] } {
   return { file: m.qemu, args };
 }
 
-// Every live VM, so that any way out of the harness (normal exit, Ctrl-C,
-// SIGTERM, uncaught error) ends them; `setpriv --pdeathsig KILL` covers the
-// rest (the harness itself killed with SIGKILL).
+// Every live VM, so that any way out of the harness (normal exit, an
+// interrupted run, uncaught error) ends them; `setpriv --pdeathsig KILL`
+// covers the harness itself killed with SIGKILL (and pid files in the run
+// directory, see leftovers.ts). Signals are the CLI's (interrupt.ts).
 const live = new Set<ResultPromise>();
 let hooked = false;
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
-  const killAll = () => live.forEach((p) => p.kill('SIGKILL'));
-  process.on('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-    process.once(sig, () => {
-      killAll();
-      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
-    });
+  process.on('exit', stopAllVms);
+}
+
+export function stopAllVms(): void {
+  live.forEach((p) => p.kill('SIGKILL'));
 }
 
 export function liveVmCount(): number {
@@ -153,10 +152,13 @@ export interface VmExit {
   /** The harness ended it after the guest said `done` (boards where QEMU does not exit). */
   endedByHarness: boolean;
   exitCode?: number;
+  /** QEMU ended by someone else (a signal we did not send) or crashed (non-zero exit): infrastructure. */
+  killed?: string;
   seconds: number;
 }
 
 export interface VmHandle {
+  pid?: number;
   /** Allow this many seconds (from now) until the next `expect` or the end. */
   expect(seconds: number): void;
   /** End the VM now (result received on a board that does not power off). */
@@ -199,10 +201,19 @@ export function startVm(b: BootSpec, consoleLog: string, onLine: (line: string) 
     clearTimeout(timer);
     live.delete(proc);
     return new Promise<VmExit>((resolve) =>
-      log.end(() => resolve({ timedOut, endedByHarness, exitCode: r.exitCode, seconds: (Date.now() - started) / 1000 })),
+      log.end(() =>
+        resolve({
+          timedOut,
+          endedByHarness,
+          exitCode: r.exitCode,
+          killed: timedOut || endedByHarness ? undefined : r.signal ? `signal ${r.signal}` : r.exitCode ? `exit code ${r.exitCode}` : undefined,
+          seconds: (Date.now() - started) / 1000,
+        }),
+      ),
     );
   });
   return {
+    pid: proc.pid,
     expect,
     stop: () => {
       endedByHarness = true;

@@ -2,8 +2,9 @@
 // (compatibility), junit.xml, mochawesome.html; and `publish`, which adds a
 // run to a static site (runs/<id>/, history.json, index.html with the history).
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, realpath, rename, writeFile } from 'node:fs/promises';
+import { cp, mkdir, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic.js';
 import { UserError } from '../errors.js';
 import { readResults, type ResultsFile } from '../results.js';
 import { addRun, historyEntry, historySection, type History } from './history.js';
@@ -18,11 +19,6 @@ export async function writeReport(data: ResultsFile, runDir: string): Promise<st
   await writeFile(path.join(runDir, 'junit.xml'), renderJUnit(data));
   await writeMochawesome(data, runDir);
   return file;
-}
-
-async function writeAtomic(file: string, text: string): Promise<void> {
-  await writeFile(`${file}.tmp`, text);
-  await rename(`${file}.tmp`, file);
 }
 
 /**
@@ -50,11 +46,11 @@ export async function publish(runDir: string, siteDir: string): Promise<{ index:
     }
   }
   history = addRun(history, historyEntry(data));
-  await writeAtomic(historyFile, JSON.stringify(history, null, 2) + '\n');
+  await writeFileAtomic(historyFile, JSON.stringify(history, null, 2) + '\n');
 
   const latest = history.runs.at(-1)!;
   const latestData = latest.id === id ? data : readResults(path.join(siteDir, 'runs', latest.id, 'results.json'));
   const index = path.join(siteDir, 'index.html');
-  await writeAtomic(index, renderReport(latestData, { base: `runs/${latest.id}/`, history: historySection(history, (r) => `runs/${r}/index.html`) }));
+  await writeFileAtomic(index, renderReport(latestData, { base: `runs/${latest.id}/`, history: historySection(history, (r) => `runs/${r}/index.html`) }));
   return { index, history };
 }
