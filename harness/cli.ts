@@ -19,7 +19,7 @@ import { UserError } from './errors.js';
 import { checkExpectations, exitCodeFor, loadExpectations, mismatchLines } from './expectations.js';
 import { explainCell } from './explain.js';
 import { mergeShards } from './merge.js';
-import { expectedCost, parseShard, shardCells } from './shard.js';
+import { expectedCost, parseShard, selectionOf, shardCells } from './shard.js';
 import { shellCell } from './shell.js';
 import type { Matrix } from './matrix.js';
 import type { Cell, CellResult } from './types.js';
@@ -113,8 +113,10 @@ export async function main(argv: string[]): Promise<void> {
         return;
       }
       let cells = resume ? missingCells(m.cells, resume) : filterCells(m.cells, patterns);
-      const previous = readPrevious(o.previous || path.join(reports, 'latest', 'results.json'));
       const shard = o.shard ? parseShard(o.shard) : undefined;
+      // shards split by the same inputs on every job: only an explicit --previous, never this machine's latest run
+      const previous = readPrevious(o.previous || (shard ? '' : path.join(reports, 'latest', 'results.json')));
+      const selection = selectionOf(cells);
       if (shard) {
         cells = shardCells(cells, shard, expectedCost(previous));
         console.log(`shard ${shard.index}/${shard.total}: ${cells.length} cell(s)`);
@@ -128,7 +130,7 @@ export async function main(argv: string[]): Promise<void> {
         {
           matrix: m, cells, reportsDir: reports, jobs, attempts: o.attempts, signal, resume,
           ...(o.runId ? { runId: o.runId } : {}),
-          ...(shard ? { shard: { ...shard, cells: cells.map((c) => c.id) } } : {}),
+          ...(shard ? { shard: { ...shard, cells: cells.map((c) => c.id), of: selection } } : {}),
         },
         [
           terminalUi({ previous, reportsDir: reports }),

@@ -48,6 +48,10 @@ export function mergeShards(shards: ShardResults[]): { run: RunInfo; cells: Cell
     }
     for (const id of s.file.run.shard?.cells ?? []) if (!s.file.cells.some((c) => c.id === id)) problems.push(`${id} (given to ${s.source}) has no result`);
   }
+  const of = shards.map((s) => s.file.run.shard?.of).filter((x) => x !== undefined);
+  if (new Set(of.map((x) => x.hash)).size > 1) problems.push('the shards were cut from different cell selections (different matrix or --cell)');
+  else if (of.length && of.length === shards.length && byId.size !== of[0]!.cells)
+    problems.push(`${of[0]!.cells - byId.size} cell(s) of the selection have no result: the shards were split differently (each shard must get the same --previous)`);
   if (problems.length) throw new UserError(`merge refused: ${problems.join('; ')}.`);
 
   const runs = shards.map((s) => s.file.run);

@@ -1,6 +1,7 @@
 // Sharding: split a run's cells over N CI jobs, deterministically (every job
 // computes the same split from the same inputs) and balanced by expected cost
 // (the previous run's durations; a guess per driver for a cell never seen).
+import { createHash } from 'node:crypto';
 import { UserError } from './errors.js';
 import type { CellResult, DriverId } from './types.js';
 
@@ -52,4 +53,9 @@ export function splitCells<T extends { id: string }>(cells: T[], total: number, 
     owner.set(c.id, best);
   }
   return load.map((_, i) => cells.filter((c) => owner.get(c.id) === i));
+}
+
+/** What a shard was cut from: the count and a hash of the selection's ids (every shard of a run must agree). */
+export function selectionOf(cells: { id: string }[]): { cells: number; hash: string } {
+  return { cells: cells.length, hash: createHash('sha256').update(cells.map((c) => c.id).sort().join('\n')).digest('hex').slice(0, 16) };
 }

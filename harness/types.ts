@@ -125,8 +125,8 @@ export interface RunInfo {
   mirror: string;
   /** Suites read with an expired Release file accepted (an explicit matrix setting). */
   expiredSuitesAccepted: string[];
-  /** A shard of a sharded run (`run --shard i/N`): which cells it was given. */
-  shard?: { index: number; total: number; cells: string[] };
+  /** A shard of a sharded run (`run --shard i/N`): which cells it was given, and of what selection (count, hash of the ids). */
+  shard?: { index: number; total: number; cells: string[]; of?: { cells: number; hash: string } };
   /** Stopped by SIGINT/SIGTERM: the cells it did not finish are missing (`kmatrix run --resume <id>`). */
   interrupted?: boolean;
   /** When this run was resumed. */

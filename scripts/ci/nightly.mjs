@@ -4,6 +4,8 @@
 //   nightly.mjs merge       merge shards/*/ → reports/<run-id>/, check expectations,
 //                           publish into site/, keep the results in previous/;
 //                           writes `published` and `code` to $GITHUB_OUTPUT.
+// Environment: KMATRIX_RUN_ID, KMATRIX_SHARDS, KMATRIX_CELL (optional: only the
+// cells matching this glob, e.g. a workflow_dispatch of part of the matrix).
 import { $, fs, path } from 'zx';
 
 $.verbose = true;
@@ -12,6 +14,7 @@ const runId = process.env.KMATRIX_RUN_ID ?? `local-${Date.now()}`;
 const shards = Number(process.env.KMATRIX_SHARDS ?? 4);
 const previous = 'previous/results.json';
 const kmatrix = ['node', 'bin/kmatrix.js'];
+const only = process.env.KMATRIX_CELL ? ['--cell', process.env.KMATRIX_CELL] : [];
 
 async function output(key, value) {
   if (process.env.GITHUB_OUTPUT) await fs.appendFile(process.env.GITHUB_OUTPUT, `${key}=${value}\n`);
@@ -21,7 +24,7 @@ async function output(key, value) {
 if (cmd === 'shard') {
   const i = Number(arg);
   // A shard's own cell failures are judged after the merge; infrastructure errors (3) stay visible but do not stop the others.
-  const r = await $({ nothrow: true })`${kmatrix} --reports reports/shards run --shard ${i}/${shards} --run-id ${runId} -j 2 --previous ${(await fs.pathExists(previous)) ? previous : ''}`;
+  const r = await $({ nothrow: true })`${kmatrix} --reports reports/shards run ${only} --shard ${i}/${shards} --run-id ${runId} -j 2 --previous ${(await fs.pathExists(previous)) ? previous : ''}`;
   if (r.exitCode !== 0 && r.exitCode !== 3) process.exit(r.exitCode ?? 1);
 } else if (cmd === 'merge') {
   const dirs = (await fs.readdir('shards')).filter((d) => d.startsWith('shard-')).sort().map((d) => path.join('shards', d));

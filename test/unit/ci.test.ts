@@ -90,6 +90,13 @@ describe('nightly CI', () => {
       assert.throws(() => mergeShards([shard(1, ['a/kmod@1/host']), shard(2, ['a/kmod@1/host'])]), /a\/kmod@1\/host has a result in both shard-1 and shard-2/);
       assert.throws(() => mergeShards([shard(1, ['a/kmod@1/host']), shard(2, ['a/kmod@1/host'], ['fail'])]), /conflicting results for a\/kmod@1\/host: pass in shard-1, fail at build in shard-2/);
       assert.throws(() => mergeShards([shard(1, ['a/kmod@1/host']), shard(1, ['b/kmod@1/host'])]), /shard 1\/2 given twice/);
+      // split differently (each job with another --previous): a cell of the selection given to no shard
+      const of = { cells: 3, hash: 'h' };
+      const [s1, s2] = [shard(1, ['a/kmod@1/host']), shard(2, ['b/kmod@1/host'])];
+      for (const s of [s1, s2]) s.file.run.shard!.of = of;
+      assert.throws(() => mergeShards([s1, s2]), /1 cell\(s\) of the selection have no result: the shards were split differently/);
+      s2.file.run.shard!.of = { cells: 3, hash: 'other' };
+      assert.throws(() => mergeShards([s1, s2]), /cut from different cell selections/);
     });
   });
 
