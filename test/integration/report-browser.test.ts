@@ -181,6 +181,19 @@ describe('report in a browser (chromium, from file://)', function () {
     assert.ok(existsSync(SCREENSHOT));
   });
 
+  it('the run\'s mochawesome report: a test per cell grouped by kernel, failures with phase and first error', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(pathToFileURL(path.join(site, 'runs', '20261127-010000Z', 'mochawesome.html')).href);
+    await page.getByText('debian-6.12-amd64', { exact: true }).first().waitFor();
+    const text = (await page.locator('body').textContent()) ?? '';
+    for (const k of KERNELS) assert.ok(text.includes(k[0]), `suite ${k[0]}`);
+    assert.match(text, /failed at build: error: implicit declaration of function 'fd_is_open'/);
+    assert.match(text, /infrastructure error at boot/);
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.deepEqual(errors, []);
+  });
+
   it('a one-cell run says "not enough evidence" instead of recommending a driver', async () => {
     const one = [cell(KERNELS[1]!, 'kmod', '0.23.2', 'host', 'pass')];
     const file = path.join(site, 'one.html');
