@@ -84,6 +84,8 @@ export function terminalUi(opts: UiOptions = {}): Sink {
   const p: Progress = { total: 0, counts: { pass: 0, fail: 0, skip: 0, error: 0 }, running: new Map(), startedAt: Date.now(), expectedDone: 0, expectedLeft: 0 };
   let runDir = '';
   const stamp = () => new Date().toISOString().slice(11, 19);
+  // a pseudo-terminal without a size (script, some docker exec -t) says 0×0, and log-update would draw nothing
+  if (tty && !out.columns) Object.assign(out, { columns: 80, rows: 24 });
   const update = tty ? createLogUpdate(out) : undefined;
   let ticker: NodeJS.Timeout | undefined;
   let frame = 0;
