@@ -26,6 +26,8 @@ export interface RenderOptions {
   base?: string;
   /** Extra HTML placed after the summary (the published site's history). */
   history?: string;
+  /** A cell's streak across published runs ("pass for 3 runs"), shown in its details. */
+  streak?: (id: string) => string | undefined;
 }
 
 function statusText(c: CellResult): string {
@@ -36,7 +38,7 @@ function statusText(c: CellResult): string {
 const anchor = (id: string) => `cell-${id.replace(/[^A-Za-z0-9._@-]+/g, '_')}`;
 const cellLink = (id: string) => `<a href="#${esc(anchor(id))}"><code>${esc(id)}</code></a>`;
 
-function cellDetails(c: CellResult, base: string): string {
+function cellDetails(c: CellResult, base: string, streak?: RenderOptions['streak']): string {
   const phases = PHASES.filter((p) => c.durations[p] !== undefined)
     .map((p) => `<tr><td>${p}</td><td>${c.durations[p]!.toFixed(1)} s</td></tr>`)
     .join('');
@@ -55,13 +57,14 @@ ${c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` :
 <div>kernel ${esc(c.kernel.release ?? '?')} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
 ${phases ? `<table class="ph">${phases}</table>` : ''}
 ${c.attempts > 1 ? `<div>attempts: ${c.attempts}</div>` : ''}
+${streak?.(c.id) ? `<div class="streak">${esc(streak(c.id))}</div>` : ''}
 ${logs ? `<div>${logs}</div>` : ''}
 </div></details>`;
 }
 
 const below414 = (v?: string) => compareVersions(v ?? '', '4.14') < 0;
 
-function grid(cells: CellResult[], base: string): string {
+function grid(cells: CellResult[], base: string, streak?: RenderOptions['streak']): string {
   const columns = DRIVERS.flatMap((d) =>
     [...new Set(cells.filter((c) => c.driver.id === d).map((c) => c.driver.source))].sort(compareVersions).map((s) => ({ driver: d, source: s })),
   );
@@ -92,7 +95,7 @@ function grid(cells: CellResult[], base: string): string {
             const c = cells.find((x) => x.kernel.id === k.id && x.driver.id === col.driver && x.driver.source === col.source);
             if (!c) return `<td class="none"${colAttrs(col.driver, col.source)}>—</td>`;
             const text = [c.id, c.kernel.release, c.reason, c.firstError].filter(Boolean).join(' ').toLowerCase();
-            return `<td class="c"${colAttrs(col.driver, col.source)} data-status="${c.status}" data-profile="${esc(c.profile)}" data-arch="${esc(arch)}" data-text="${esc(text)}">${cellDetails(c, base)}</td>`;
+            return `<td class="c"${colAttrs(col.driver, col.source)} data-status="${c.status}" data-profile="${esc(c.profile)}" data-arch="${esc(arch)}" data-text="${esc(text)}">${cellDetails(c, base, streak)}</td>`;
           })
           .join('');
         const row = `<tr class="r" data-group="${gi}" data-arch="${esc(arch)}"><th class="k">${esc(k.id)}<div class="rel">${esc(k.release ?? '')}</div></th>${tds}</tr>`;
@@ -171,7 +174,7 @@ export function renderReport(data: ResultsFile, opts: RenderOptions = {}): strin
   const counts = ['pass', 'fail', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
   const profiles = [...new Set(cells.map((c) => c.profile))];
   const sections = profiles
-    .map((p) => `<section class="profile" data-profile="${esc(p)}"><h2>Profile: ${esc(p)}</h2>${grid(cells.filter((c) => c.profile === p), base)}</section>`)
+    .map((p) => `<section class="profile" data-profile="${esc(p)}"><h2>Profile: ${esc(p)}</h2>${grid(cells.filter((c) => c.profile === p), base, opts.streak)}</section>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kmatrix — Falco driver compatibility (${esc(run.id)})</title>

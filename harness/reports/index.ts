@@ -7,7 +7,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
 import { UserError } from '../errors.js';
 import { readResults, type ResultsFile } from '../results.js';
-import { addRun, historyEntry, historySection, type History } from './history.js';
+import { addRun, historyEntry, historySection, streak, type History } from './history.js';
 import { renderReport } from './html.js';
 import { renderJUnit } from './junit.js';
 import { writeMochawesome } from './mochawesome.js';
@@ -51,6 +51,13 @@ export async function publish(runDir: string, siteDir: string): Promise<{ index:
   const latest = history.runs.at(-1)!;
   const latestData = latest.id === id ? data : readResults(path.join(siteDir, 'runs', latest.id, 'results.json'));
   const index = path.join(siteDir, 'index.html');
-  await writeFileAtomic(index, renderReport(latestData, { base: `runs/${latest.id}/`, history: historySection(history, (r) => `runs/${r}/index.html`) }));
+  await writeFileAtomic(index, renderReport(latestData, {
+      base: `runs/${latest.id}/`,
+      history: historySection(history, (r) => `runs/${r}/index.html`),
+      streak: (cell) => {
+        const s = streak(history, cell);
+        return s && `${s.status} for ${s.runs} published run(s) in a row`;
+      },
+    }));
   return { index, history };
 }

@@ -155,6 +155,8 @@ describe('report in a browser (chromium, from file://)', function () {
     assert.match((await regressed.locator('pre.oops').textContent()) ?? '', /BUG: unable to handle page fault\n<script>/);
     assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
     assert.match((await regressed.locator('table.ph').textContent()) ?? '', /boot6\.1 s/);
+    assert.equal(await regressed.locator('.streak').textContent(), 'fail for 1 published run(s) in a row');
+    assert.equal(await page.locator('[id="cell-debian-5.10-amd64_kmod@0.23.2_host"] .streak').textContent(), 'pass for 2 published run(s) in a row');
     const links = await regressed.locator('a').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
     assert.equal(links.length, 2, 'build and console log links');
     for (const l of links) assert.ok(existsSync(new URL(l).pathname), `${l} exists in the site`);
