@@ -16,7 +16,7 @@ function cacheInventory(): string[] {
   const out: string[] = [];
   for (const kind of ['kernels', 'builds', 'guests', 'sources', 'builders']) {
     const d = path.join(root, kind);
-    if (existsSync(d)) out.push(...readdirSync(d).map((e) => `${kind}/${e}`));
+    if (existsSync(d)) out.push(...readdirSync(d).filter((e) => !/\.tmp-\d+$/.test(e)).map((e) => `${kind}/${e}`)); // another process's entry in the making is not ours
   }
   const apt = path.join(root, 'apt');
   for (const dist of existsSync(apt) ? readdirSync(apt) : []) {
