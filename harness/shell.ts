@@ -44,7 +44,8 @@ export async function shellCell(m: Matrix, cell: Cell, say: (l: string) => void 
     vm.stdout!.on('data', (b: Buffer) => {
       process.stdout.write(b);
       tail = (tail + b.toString('latin1')).slice(-200);
-      if (!plan.machine.exitsOnPoweroff && POWERED_OFF.test(tail)) kill();
+      // SIGTERM: QEMU puts the terminal back as it found it
+      if (!plan.machine.exitsOnPoweroff && POWERED_OFF.test(tail)) vm.kill('SIGTERM');
     });
     const r = await vm;
     process.off('exit', kill);
