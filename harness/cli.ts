@@ -1,4 +1,4 @@
-// The kmatrix command line: list, run, report, doctor.
+// The kmatrix command line: list, run, report, doctor, kernel.
 import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { setCacheDir, cacheDir } from './cache.js';
@@ -10,6 +10,7 @@ import { matrixVerdicts, readResults, resultsWriter } from './results.js';
 import { runCells, kmatrixVersion } from './run.js';
 import { terminalUi } from './ui.js';
 import { existsSync } from 'node:fs';
+import { kernelCommands } from './kernels/cli.js';
 
 function positive(v: string): number {
   const n = Number(v);
@@ -85,6 +86,9 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = 1;
       }
     });
+
+  // kmatrix kernel import|list|rm (harness/kernels/cli.ts)
+  kernelCommands(program);
 
   try {
     await program.parseAsync(argv);

@@ -6,7 +6,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from './cache.js';
-import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, type Debian, type KernelTree } from './images.js';
+import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, type Debian } from './images.js';
+import type { KernelTree } from './kernels/index.js';
 import { hostDebianArch } from './machines.js';
 import type { ConsumerSpec, DriverId, SourceSpec, Versions } from './types.js';
 
@@ -160,7 +161,7 @@ export function treeHash(dir: string): string {
 
 /** Build a driver (kernel module or legacy probe) for one kernel, cached by source tree + kernel packages + builder. */
 export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
-  const root = await builderRoot(debian, kernel.suite, kernelBuilderPackages(kernel, hostDebianArch()));
+  const root = await builderRoot(debian, kernel.builder.suite, kernelBuilderPackages(kernel, hostDebianArch()));
   const r = buildRecipe(driver, kernel);
   const cross = kernel.arch !== hostDebianArch() ? TRIPLETS[kernel.arch] : undefined;
   const key = { driver, r, cross, tree: tree.origin, treeHash: treeHash(tree.dir), kernel: kernel.packages.map((p) => p.sha256), root };
@@ -171,7 +172,7 @@ export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree:
     await mkdir(work, { recursive: true });
     await cp(tree.dir, work, { recursive: true });
     const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd, crossBinutils: cross });
-    let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.suite}, ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
+    let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.builder.suite} ${kernel.builder.compiler}; kernel built by ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
     // A failed probe sanity check hides the compiler's words in its own log.
     const sanity = path.join(work, 'bpf/configure/0__SANITY/build.log');
     if (x.exitCode !== 0 && existsSync(sanity)) log += `\n--- bpf/configure/0__SANITY/build.log\n${readFileSync(sanity, 'utf8')}`;

@@ -13,7 +13,8 @@ import { ARTIFACT_IN_GUEST, engineArgs, prepareConsumer, type ConsumerAssets } f
 import { buildDriver, CellSkip, fetchDriverSource, notApplicable, type DriverTree } from './drivers.js';
 import { errorLine, isUserError } from './errors.js';
 import { cellEnvFile, GuestReader, judge, profilePackages, runAsPrefix } from './guest.js';
-import { Debian, fetchKernel, writeCpio, type GuestImage, type KernelTree } from './images.js';
+import { Debian, writeCpio, type GuestImage } from './images.js';
+import { fetchKernel, type KernelTree } from './kernels/index.js';
 import { MACHINES, resolveAccel, startVm, type Accel, type MachineDef } from './machines.js';
 import { piSdCard, type PiSdCard } from './sdcard.js';
 import type { Matrix } from './matrix.js';
@@ -75,7 +76,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
         const attempts = opts.attempts ?? 2;
         let result: CellResult | undefined;
         for (let n = 1; n <= attempts; n++) {
-          result = await runCell(cell, { debian, runDir, timeouts: opts.matrix.timeouts, emit, accels, attempt: n });
+          result = await runCell(cell, { debian, runDir, timeouts: opts.matrix.timeouts, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, accels, attempt: n });
           if (result.status !== 'error') break;
           if (n < attempts) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
         }
@@ -94,6 +95,7 @@ interface CellContext {
   debian: Debian;
   runDir: string;
   timeouts: Timeouts;
+  kernelSettings: Record<string, unknown>;
   emit: Sink;
   accels: Map<string, Promise<Accel>>;
   attempt: number;
@@ -147,12 +149,12 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
   let kernel: KernelTree, tree: DriverTree;
   await clock.start('fetch');
   try {
-    [kernel, tree] = await Promise.all([fetchKernel(ctx.debian, cell.kernel), fetchDriverSource(ctx.debian, cell.source)]);
+    [kernel, tree] = await Promise.all([fetchKernel(cell.kernel, { debian: ctx.debian, settings: ctx.kernelSettings }), fetchDriverSource(ctx.debian, cell.source)]);
   } catch (e) {
     if (e instanceof CellSkip) return end('skip', 'fetch', e.message);
     return end('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
   }
-  result.kernel = { ...result.kernel, release: kernel.abi, version: kernel.version, package: `linux-image-${kernel.abi}=${kernel.packageVersion}` };
+  result.kernel = { ...result.kernel, ...kernelFacts(kernel) };
   result.driver = { ...result.driver, version: tree.version, ...tree.versions };
   const skip = notApplicable(cell.driver, tree, cell.consumer);
   if (skip) return end('skip', 'fetch', skip);
@@ -262,6 +264,12 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** What the results say of a fetched kernel (a compiler substitution is a finding of the cell). */
+function kernelFacts(k: KernelTree): Partial<CellResult['kernel']> {
+  const b = k.builder;
+  return { release: k.release, version: k.version, package: k.origin, compiler: k.compiler, builder: `${b.suite} ${b.compiler}${b.substitution ? ` (${b.substitution})` : ''}` };
 }
 
 function dtbPath(machine: MachineDef, kernel: KernelTree): string | undefined {
