@@ -47,7 +47,7 @@ export function compileHCompiler(text: string): string | undefined {
 
 /** The compiler part of a `Linux version <release> (<user>@<host>) (<compiler>) #…` banner, parentheses balanced. */
 export function bannerCompiler(banner: string): string | undefined {
-  const m = /Linux version \S+ \([^()\s]*\) \(/.exec(banner);
+  const m = /Linux version \d\S* \([^()\s]*@[^()\s]*\) \(/.exec(banner);
   if (!m) return undefined;
   let depth = 1;
   for (let i = m.index + m[0].length; i < banner.length; i++) {
