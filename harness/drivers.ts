@@ -113,6 +113,9 @@ export interface DriverBuild {
 export function firstCompilerError(log: string): string | undefined {
   const sanity = /Build output for HAS_0__SANITY:\s*\n(.*)/.exec(log)?.[1];
   if (sanity && /build system is broken/i.test(log)) {
+    // the probe's own log (appended by buildDriver) has the compiler's lines unjoined
+    const own = log.split('\n--- bpf/configure/0__SANITY/build.log\n')[1]?.split('\n').find((l) => /\berror:/.test(l));
+    if (own) return `configure sanity check failed: ${own.trim().slice(0, 240)}`;
     const why = /\S[^:]*: (?:\S+ )?(?:error:|unrecognised|unrecognized|not found|No such file)[^\n]*?(?=make\[|$)/.exec(sanity)?.[0];
     return `configure sanity check failed: ${(why ?? sanity).trim().slice(0, 240)}`;
   }

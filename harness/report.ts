@@ -57,18 +57,26 @@ function grid(cells: CellResult[]): string {
     .join('');
   const sourceHead = columns.map((c) => `<th>${esc(c.source)}</th>`).join('');
   let group = '';
+  let belowSeen = false, lineDrawn = false;
   const rows = kernels
     .map((k) => {
       const g = `${k.arch} · ${MACHINES[k.machine]?.description ?? k.machine}`;
       const head = g !== group ? `<tr class="grp"><th colspan="${columns.length + 1}">${esc(g)}</th></tr>` : '';
+      if (g !== group) belowSeen = lineDrawn = false;
       group = g;
+      // the source document's line: the legacy eBPF probe needs 4.14
+      const known = k.version !== undefined && k.version !== '';
+      const isBelow = known && compareVersions(k.version, '4.14') < 0;
+      const line = known && !isBelow && belowSeen && !lineDrawn ? `<tr class="v414"><th colspan="${columns.length + 1}">4.14 — the legacy eBPF probe's documented minimum</th></tr>` : '';
+      if (line) lineDrawn = true;
+      if (isBelow) belowSeen = true;
       const tds = columns
         .map((col) => {
           const c = cells.find((x) => x.kernel.id === k.id && x.driver.id === col.driver && x.driver.source === col.source);
           return c ? `<td>${cellDetails(c)}</td>` : '<td class="none">—</td>';
         })
         .join('');
-      return `${head}<tr><th class="k">${esc(k.id)}<div class="rel">${esc(k.release ?? '')}</div></th>${tds}</tr>`;
+      return `${head}${line}<tr><th class="k">${esc(k.id)}<div class="rel">${esc(k.release ?? '')}</div></th>${tds}</tr>`;
     })
     .join('\n');
   return `<table class="grid"><thead><tr><th rowspan="2">kernel</th>${driverHead}</tr><tr>${sourceHead}</tr></thead><tbody>${rows}</tbody></table>`;
@@ -113,7 +121,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em;margin:0 0 .3em} h2{font-size:1.15em;margin-top:1.5em}
 .meta{color:#555} table.grid{border-collapse:collapse;margin-top:.5em}
 .grid th,.grid td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
-.grid thead th{background:#f3f3f3} tr.grp th{background:#e8eef7;font-weight:600}
+.grid thead th{background:#f3f3f3} tr.grp th{background:#e8eef7;font-weight:600} tr.v414 th{border-top:3px solid #c33;color:#c33;font-weight:400;font-size:.85em;text-align:left}
 th.k{white-space:nowrap;font-weight:500} .rel{color:#666;font-size:.85em;font-weight:400}
 .st{display:inline-block;padding:1px 6px;border-radius:3px;font-weight:600;cursor:pointer}
 .st.pass{background:#d4f4dd;color:#11602a}.st.fail{background:#fadbd8;color:#8a1c12}

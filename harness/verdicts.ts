@@ -259,8 +259,20 @@ const RULES = new Map<string, (cells: CellResult[]) => Judgement>([
       const pass = ev.filter((e) => e.outcome === 'pass');
       // Distinct major.minor versions: 6.1 on amd64 and arm64 is one version.
       const versions = unique(pass.map((e) => versionOf(kmod, e.kernel)?.join('.') ?? e.kernel));
+      // "regardless of kernel version (unlike eBPF)": the evidence must span the probe's 4.14 line.
+      const side = (low: boolean) => pass.filter((e) => {
+        const v = versionOf(kmod, e.kernel);
+        return v !== undefined && below(v, V414) === low;
+      });
+      const [low, high] = [side(true), side(false)];
+      if (low.length && high.length)
+        return supported(`kmod passes on every host kernel with evidence, on both sides of 4.14 (${versions.join(', ')}): ${list(pass)}`, pass.flatMap((e) => e.cells));
       if (versions.length >= 2)
-        return supported(`kmod passes on every host kernel with evidence (${versions.join(', ')}): ${list(pass)}`, pass.flatMap((e) => e.cells));
+        return untestedFor(
+          `kmod passed on ${versions.join(', ')}, all ${low.length ? 'below' : 'at or above'} 4.14: a kernel ${low.length ? 'at or above' : 'below'} 4.14 is needed`,
+          kmod,
+          pass.flatMap((e) => e.cells),
+        );
       if (pass.length)
         return untestedFor(`kmod passed on only one kernel version (${versions[0]}): at least two are needed`, kmod, pass.flatMap((e) => e.cells));
       return kmod.length ? untestedFor('no host kmod cell passed or failed', kmod) : untested('no host kmod cell ran');

@@ -188,9 +188,14 @@ describe('verdicts', () => {
 
   describe('claims', () => {
     it('kmod-any-kernel', () => {
-      const ok = claim('kmod-any-kernel', [cell('k5.10', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass'), fail('k6.12', 'kmod', 'build', 'x', 'host', { source: '0.1.1dev' })]);
+      const ok = claim('kmod-any-kernel', [cell('k4.9', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass'), fail('k6.12', 'kmod', 'build', 'x', 'host', { source: '0.1.1dev' })]);
       assert.equal(ok.verdict, 'supported');
-      assert.deepEqual(ok.cells, ['k5.10/kmod@0.23.2/host', 'k6.12/kmod@0.23.2/host']);
+      assert.match(ok.why, /both sides of 4\.14 \(4\.9, 6\.12\)/);
+      assert.deepEqual(ok.cells, ['k4.9/kmod@0.23.2/host', 'k6.12/kmod@0.23.2/host']);
+      // two versions, but none below 4.14 (where eBPF stops): not yet evidence for "any kernel"
+      const above = claim('kmod-any-kernel', [cell('k5.10', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass')]);
+      assert.equal(above.verdict, 'untested');
+      assert.match(above.why, /kmod passed on 5\.10, 6\.12, all at or above 4\.14: a kernel below 4\.14 is needed/);
       const bad = claim('kmod-any-kernel', [cell('k5.10', 'kmod', 'pass'), fail('k6.12', 'kmod', 'build', "error: 'fd_is_open' undeclared")]);
       assert.equal(bad.verdict, 'contradicted');
       assert.match(bad.why, /k6\.12 .*fd_is_open/);
