@@ -7,6 +7,7 @@ import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from './cache.js';
 import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, type Debian } from './images.js';
+import { compilerAliases } from './kernels/compiler.js';
 import type { KernelTree } from './kernels/index.js';
 import { hostDebianArch } from './machines.js';
 import type { ConsumerSpec, DriverId, SourceSpec, Versions } from './types.js';
@@ -167,14 +168,15 @@ export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree:
   const root = await builderRoot(debian, kernel.builder.suite, kernelBuilderPackages(kernel, hostDebianArch()));
   const r = buildRecipe(driver, kernel);
   const cross = kernel.arch !== hostDebianArch() ? TRIPLETS[kernel.arch] : undefined;
-  const key = { driver, r, cross, tree: tree.origin, treeHash: treeHash(tree.dir), kernel: kernel.packages.map((p) => p.sha256), root };
+  const aliases = compilerAliases(kernel.builder, kernel.arch, hostDebianArch());
+  const key = { driver, r, cross, tree: tree.origin, treeHash: treeHash(tree.dir), kernel: kernel.packages.map((p) => p.sha256), root, ...(aliases ? { aliases } : {}) };
   let fresh = false;
   const out = await cached('builds', key, async (dir) => {
     fresh = true;
     const work = path.join(dir, 'src');
     await mkdir(work, { recursive: true });
     await cp(tree.dir, work, { recursive: true });
-    const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd, crossBinutils: cross });
+    const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd, crossBinutils: cross, aliases });
     let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.builder.suite} ${kernel.builder.compiler}; kernel built by ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
     // A failed probe sanity check hides the compiler's words in its own log.
     const sanity = path.join(work, 'bpf/configure/0__SANITY/build.log');

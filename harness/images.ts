@@ -97,8 +97,9 @@ export interface SandboxMount {
  * network, only the given mounts. `crossBinutils` puts the target's binutils
  * first in PATH under their plain names (ld, ar, …), for sub-builds that drop
  * CROSS_COMPILE (libs' configure checks pass on only CC and PATH).
+ * `aliases` likewise put programs under other names first in PATH.
  */
-export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], opts: { cwd: string; env?: Record<string, string>; crossBinutils?: string }) {
+export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], opts: { cwd: string; env?: Record<string, string>; crossBinutils?: string; aliases?: Record<string, string> }) {
   const args = ['--unshare-all', '--die-with-parent', '--bind', root, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
   for (const m of mounts) args.push(m.writable ? '--bind' : '--ro-bind', m.host, m.guest);
   let PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
@@ -106,6 +107,11 @@ export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], o
     for (const tool of ['ld', 'ar', 'as', 'nm', 'objcopy', 'objdump', 'readelf', 'strip'])
       args.push('--symlink', `/usr/bin/${opts.crossBinutils}-${tool}`, `/tmp/cross/${tool}`);
     PATH = `/tmp/cross:${PATH}`;
+  }
+  // `aliases` (name → program) go first in PATH, e.g. a self-built kernel's plain `gcc` → the gcc-11 that built it
+  if (opts.aliases && Object.keys(opts.aliases).length) {
+    for (const [name, target] of Object.entries(opts.aliases)) args.push('--symlink', target, `/tmp/alias/${name}`);
+    PATH = `/tmp/alias:${PATH}`;
   }
   args.push('--chdir', opts.cwd, '--setenv', 'PATH', PATH, '--setenv', 'LC_ALL', 'C');
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--setenv', k, v);

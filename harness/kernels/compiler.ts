@@ -184,3 +184,15 @@ export function suiteCompilers(debian: Debian, host: Arch, target: Arch): Promis
 export function compilerPackage(ccVersionText: string): string {
   return /^(?:[a-z0-9_]+-linux-gnu\w*-)?(gcc(?:-\d+)?)\b/.exec(ccVersionText)?.[1] ?? 'gcc';
 }
+
+/**
+ * Programs a build must find under the plain names a self-built tree uses:
+ * `gcc` (and `<triplet>-gcc` for a foreign arch) → the chosen compiler.
+ * Undefined when the tree names its compiler itself (Debian's).
+ */
+export function compilerAliases(b: BuilderChoice, arch: Arch, host: Arch): Record<string, string> | undefined {
+  if (!b.plainName) return undefined;
+  const triplet = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'arm-linux-gnueabihf' }[arch];
+  if (b.compiler.startsWith('clang')) return { gcc: `/usr/bin/${b.compiler}`, ...(arch !== host ? { [`${triplet}-gcc`]: `/usr/bin/${b.compiler}` } : {}) };
+  return arch !== host ? { [`${triplet}-gcc`]: `/usr/bin/${triplet}-${b.compiler}` } : { gcc: `/usr/bin/${b.compiler}` };
+}

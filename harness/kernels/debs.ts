@@ -203,7 +203,7 @@ export async function kernelFromDebs(
   const compiler = await detectCompiler(hdir, image);
   if (!compiler) throw new UserError(`${what}: cannot tell which compiler built ${r} (no CONFIG_CC_VERSION_TEXT, no include/generated/compile.h, no banner in the image).`);
   const offers = await suiteCompilers(ctx.debian, host, spec.arch);
-  const builder = chooseBuilder(compiler, offers);
+  const builder = { ...chooseBuilder(compiler, offers), plainName: true };
   const makefile = existsSync(path.join(hdir, 'Makefile')) ? readFileSync(path.join(hdir, 'Makefile'), 'utf8') : undefined;
   const dtbDir = DTB_DIRS(r).map((d) => path.join(root, d)).find((d) => existsSync(d));
   return {

@@ -44,6 +44,12 @@ export interface BuilderChoice {
   compiler: string;
   /** Set when no suite has the kernel's own compiler: what was used instead, and why. */
   substitution?: string;
+  /**
+   * The kernel's tree calls its compiler by the plain name (`gcc`,
+   * `<triplet>-gcc`: a self-built tree); builds then find the chosen one under it.
+   * Debian's trees name the versioned compiler themselves.
+   */
+  plainName?: boolean;
 }
 
 /** What a kind may use to fetch its kernels. */
