@@ -199,6 +199,8 @@ function describe(err: ErrorObject): string {
       return key.startsWith('consumers.')
         ? `${key}: a sysdig consumer needs "debian", a scap-open consumer needs "libs"`
         : `${key} must have exactly one of "debian" or "dir"`;
+    case 'anyOf':
+      return `${key} must be a local path (a .deb file or a directory of them) or { url: "http(s)://…", sha256: "<64 hex digits>" }`;
     case 'pattern':
       return `${key} does not match ${(err.params as { pattern: string }).pattern}`;
     case 'propertyNames':
@@ -229,7 +231,8 @@ export function parseMatrix(text: string, file: string): Matrix {
   }
   const raw = doc.toJS() as unknown;
   if (!validate(raw)) {
-    const err = validate.errors![0]!;
+    // an anyOf's own error says more than its first branch's ("must be string")
+    const err = validate.errors!.find((e) => e.keyword === 'anyOf') ?? validate.errors![0]!;
     const parts = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/')));
     throw new UserError(`${locate(doc, file, lc, parts)}: ${describe(err)}.`);
   }

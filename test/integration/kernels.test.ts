@@ -41,6 +41,8 @@ describe('integration: kernels below 4.14 (store, mainline-style archive)', func
   const ARM = 'store-4.9-arm64-virt/kmod@0.23.2/host';
   const MAINLINE = 'loopback-4.9-amd64/kmod@0.23.2/host';
   const BAD = 'loopback-bad-4.9-amd64/kmod@0.23.2/host';
+  const DEBS = 'debs-4.9-amd64/kmod@0.23.2/host';
+  const EBPF61 = 'debian-6.1-amd64/ebpf@0.23.2/host';
   let r: Awaited<ReturnType<typeof runMatrix>>;
   let archive: { server: Server; base: string } | undefined;
   let wrongSha = '';
@@ -58,9 +60,9 @@ describe('integration: kernels below 4.14 (store, mainline-style archive)', func
       bad: checksums(sums.map((l) => (l.includes('linux-image-') ? `${wrongSha}  ${l.split(/\s+/)[1]}` : l))),
     });
     const text = readFileSync('matrix.yaml', 'utf8')
-      .replace(/^kernels:\n/m, `kernels:\n  loopback-4.9-amd64: { machine: q35, mainline: { version: v4.9.229, arch: amd64, base: "${archive.base}/good" } }\n  loopback-bad-4.9-amd64: { machine: q35, mainline: { version: v4.9.229, arch: amd64, base: "${archive.base}/bad" } }\n`)
-      .replace(/^matrix:\n/m, 'matrix:\n  - { kernels: [loopback-4.9-amd64, loopback-bad-4.9-amd64], drivers: [kmod], sources: ["0.23.2"] }\n');
-    r = await runMatrix([KMOD, EBPF, ARM, MAINLINE, BAD], parseMatrix(text, path.resolve('matrix.yaml')));
+      .replace(/^kernels:\n/m, `kernels:\n  loopback-4.9-amd64: { machine: q35, mainline: { version: v4.9.229, arch: amd64, base: "${archive.base}/good" } }\n  loopback-bad-4.9-amd64: { machine: q35, mainline: { version: v4.9.229, arch: amd64, base: "${archive.base}/bad" } }\n  debs-4.9-amd64: { machine: q35, arch: amd64, debs: { packages: ["${SHARED}"] } }\n`)
+      .replace(/^matrix:\n/m, 'matrix:\n  - { kernels: [loopback-4.9-amd64, loopback-bad-4.9-amd64, debs-4.9-amd64], drivers: [kmod], sources: ["0.23.2"] }\n');
+    r = await runMatrix([KMOD, EBPF, ARM, MAINLINE, BAD, DEBS, EBPF61], parseMatrix(text, path.resolve('matrix.yaml')));
   });
 
   after(async () => {
@@ -108,12 +110,19 @@ describe('integration: kernels below 4.14 (store, mainline-style archive)', func
     assert.equal(kernelOutcome('loopback-bad-4.9-amd64', [c]).outcome, 'none');
   });
 
-  it('ebpf-min-4.14 is judged from the 4.9 cell (with a cell ≥ 4.14 it would be decided; alone it is untested, naming 4.9)', () => {
+  it(`${DEBS}: kernel packages named in matrix.yaml (a directory of both arches: the amd64 ones are taken)`, () => {
+    const c = r.byId.get(DEBS)!;
+    assert.equal(c.status, 'pass', describeCell(c));
+    assert.equal(c.kernel.package, 'linux-image-4.9.229=4.9.229-1');
+  });
+
+  it('ebpf-min-4.14 is judged from cells on both sides of 4.14: the probe fails on 4.9 and passes on 6.1', () => {
+    assert.equal(r.byId.get(EBPF61)!.status, 'pass', describeCell(r.byId.get(EBPF61)));
     const table = loadRecommended('recommended-drivers.yaml');
     const v = claimVerdicts(table, r.results).find((x) => x.id === 'ebpf-min-4.14')!;
-    assert.equal(v.verdict, 'untested');
-    assert.match(v.why, /ebpf fails below 4\.14 but has no result on a kernel ≥ 4\.14/);
-    assert.ok(v.cells.includes(EBPF));
+    assert.equal(v.verdict, 'supported', v.why);
+    assert.match(v.why, /^ebpf fails below 4\.14 on store-4\.9-amd64 \(.*Kernel version must be >= 4\.14.*\) and passes on debian-6\.1-amd64$/);
+    assert.deepEqual(v.cells, [EBPF, EBPF61]);
   });
 
   it('leaves no QEMU behind', async () => {

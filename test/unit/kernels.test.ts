@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setCacheDir } from '../../harness/cache.js';
-import { CellSkip } from '../../harness/drivers.js';
+import { CellSkip, firstCompilerError } from '../../harness/drivers.js';
 import { UserError } from '../../harness/errors.js';
-import { bannerCompiler, chooseBuilder, compileHCompiler, compilersInNames, detectCompiler, imageBanner, parseCompilerText, type SuiteCompilers } from '../../harness/kernels/compiler.js';
+import { bannerCompiler, chooseBuilder, compilerAliases, compileHCompiler, compilersInNames, detectCompiler, imageBanner, parseCompilerText, type SuiteCompilers } from '../../harness/kernels/compiler.js';
 import { groupKernels, imageRelease, kernelVersion, pinArchMakefile, selectKernel, type KernelDeb } from '../../harness/kernels/debs.js';
 import { KernelUnreachable, getBytes } from '../../harness/kernels/download.js';
 import { fetchKernel } from '../../harness/kernels/index.js';
@@ -65,6 +65,23 @@ describe('kernels: compiler detection', () => {
   });
 });
 
+describe('kernels: first error of a probe refused below 4.14', () => {
+  it("quotes the compiler's own line from the probe's sanity log, not the joined configure output", () => {
+    const log = [
+      '[configure-bpf] Build output for HAS_0__SANITY:',
+      "[configure-bpf] make: Entering directory '/build/bpf/configure/0__SANITY'make -C /kernel M=$PWD clang -I./arch/x86/include In file included from x.c:15: quirks.h:16:2: error: Kernel version must be >= 4.14 with eBPF enabled#error Kernel",
+      '[configure-bpf] Build system is broken, please see above errors',
+      'exit 2',
+      '',
+      '--- bpf/configure/0__SANITY/build.log',
+      'In file included from /build/bpf/configure/0__SANITY/test.c:15:',
+      '/build/bpf/configure/0__SANITY/../../quirks.h:16:2: error: Kernel version must be >= 4.14 with eBPF enabled',
+      '#error Kernel version must be >= 4.14 with eBPF enabled',
+    ].join('\n');
+    assert.equal(firstCompilerError(log), 'configure sanity check failed: /build/bpf/configure/0__SANITY/../../quirks.h:16:2: error: Kernel version must be >= 4.14 with eBPF enabled');
+  });
+});
+
 describe('kernels: compiler → builder suite', () => {
   const offers: SuiteCompilers[] = [
     { suite: 'bullseye', gcc: [9, 10], clang: [9, 11, 13] },
@@ -91,6 +108,13 @@ describe('kernels: compiler → builder suite', () => {
     assert.equal(newest.compiler, 'gcc-15');
     assert.match(newest.substitution!, /nearest older/);
     assert.throws(() => chooseBuilder(cc('gcc', 11), []), /no Debian suite/);
+  });
+
+  it('self-built trees call plain gcc: builds find the chosen compiler under that name (native, cross, clang)', () => {
+    assert.equal(compilerAliases({ suite: 'bookworm', compiler: 'gcc-12' }, 'amd64', 'amd64'), undefined, "Debian's trees name their gcc");
+    assert.deepEqual(compilerAliases({ suite: 'bookworm', compiler: 'gcc-11', plainName: true }, 'amd64', 'amd64'), { gcc: '/usr/bin/gcc-11' });
+    assert.deepEqual(compilerAliases({ suite: 'bookworm', compiler: 'gcc-11', plainName: true }, 'arm64', 'amd64'), { 'aarch64-linux-gnu-gcc': '/usr/bin/aarch64-linux-gnu-gcc-11' });
+    assert.deepEqual(compilerAliases({ suite: 'bookworm', compiler: 'clang-14', plainName: true }, 'arm64', 'amd64'), { gcc: '/usr/bin/clang-14', 'aarch64-linux-gnu-gcc': '/usr/bin/clang-14' });
   });
 
   it('reads a suite\'s majors from apt-cache pkgnames, cross compilers for a foreign arch', () => {
@@ -263,6 +287,6 @@ describe('kernels: matrix.yaml', () => {
     bad('{ machine: q35, arch: arm64, store: { release: "1", arch: amd64 } }', /m\.yaml:\d+: the store source names arch amd64 but the kernel's arch is arm64/);
     bad('{ machine: q35, store: { release: "1" } }', /the kernel needs an arch/);
     bad('{ machine: q35, store: { release: "1", flavour: x } }', /unknown key "flavour" under kernels\.old\.store/);
-    bad('{ machine: q35, arch: amd64, debs: { packages: [ { url: "ftp://x" } ] } }', /kernels\.old\.debs\.packages\.0/);
+    bad('{ machine: q35, arch: amd64, debs: { packages: [ { url: "a" } ] } }', /kernels\.old\.debs\.packages\.0 must be a local path .* or \{ url: "http\(s\):\/\/…", sha256/);
   });
 });
