@@ -15,10 +15,10 @@ export class KernelUnreachable extends CellSkip {
   }
 }
 
-/** The network's words for a failed fetch (the cause's code: ECONNREFUSED, ENOTFOUND, …). */
+/** The network's words for a failed fetch (the cause: `getaddrinfo ENOTFOUND host`, `connect ECONNREFUSED …`). */
 export function fetchFailure(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code) return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? ` (${cause.message})` : ''}`;
+  if (cause?.message || cause?.code) return cause.message && cause.code && !cause.message.includes(cause.code) ? `${cause.code} (${cause.message})` : (cause.message ?? cause.code)!;
   if ((e as Error).name === 'TimeoutError') return 'timed out';
   return (e as Error).message ?? String(e);
 }

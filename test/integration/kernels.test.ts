@@ -47,8 +47,12 @@ describe('integration: kernels below 4.14 (store, mainline-style archive)', func
   let archive: { server: Server; base: string } | undefined;
   let wrongSha = '';
 
-  before(async function () {
-    if (!existsSync(SHARED)) return this.skip(); // pending: the 4.9.229 packages are test data of ../shared
+  if (!existsSync(SHARED)) {
+    it(`pending: ${SHARED} is missing (the 4.9.229 packages are test data beside the clone, in ../shared)`);
+    return;
+  }
+
+  before(async () => {
     await importKernels([SHARED]);
     const amd64 = readdirSync(SHARED).filter((f) => f.endsWith('_amd64.deb')).map((f) => path.join(SHARED, f));
     const sums = amd64.map((f) => `${sha256(f)}  ${path.basename(f)}`);

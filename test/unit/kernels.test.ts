@@ -236,9 +236,9 @@ describe('kernels: store and skip reasons', () => {
     setCacheDir(dir);
     try {
       const port = await closedPort();
-      await assert.rejects(getBytes(`http://127.0.0.1:${port}/v4.14/CHECKSUMS`, 5000), (e: Error) => e instanceof KernelUnreachable && e.message === `kernel source unreachable: http://127.0.0.1:${port}/v4.14/CHECKSUMS: ECONNREFUSED`);
+      await assert.rejects(getBytes(`http://127.0.0.1:${port}/v4.14/CHECKSUMS`, 5000), (e: Error) => e instanceof KernelUnreachable && e.message === `kernel source unreachable: http://127.0.0.1:${port}/v4.14/CHECKSUMS: connect ECONNREFUSED 127.0.0.1:${port}`);
       const m = parseMatrix(MATRIX.replace('127.0.0.1:9', `127.0.0.1:${port}`), 'm.yaml');
-      await assert.rejects(fetchKernel(m.kernels.ml!, { debian: new Debian('http://127.0.0.1:1', {}), settings: m.kernelSettings ?? {} }), (e: Error) => e instanceof CellSkip && e.message.startsWith(`kernel source unreachable: http://127.0.0.1:${port}/mainline/v4.14/CHECKSUMS: ECONNREFUSED`));
+      await assert.rejects(fetchKernel(m.kernels.ml!, { debian: new Debian('http://127.0.0.1:1', {}), settings: m.kernelSettings ?? {} }), (e: Error) => e instanceof CellSkip && e.message.startsWith(`kernel source unreachable: http://127.0.0.1:${port}/mainline/v4.14/CHECKSUMS: connect ECONNREFUSED`));
     } finally {
       setCacheDir(undefined);
       await rm(dir, { recursive: true, force: true });
