@@ -20,13 +20,19 @@ import { describeCell, qemuProcesses, runMatrix } from './helpers.js';
 const SHARED = path.resolve('../shared/kernels/linux-4.9.229');
 const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
-/** A mainline-style archive on loopback: /<tree>/v4.9.229/{CHECKSUMS,*.deb}, CHECKSUMS given per tree. */
+/** The archive's names for the shared packages (the generic flavour, an unsigned image); their content is the bindeb-pkg build. */
+const MAINLINE_NAMES: Record<string, string> = {
+  'linux-headers-4.9.229_4.9.229-1_amd64.deb': 'linux-headers-4.9.229-040929-generic_4.9.229-040929.202011281743_amd64.deb',
+  'linux-image-4.9.229_4.9.229-1_amd64.deb': 'linux-image-unsigned-4.9.229-040929-generic_4.9.229-040929.202011281743_amd64.deb',
+};
+
+/** A mainline-style archive on loopback: /<tree>/v4.9.229/{CHECKSUMS,*.deb} (files by their archive names), CHECKSUMS given per tree. */
 function serveArchive(files: string[], checksums: Record<string, string>): Promise<{ server: Server; base: string }> {
   const server = createServer((req, res) => {
     const [, tree, dir, name] = (req.url ?? '').split('/');
     if (dir !== 'v4.9.229' || !tree || !(tree in checksums)) return void res.writeHead(404).end();
     if (name === 'CHECKSUMS') return void res.writeHead(200).end(checksums[tree]);
-    const file = files.find((f) => path.basename(f) === name);
+    const file = files.find((f) => MAINLINE_NAMES[path.basename(f)] === name);
     if (!file) return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/vnd.debian.binary-package' });
     createReadStream(file).pipe(res);
@@ -55,13 +61,13 @@ describe('integration: kernels below 4.14 (store, mainline-style archive)', func
   before(async () => {
     await importKernels([SHARED]);
     const amd64 = readdirSync(SHARED).filter((f) => f.endsWith('_amd64.deb')).map((f) => path.join(SHARED, f));
-    const sums = amd64.map((f) => `${sha256(f)}  ${path.basename(f)}`);
+    const sums = amd64.map((f) => `${sha256(f)}  ${MAINLINE_NAMES[path.basename(f)]}`);
     wrongSha = createHash('sha256').update('not the image').digest('hex');
-    const sha1 = amd64.map((f) => `${createHash('sha1').update(readFileSync(f)).digest('hex')}  ${path.basename(f)}`);
+    const sha1 = amd64.map((f) => `${createHash('sha1').update(readFileSync(f)).digest('hex')}  ${MAINLINE_NAMES[path.basename(f)]}`);
     const checksums = (lines: string[]) => `# Checksums-Sha1:\n${sha1.join('\n')}\n\n# Checksums-Sha256:\n${lines.join('\n')}\n`;
     archive = await serveArchive(amd64, {
       good: checksums(sums),
-      bad: checksums(sums.map((l) => (l.includes('linux-image-') ? `${wrongSha}  ${l.split(/\s+/)[1]}` : l))),
+      bad: checksums(sums.map((l) => (l.includes('linux-image-unsigned-') ? `${wrongSha}  ${l.split(/\s+/)[1]}` : l))),
     });
     const text = readFileSync('matrix.yaml', 'utf8')
       .replace(/^kernels:\n/m, `kernels:\n  loopback-4.9-amd64: { machine: q35, mainline: { version: v4.9.229, arch: amd64, base: "${archive.base}/good" } }\n  loopback-bad-4.9-amd64: { machine: q35, mainline: { version: v4.9.229, arch: amd64, base: "${archive.base}/bad" } }\n  debs-4.9-amd64: { machine: q35, arch: amd64, debs: { packages: ["${SHARED}"] } }\n`)
@@ -108,7 +114,7 @@ describe('integration: kernels below 4.14 (store, mainline-style archive)', func
     const c = r.byId.get(BAD)!;
     assert.equal(c.status, 'error', describeCell(c));
     assert.equal(c.phase, 'fetch');
-    assert.match(c.reason!, /sha256 mismatch for http:\/\/127\.0\.0\.1:\d+\/bad\/v4\.9\.229\/linux-image-4\.9\.229_4\.9\.229-1_amd64\.deb: .*CHECKSUMS says [0-9a-f]{64}, the download is [0-9a-f]{64} .*refused, nothing kept/);
+    assert.match(c.reason!, /sha256 mismatch for http:\/\/127\.0\.0\.1:\d+\/bad\/v4\.9\.229\/linux-image-unsigned-4\.9\.229-040929-generic_4\.9\.229-040929\.202011281743_amd64\.deb: .*CHECKSUMS says [0-9a-f]{64}, the download is [0-9a-f]{64} .*refused, nothing kept/);
     assert.equal(c.evidence, undefined);
     assert.ok(!existsSync(path.join(cacheDir(), 'downloads', wrongSha)), 'the refused download is not kept');
     assert.equal(kernelOutcome('loopback-bad-4.9-amd64', [c]).outcome, 'none');
