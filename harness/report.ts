@@ -38,7 +38,7 @@ ${c.reason ? `<div>${esc(c.reason)}</div>` : ''}
 ${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
 ${c.evidence ? `<div>evidence: ${c.evidence.marker ? 'marker seen' : 'marker not seen'}, ${c.evidence.events} event(s)</div>` : ''}
 ${c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
-<div>kernel ${esc(c.kernel.release ?? '?')} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
+<div>kernel ${esc(c.kernel.release ?? '?')}${c.kernel.builder ? ` (drivers built in ${esc(c.kernel.builder)})` : ''} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
 ${phases ? `<table class="ph">${phases}</table>` : ''}
 ${c.attempts > 1 ? `<div>attempts: ${c.attempts}</div>` : ''}
 ${logs ? `<div>${logs}</div>` : ''}
