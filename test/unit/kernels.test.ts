@@ -14,7 +14,7 @@ import { groupKernels, imageRelease, kernelVersion, pinArchMakefile, selectKerne
 import { KernelUnreachable, getBytes } from '../../harness/kernels/download.js';
 import { fetchKernel } from '../../harness/kernels/index.js';
 import { mainlineDir, mainlinePackages, parseChecksums } from '../../harness/kernels/mainline.js';
-import { storeKey, IMPORT_HINT } from '../../harness/kernels/store.js';
+import { importKernels, IMPORT_HINT, listStore, readStoreEntry, removeFromStore, storeKey } from '../../harness/kernels/store.js';
 import { Debian } from '../../harness/images.js';
 import { parseMatrix } from '../../harness/matrix.js';
 
@@ -288,5 +288,39 @@ describe('kernels: matrix.yaml', () => {
     bad('{ machine: q35, store: { release: "1" } }', /the kernel needs an arch/);
     bad('{ machine: q35, store: { release: "1", flavour: x } }', /unknown key "flavour" under kernels\.old\.store/);
     bad('{ machine: q35, arch: amd64, debs: { packages: [ { url: "a" } ] } }', /kernels\.old\.debs\.packages\.0 must be a local path .* or \{ url: "http\(s\):\/\/…", sha256/);
+  });
+});
+
+describe('kernels: the store', () => {
+  it('imports a kernel from packages (image + headers), lists it, refuses one without headers, removes it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'km-import-'));
+    setCacheDir(path.join(dir, 'cache'));
+    try {
+      const pkg = async (name: string, files: Record<string, string>) => {
+        const root = path.join(dir, name);
+        for (const [f, text] of Object.entries(files)) {
+          await execa('mkdir', ['-p', path.dirname(path.join(root, f))]);
+          await writeFile(path.join(root, f), text);
+        }
+        await execa('mkdir', ['-p', path.join(root, 'DEBIAN')]);
+        await writeFile(path.join(root, 'DEBIAN/control'), `Package: ${name}\nVersion: 9.9.9-1\nArchitecture: amd64\nMaintainer: t <t@t>\nDescription: t\n`);
+        await execa('dpkg-deb', ['--root-owner-group', '-Zgzip', '-b', root, path.join(dir, 'debs', `${name}_9.9.9-1_amd64.deb`)]);
+      };
+      await execa('mkdir', ['-p', path.join(dir, 'debs')]);
+      await pkg('linux-image-9.9.9', { 'boot/vmlinuz-9.9.9': 'kernel' });
+      await assert.rejects(importKernels([path.join(dir, 'debs')]), /no linux-headers package for 9\.9\.9 \(amd64\)/);
+      await pkg('linux-headers-9.9.9', { 'usr/src/linux-headers-9.9.9/.config': 'CONFIG_MODULES=y\n' });
+      await pkg('linux-libc-dev', { 'usr/include/x.h': '' });
+      const { imported, ignored } = await importKernels([path.join(dir, 'debs')]);
+      assert.deepEqual(imported.map((e) => [e.release, e.arch, e.packages.map((p) => p.name)]), [['9.9.9', 'amd64', ['linux-image-9.9.9', 'linux-headers-9.9.9']]]);
+      assert.deepEqual(ignored, ['linux-libc-dev_9.9.9-1_amd64.deb']);
+      assert.deepEqual(listStore().map((e) => storeKey(e.release, e.arch)), ['9.9.9_amd64']);
+      assert.equal(readStoreEntry('9.9.9', 'amd64')?.packages[0]?.sha256.length, 64);
+      assert.deepEqual(await removeFromStore('9.9.9'), ['9.9.9_amd64']);
+      assert.deepEqual(listStore(), []);
+    } finally {
+      setCacheDir(undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
