@@ -120,8 +120,10 @@ export const mainlineKernels: KernelKind<MainlineKernelSource> = {
       files = mainlinePackages([...sums.keys()], spec.arch, src.flavour);
     }
     if (!files.length) throw new CellSkip(`kernel source unavailable: mainline ${dir} has no ${src.flavour} ${spec.arch} kernel in its CHECKSUMS`);
+    // linux-modules-* (large) only for an SD card boot, whose modules load from it; a direct boot needs none
+    const needed = files.filter((f) => spec.sdcard || !/(^|\/)linux-modules-/.test(f));
     const local = [];
-    for (const f of files) local.push(await downloadPinned(`${base}/${dir}/${f}`, sums.get(f)!, `${base}/${dir}/CHECKSUMS`));
+    for (const f of needed) local.push(await downloadPinned(`${base}/${dir}/${f}`, sums.get(f)!, `${base}/${dir}/CHECKSUMS`));
     return kernelFromDebs(await readDebs(local), spec, ctx, (k) => `mainline:${dir}/${spec.arch} linux-image-${k.release}=${k.packageVersion} (${base})`);
   },
 };
