@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir, hashOf } from '../cache.js';
 import { CellSkip } from '../drivers.js';
+import { MACHINES } from '../machines.js';
 import type { Arch } from '../types.js';
 import { kernelFromDebs, readDebs } from './debs.js';
 import { downloadPinned, getBytes, KernelUnreachable } from './download.js';
@@ -120,8 +121,8 @@ export const mainlineKernels: KernelKind<MainlineKernelSource> = {
       files = mainlinePackages([...sums.keys()], spec.arch, src.flavour);
     }
     if (!files.length) throw new CellSkip(`kernel source unavailable: mainline ${dir} has no ${src.flavour} ${spec.arch} kernel in its CHECKSUMS`);
-    // linux-modules-* (large) only for an SD card boot, whose modules load from it; a direct boot needs none
-    const needed = files.filter((f) => spec.sdcard || !/(^|\/)linux-modules-/.test(f));
+    // linux-modules-* (large) holds what only Pi boards need: the SD card's modules and (Ubuntu) the device trees
+    const needed = files.filter((f) => spec.sdcard || MACHINES[spec.machine]?.dtb || !/(^|\/)linux-modules-/.test(f));
     const local = [];
     for (const f of needed) local.push(await downloadPinned(`${base}/${dir}/${f}`, sums.get(f)!, `${base}/${dir}/CHECKSUMS`));
     return kernelFromDebs(await readDebs(local), spec, ctx, (k) => `mainline:${dir}/${spec.arch} linux-image-${k.release}=${k.packageVersion} (${base})`);
