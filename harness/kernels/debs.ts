@@ -198,6 +198,12 @@ export async function kernelFromDebs(
   });
   const hdir = headersDir(root, r);
   if (!existsSync(path.join(hdir, '.config'))) throw new UserError(`${what}: the headers of ${r} have no .config under usr/src: not a module build tree.`);
+  const foreignTools = hostToolsArch(hdir);
+  if (foreignTools && foreignTools !== host)
+    throw new CellSkip(
+      `${what}: the headers' host programs (scripts/basic/fixdep) are built for ${foreignTools} and kbuild runs them here on ${host}; ` +
+        `the harness does not rebuild them: use headers whose host programs are ${host} (a cross \`make bindeb-pkg\` makes those)`,
+    );
   const image = [`boot/vmlinuz-${r}`, `boot/vmlinux-${r}`, `boot/Image-${r}`].map((f) => path.join(root, f)).find((f) => existsSync(f));
   if (!image) throw new UserError(`${what}: ${k.image.name} has no boot/vmlinuz-${r}.`);
   const compiler = await detectCompiler(hdir, image);
@@ -229,4 +235,16 @@ function headersDir(root: string, release: string): string {
   if (existsSync(exact) || !existsSync(usrSrc)) return exact;
   const withConfig = readdirSync(usrSrc).find((d) => existsSync(path.join(usrSrc, d, '.config')));
   return withConfig ? path.join(usrSrc, withConfig) : exact;
+}
+
+/** ELF machine numbers of the Debian arches. */
+const ELF_MACHINES: Record<number, Arch> = { 62: 'amd64', 183: 'arm64', 40: 'armhf' };
+
+/** The arch kbuild's host programs were built for (from fixdep's ELF header), if the tree has them. */
+export function hostToolsArch(headersDir: string): Arch | undefined {
+  const fixdep = path.join(headersDir, 'scripts/basic/fixdep');
+  if (!existsSync(fixdep)) return undefined;
+  const head = readFileSync(fixdep).subarray(0, 20);
+  if (head.length < 20 || head.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  return ELF_MACHINES[head.readUInt16LE(18)];
 }

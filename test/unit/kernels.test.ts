@@ -10,7 +10,7 @@ import { setCacheDir } from '../../harness/cache.js';
 import { CellSkip, firstCompilerError } from '../../harness/drivers.js';
 import { UserError } from '../../harness/errors.js';
 import { bannerCompiler, chooseBuilder, compilerAliases, compileHCompiler, compilersInNames, detectCompiler, imageBanner, parseCompilerText, type SuiteCompilers } from '../../harness/kernels/compiler.js';
-import { groupKernels, imageRelease, kernelVersion, pinArchMakefile, selectKernel, type KernelDeb } from '../../harness/kernels/debs.js';
+import { groupKernels, hostToolsArch, imageRelease, kernelVersion, pinArchMakefile, selectKernel, type KernelDeb } from '../../harness/kernels/debs.js';
 import { KernelUnreachable, getBytes } from '../../harness/kernels/download.js';
 import { fetchKernel } from '../../harness/kernels/index.js';
 import { mainlineDir, mainlinePackages, parseChecksums } from '../../harness/kernels/mainline.js';
@@ -152,6 +152,26 @@ describe('kernels: packages', () => {
     assert.throws(() => selectKernel([ubuntu[2]!], 'amd64', 'k'), /no linux-headers package for 6\.1\.0-060100-generic/);
     // headers of 4.9.2 are not those of 4.9.229
     assert.equal(groupKernels([deb('linux-image-4.9.229_1_amd64.deb', 'amd64'), deb('linux-headers-4.9.2_1_amd64.deb', 'amd64')]).kernels[0]!.headers.length, 0);
+  });
+
+  it("reads which arch a tree's host programs are built for (fixdep's ELF header)", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'km-elf-'));
+    try {
+      await execa('mkdir', ['-p', path.join(dir, 'scripts/basic')]);
+      const elf = (machine: number) => {
+        const b = Buffer.alloc(64);
+        b.writeUInt32BE(0x7f454c46, 0);
+        b.writeUInt16LE(machine, 18);
+        return b;
+      };
+      await writeFile(path.join(dir, 'scripts/basic/fixdep'), elf(183));
+      assert.equal(hostToolsArch(dir), 'arm64');
+      await writeFile(path.join(dir, 'scripts/basic/fixdep'), elf(62));
+      assert.equal(hostToolsArch(dir), 'amd64');
+      assert.equal(hostToolsArch(path.join(dir, 'none')), undefined);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('pins ARCH (and CROSS_COMPILE for a foreign arch) in a self-built tree, not in Debian\'s', () => {
