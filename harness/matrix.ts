@@ -242,7 +242,8 @@ export function parseMatrix(text: string, file: string): Matrix {
   const abs = (p: string | undefined) => (p ? path.resolve(dir, p) : undefined);
 
   const kernels: Record<string, KernelSpec> = {};
-  for (const [id, k] of Object.entries<any>(m.kernels)) kernels[id] = { id, ...kernelSource(k, dir, (...p) => where('kernels', id, ...p)), machine: k.machine, image: abs(k.image), sdcard: k.sdcard };
+  for (const [id, k] of Object.entries<any>(m.kernels))
+    kernels[id] = { id, ...kernelSource(k, dir, (...p) => where('kernels', id, ...p)), machine: k.machine, image: abs(k.image), sdcard: k.sdcard };
   for (const k of Object.values(kernels)) {
     const mach = MACHINES[k.machine]!;
     if (!mach.arches.includes(k.arch))
