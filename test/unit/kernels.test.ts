@@ -344,3 +344,24 @@ describe('kernels: the store', () => {
     }
   });
 });
+
+describe('kernels: kmatrix kernel', () => {
+  const bin = path.resolve('bin/kmatrix.js');
+  it('list on an empty store says how to import; rm of a kernel that is not there and import of nothing are one-paragraph errors', async function () {
+    this.timeout(20_000);
+    const dir = await mkdtemp(path.join(tmpdir(), 'km-cli-'));
+    try {
+      const km = (...args: string[]) => execa('node', [bin, '--cache-dir', dir, 'kernel', ...args], { reject: false });
+      const list = await km('list');
+      assert.equal(list.exitCode, 0);
+      assert.match(list.stdout, /the kernel store \(.*\/store\) is empty; add one with kmatrix kernel import/);
+      for (const r of [await km('rm', '4.9.229'), await km('import', path.join(dir, 'nothing'))]) {
+        assert.equal(r.exitCode, 2);
+        assert.match(r.stderr, /^kmatrix: (no kernel 4\.9\.229 in the store|kmatrix kernel import: .*nothing does not exist)/);
+        assert.equal(r.stderr.trim().split('\n').length, 1);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
