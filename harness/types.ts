@@ -114,6 +114,8 @@ export interface CellResult {
   logs: Partial<Record<'build' | 'console', string>>;
   attempts: number;
   findings?: string[];
+  /** Kernel panic / Oops / BUG / WARN text seen on the console while the driver loaded or captured. */
+  oops?: string;
 }
 
 export interface RunInfo {

@@ -1,0 +1,58 @@
+// build: the driver on the host, in the builder root of the kernel's suite;
+// the consumer (modern eBPF is built into it); a Pi's SD card where the kernel boots from one.
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
+import { prepareConsumer, type ConsumerAssets } from '../consumers.js';
+import { buildDriver, CellSkip } from '../drivers.js';
+import { errorLine } from '../errors.js';
+import { profilePackages } from '../guest.js';
+import { MACHINES } from '../machines.js';
+import { piSdCard, type PiSdCard } from '../sdcard.js';
+import type { Cell } from '../types.js';
+import { CellEnd, type CellContext, type CellFacts } from './cell.js';
+import type { Fetched } from './fetch.js';
+
+export interface Built {
+  /** The driver artifact on the host (kmod: scap.ko, ebpf: probe.o); none for drivers built into the consumer. */
+  artifact?: string;
+  consumer: ConsumerAssets;
+  card?: PiSdCard;
+  /** Every build this phase needed was found in the cache. */
+  cached: boolean;
+  facts: CellFacts;
+}
+
+export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellContext, 'debian' | 'runDir' | 'dir'>): Promise<Built> {
+  const facts: CellFacts = {};
+  let artifact: string | undefined, consumer: ConsumerAssets, cachedBuild = false;
+  try {
+    if (cell.driver === 'kmod' || cell.driver === 'ebpf') {
+      const b = await buildDriver(ctx.debian, cell.driver, fetched.tree, fetched.kernel);
+      const log = path.join(ctx.dir, 'build.log');
+      await copyFile(b.log, log);
+      facts.logs = { build: path.relative(ctx.runDir, log) };
+      if (!b.ok) throw new CellEnd('fail', 'build', `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`, b.firstError, facts);
+      artifact = b.artifact;
+      cachedBuild = b.cached;
+    }
+    consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
+  } catch (e) {
+    if (e instanceof CellEnd) throw e;
+    if (e instanceof CellSkip) throw new CellEnd('skip', 'build', e.message, undefined, facts);
+    // modern eBPF lives in the consumer: its build failing is the driver failing to build
+    if (cell.driver === 'modern-ebpf') throw new CellEnd('fail', 'build', 'the consumer with the modern eBPF probe did not build', errorLine(e), facts);
+    throw new CellEnd('error', 'build', `build infrastructure failed: ${errorLine(e)}`, undefined, facts);
+  }
+  // A Pi SD card (built from Debian packages): kernel and DTB come from its boot partition.
+  let card: PiSdCard | undefined;
+  if (cell.kernel.sdcard) {
+    const machine = MACHINES[cell.kernel.machine]!;
+    try {
+      card = await piSdCard(ctx.debian, cell.kernel.sdcard.firmware, fetched.kernel, path.basename(machine.dtb!));
+    } catch (e) {
+      throw new CellEnd('error', 'build', `SD card image failed: ${errorLine(e)}`, undefined, facts);
+    }
+  }
+  facts.consumer = { id: cell.consumer.id, version: consumer.version };
+  return { artifact, consumer, card, cached: cachedBuild, facts };
+}
