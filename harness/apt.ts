@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheDir, hashOf } from './cache.js';
+import { cacheDir, cacheStats, hashOf } from './cache.js';
 import { UserError, errorLine } from './errors.js';
 
 export interface SuiteOptions {
@@ -167,6 +167,7 @@ export class AptDist {
   }
 
   async apt(tool: 'apt-get' | 'apt-cache', args: string[], cwd?: string): Promise<string> {
+    cacheStats.aptRuns++;
     const r = await execa(tool, args, {
       env: { APT_CONFIG: this.conf, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' },
       cwd,
@@ -235,6 +236,7 @@ export class AptDist {
     const files = parsePrintUris(uris);
     const debs = path.join(this.dir, 'debs');
     const missing = files.filter((f) => !existsSync(path.join(debs, f.file)));
+    cacheStats.downloads += missing.length;
     if (missing.length) await this.apt('apt-get', ['-q', 'download', ...missing.map((f) => `${f.name}=${f.version}`)], debs);
     return files.map((f) => ({ ...f, file: path.join(debs, f.file) }));
   }
@@ -254,6 +256,7 @@ export class AptDist {
     return serialized(this.dir, async () => {
       const out = await this.apt('apt-get', ['-q', '--download-only', 'source', pkg], dir);
       const dsc = sourceDsc(out);
+      if (!/Skipping already downloaded file/.test(out)) cacheStats.downloads++;
       if (!dsc) throw new Error(`no .dsc for source ${pkg} in ${this.spec.suite}`);
       return { dsc: path.join(dir, dsc), dir };
     });

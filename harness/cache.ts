@@ -25,6 +25,9 @@ export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
+/** What this process fetched and produced (the bench counts a warm run's downloads and builds). */
+export const cacheStats = { downloads: 0, produced: {} as Record<string, number>, aptRuns: 0 };
+
 const inFlight = new Map<string, Promise<string>>();
 
 /**
@@ -42,6 +45,7 @@ export function cached(kind: string, inputs: unknown, produce: (dir: string) => 
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
     try {
+      cacheStats.produced[kind] = (cacheStats.produced[kind] ?? 0) + 1;
       await produce(tmp);
       await writeFile(path.join(tmp, '.inputs.json'), JSON.stringify(inputs, null, 2));
       await writeFile(path.join(tmp, '.done'), new Date().toISOString());
