@@ -81,7 +81,29 @@ export function parseGuestLine(rawLine: string): GuestMessage | undefined {
   return undefined;
 }
 
-const PANIC = /(Kernel panic - not syncing.*|BUG: .*|Oops: .*|general protection fault.*|Unable to handle kernel .*|kernel BUG at .*)/;
+/** The headline of a kernel crash or warning on the console. */
+const CRASH = /(Kernel panic - not syncing.*|BUG: .*|Oops: .*|general protection fault.*|Unable to handle kernel .*|kernel BUG at .*|WARNING: CPU: \d+ PID: \d+ at .*)/;
+/** The end of a crash report's block. */
+const CRASH_END = /---\[ end (trace|Kernel panic)/;
+const EXCERPT_LINES = 60;
+
+export type CrashKind = 'panic' | 'oops' | 'bug' | 'warn';
+
+export function crashKind(headline: string): CrashKind {
+  if (/^WARNING:/.test(headline)) return 'warn';
+  if (/^Kernel panic/.test(headline)) return 'panic';
+  if (/BUG/.test(headline)) return 'bug';
+  return 'oops';
+}
+
+export interface Crash {
+  kind: CrashKind;
+  headline: string;
+  /** Where the guest was when the kernel printed it (boot = before init reported). */
+  phase: 'boot' | 'load' | 'capture';
+  /** The console from the headline to the end of its trace (at most EXCERPT_LINES lines). */
+  excerpt: string;
+}
 
 export interface GuestReport {
   boot?: { release: string; btime: number };
@@ -91,20 +113,25 @@ export interface GuestReport {
   capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number };
   logs: Record<string, string>;
   done: boolean;
+  /** The first crash headline (panic, Oops, BUG, WARN). */
   panic?: string;
+  crash?: Crash;
 }
 
 /** Fold console lines (in order) into what the guest reported. */
 export class GuestReader {
   readonly report: GuestReport = { logs: {}, done: false };
+  private phase: Crash['phase'] = 'boot';
+  private excerpt?: string[];
 
   /** Feed one console line; returns the message it carried, if any. */
   feed(line: string): GuestMessage | undefined {
-    const panic = PANIC.exec(line);
-    if (panic && !this.report.panic) this.report.panic = panic[1]!.trim();
+    this.watch(line.replace(/\r$/, ''));
     const msg = parseGuestLine(line);
     if (!msg) return undefined;
     const r = this.report;
+    if (msg.verb === 'boot') this.phase = 'load';
+    if (msg.verb === 'attached' || msg.verb === 'capture') this.phase = 'capture';
     const num = (f: Record<string, string>, k: string) => Number(f[k] ?? NaN);
     switch (msg.verb) {
       case 'boot':
@@ -136,6 +163,24 @@ export class GuestReader {
         break;
     }
     return msg;
+  }
+
+  /** Console watching: the first crash's headline and its block, kept as an excerpt. */
+  private watch(line: string): void {
+    const r = this.report;
+    if (this.excerpt) {
+      if (line.includes('KMATRIX v1 ')) return;
+      this.excerpt.push(line);
+      r.crash!.excerpt = this.excerpt.join('\n');
+      if (CRASH_END.test(line) || this.excerpt.length >= EXCERPT_LINES) this.excerpt = undefined;
+      return;
+    }
+    const hit = CRASH.exec(line);
+    if (!hit || r.crash) return;
+    const headline = hit[1]!.trim();
+    r.panic = headline;
+    r.crash = { kind: crashKind(headline), headline, phase: this.phase, excerpt: line };
+    this.excerpt = [line];
   }
 }
 
@@ -192,6 +237,8 @@ export interface GuestVerdict {
   phase: Phase;
   reason: string;
   firstError?: string;
+  /** The kernel's crash or warning text, when there was one. */
+  oops?: string;
   events: number;
   marker: boolean;
   lines: string[];
@@ -202,12 +249,25 @@ export interface GuestVerdict {
  * init: infrastructure (`error`). After boot, a panic or a missing step is the
  * driver's doing: `fail` at the phase it was in.
  */
-export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonce: string, exit: { timedOut: boolean; phase: Phase }): GuestVerdict {
-  const none = { events: 0, marker: false, lines: [] as string[] };
+export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonce: string, exit: { timedOut: boolean; phase: Phase; killed?: string }): GuestVerdict {
+  const none = { events: 0, marker: false, lines: [] as string[], oops: r.crash?.excerpt };
   if (!r.boot) {
-    const why = exit.timedOut ? 'the guest did not reach init before the boot timeout' : 'QEMU exited before the guest reached init';
+    const why = exit.killed
+      ? `QEMU was ended from outside (${exit.killed}) before the guest reached init`
+      : exit.timedOut
+        ? 'the guest did not reach init before the boot timeout'
+        : r.crash
+          ? `the kernel crashed before init reported (${r.crash.kind})`
+          : 'QEMU exited before the guest reached init';
     return { status: 'error', phase: 'boot', reason: why, firstError: r.panic, ...none };
   }
+  // A kernel crash or warning while the driver loads or captures is the driver's failure, whatever else was seen.
+  if (r.crash && r.crash.phase !== 'boot') {
+    const what = { panic: 'kernel panic', oops: 'kernel Oops', bug: 'kernel BUG', warn: 'kernel WARNING' }[r.crash.kind];
+    return fail(r.crash.phase, `${what} while ${r.crash.phase === 'load' ? 'loading the driver' : 'capturing'}`, r.crash.headline);
+  }
+  // QEMU ended by someone else (killed, crashed) after boot: infrastructure, not the driver.
+  if (exit.killed && !r.capture) return { status: 'error', phase: exit.phase, reason: `QEMU was ended from outside (${exit.killed}) during ${exit.phase}`, ...none };
   if (driver === 'kmod') {
     if (!r.insmod) return fail('load', r.panic ? 'kernel crashed while loading the module' : 'no answer from insmod', r.panic);
     if (r.insmod.rc !== 0) return fail('load', `insmod failed (exit ${r.insmod.rc})`, firstErrorLine(r.logs.insmod ?? ''));
@@ -220,7 +280,7 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
   const captured = r.logs.captured ?? '';
   const events = capturedCount(`${captured}\n${r.logs.stats ?? ''}`, kind);
   const hits = markerEvents(captured, nonce, kind);
-  const evidence = { events, marker: hits.length > 0, lines: hits.slice(0, 5) };
+  const evidence = { events, marker: hits.length > 0, lines: hits.slice(0, 5), oops: none.oops };
   if (hits.length) return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)`, ...evidence };
   const consumerFailure = consumerError(r.logs.consumer ?? '', r.logs.stats ?? '');
   if (!r.capture.alive && events === 0)

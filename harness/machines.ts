@@ -153,6 +153,8 @@ export interface VmExit {
   /** The harness ended it after the guest said `done` (boards where QEMU does not exit). */
   endedByHarness: boolean;
   exitCode?: number;
+  /** QEMU ended by someone else (a signal we did not send) or crashed (non-zero exit): infrastructure. */
+  killed?: string;
   seconds: number;
 }
 
@@ -199,7 +201,15 @@ export function startVm(b: BootSpec, consoleLog: string, onLine: (line: string) 
     clearTimeout(timer);
     live.delete(proc);
     return new Promise<VmExit>((resolve) =>
-      log.end(() => resolve({ timedOut, endedByHarness, exitCode: r.exitCode, seconds: (Date.now() - started) / 1000 })),
+      log.end(() =>
+        resolve({
+          timedOut,
+          endedByHarness,
+          exitCode: r.exitCode,
+          killed: timedOut || endedByHarness ? undefined : r.signal ? `signal ${r.signal}` : r.exitCode ? `exit code ${r.exitCode}` : undefined,
+          seconds: (Date.now() - started) / 1000,
+        }),
+      ),
     );
   });
   return {

@@ -9,6 +9,8 @@ export interface GuestExit {
   /** The harness ended it after the guest said `done` (or the run was interrupted). */
   endedByHarness: boolean;
   exitCode?: number;
+  /** Ended by someone else (a signal the harness did not send) or crashed: infrastructure. */
+  killed?: string;
   seconds: number;
 }
 

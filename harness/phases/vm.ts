@@ -119,10 +119,11 @@ export async function vmPhase(cell: Cell, plan: GuestPlan, ctx: CellContext, clo
     });
     const exit = await vm.done;
     await steps;
-    const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot' });
+    const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed });
     if (reader.report.boot?.release) facts.kernel = { release: reader.report.boot.release };
     if (reader.report.sdcard) facts.kernel = { ...facts.kernel, sdcard: reader.report.sdcard };
     facts.evidence = { events: v.events, marker: v.marker, lines: v.lines };
+    if (v.oops) facts.oops = v.oops;
     const at = clock.phase;
     if (at && at !== v.phase && PHASES.indexOf(v.phase) > PHASES.indexOf(at)) {
       // the guest's facts place the end later than the console showed (scap-open's window is load and capture at once)

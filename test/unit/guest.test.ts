@@ -89,6 +89,37 @@ describe('cell verdict from the guest report', () => {
     assert.match(v.firstError!, /BUG: kernel NULL pointer dereference/);
   });
 
+  it('console watching keeps the Oops block as an excerpt, up to the end of its trace', () => {
+    const oops = [
+      '[    9.1] BUG: kernel NULL pointer dereference, address: 0000000000000000',
+      '[    9.1] #PF: supervisor write access in kernel mode',
+      '[    9.1] Oops: 0002 [#1] PREEMPT SMP NOPTI',
+      '[    9.1] RIP: 0010:oops_init+0x5/0x1000 [scap]',
+      '[    9.2] ---[ end trace 0000000000000000 ]---',
+      '[    9.2] Kernel panic - not syncing: Fatal exception',
+    ];
+    const r = read([boot, 'KMATRIX v1 consumer started pid=9', ...oops]);
+    const v = judge(r, 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'load' });
+    assert.deepEqual([v.status, v.phase, v.reason], ['fail', 'load', 'kernel BUG while loading the driver']);
+    assert.match(v.firstError!, /^BUG: kernel NULL pointer dereference/);
+    assert.equal(v.oops, oops.slice(0, 5).join('\n'), 'the block from the headline to its end-of-trace line');
+  });
+
+  it('a WARN while capturing fails the cell at capture even with the marker seen', () => {
+    const r = read([boot, 'KMATRIX v1 insmod rc=0', 'KMATRIX v1 attached seconds=1', '[ 5.0] WARNING: CPU: 0 PID: 77 at kernel/tracepoint.c:1 foo+0x1/0x2', '[ 5.0] Tainted: G        W  O', logLine('captured', captured), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=1 lines=2']);
+    const v = judge(r, 'kmod', 'sysdig', NONCE, exit);
+    assert.deepEqual([v.status, v.phase, v.reason], ['fail', 'capture', 'kernel WARNING while capturing']);
+    assert.match(v.oops!, /Tainted: G +W/);
+  });
+
+  it('a panic before init reported is infrastructure, named as a crash; QEMU ended from outside is infrastructure too', () => {
+    const p = judge(read(['[ 1.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000']), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'boot' });
+    assert.deepEqual([p.status, p.phase, p.reason], ['error', 'boot', 'the kernel crashed before init reported (panic)']);
+    assert.match(p.firstError!, /Attempted to kill init/);
+    const k = judge(read([boot]), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'load', killed: 'signal SIGKILL' });
+    assert.deepEqual([k.status, k.phase, k.reason], ['error', 'load', 'QEMU was ended from outside (signal SIGKILL) during load']);
+  });
+
   it('marker lines need an open-family syscall and the nonce', () => {
     assert.deepEqual(markerEvents(`KMEVT 1 > openat cat /tmp/x-${NONCE}\nKMEVT 2 < read cat /tmp/x-${NONCE}\nKMEVT 3 < openat2 cat /tmp/x-${NONCE}`, NONCE), [
       `KMEVT 1 > openat cat /tmp/x-${NONCE}`,
