@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheDir, cacheStats, hashOf } from './cache.js';
+import { cacheDir, cacheStats, hashOf, noteUse } from './cache.js';
 import { UserError, errorLine } from './errors.js';
 
 export interface SuiteOptions {
@@ -238,6 +238,7 @@ export class AptDist {
     const missing = files.filter((f) => !existsSync(path.join(debs, f.file)));
     cacheStats.downloads += missing.length;
     if (missing.length) await this.apt('apt-get', ['-q', 'download', ...missing.map((f) => `${f.name}=${f.version}`)], debs);
+    for (const f of files) noteUse(path.join(debs, f.file));
     return files.map((f) => ({ ...f, file: path.join(debs, f.file) }));
   }
 

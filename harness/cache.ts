@@ -28,6 +28,13 @@ export function hashOf(value: unknown): string {
 /** What this process fetched and produced (the bench counts a warm run's downloads and builds). */
 export const cacheStats = { downloads: 0, produced: {} as Record<string, number>, aptRuns: 0 };
 
+/** Cache paths (relative to the cache root) this process used: recorded per run for `kmatrix cache prune`. */
+export const usedPaths = new Set<string>();
+
+export function noteUse(file: string): void {
+  usedPaths.add(path.relative(cacheDir(), file));
+}
+
 const inFlight = new Map<string, Promise<string>>();
 
 /**
@@ -37,6 +44,7 @@ const inFlight = new Map<string, Promise<string>>();
  */
 export function cached(kind: string, inputs: unknown, produce: (dir: string) => Promise<void>): Promise<string> {
   const dir = path.join(cacheDir(), kind, hashOf(inputs));
+  noteUse(dir);
   const pending = inFlight.get(dir);
   if (pending) return pending;
   const job = (async () => {

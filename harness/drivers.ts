@@ -177,6 +177,8 @@ export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree:
     await mkdir(work, { recursive: true });
     await cp(tree.dir, work, { recursive: true });
     const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd, crossBinutils: cross, aliases });
+    // a build killed from outside (an interrupted run) says nothing about the driver: never cache it as a failure
+    if (x.signal) throw new Error(`the build was killed (${x.signal})`);
     let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.builder.suite} ${kernel.builder.compiler}; kernel built by ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
     // A failed probe sanity check hides the compiler's words in its own log.
     const sanity = path.join(work, 'bpf/configure/0__SANITY/build.log');

@@ -127,21 +127,20 @@ export function qemuCommand(b: BootSpec): { file: string; args: string[] } {
   return { file: m.qemu, args };
 }
 
-// Every live VM, so that any way out of the harness (normal exit, Ctrl-C,
-// SIGTERM, uncaught error) ends them; `setpriv --pdeathsig KILL` covers the
-// rest (the harness itself killed with SIGKILL).
+// Every live VM, so that any way out of the harness (normal exit, an
+// interrupted run, uncaught error) ends them; `setpriv --pdeathsig KILL`
+// covers the harness itself killed with SIGKILL (and pid files in the run
+// directory, see leftovers.ts). Signals are the CLI's (interrupt.ts).
 const live = new Set<ResultPromise>();
 let hooked = false;
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
-  const killAll = () => live.forEach((p) => p.kill('SIGKILL'));
-  process.on('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-    process.once(sig, () => {
-      killAll();
-      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
-    });
+  process.on('exit', stopAllVms);
+}
+
+export function stopAllVms(): void {
+  live.forEach((p) => p.kill('SIGKILL'));
 }
 
 export function liveVmCount(): number {
@@ -159,6 +158,7 @@ export interface VmExit {
 }
 
 export interface VmHandle {
+  pid?: number;
   /** Allow this many seconds (from now) until the next `expect` or the end. */
   expect(seconds: number): void;
   /** End the VM now (result received on a board that does not power off). */
@@ -213,6 +213,7 @@ export function startVm(b: BootSpec, consoleLog: string, onLine: (line: string) 
     );
   });
   return {
+    pid: proc.pid,
     expect,
     stop: () => {
       endedByHarness = true;

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from './atomic.js';
 import { UserError } from './errors.js';
 import type { Sink } from './run.js';
 import type { Matrix } from './matrix.js';
@@ -41,12 +42,14 @@ export function resultsWriter(reportsDir: string, opts: WriterOptions = {}): Sin
     if (e.type === 'run-start') {
       runDir = path.join(reportsDir, e.run.id);
       await mkdir(runDir, { recursive: true });
-      await writeFile(path.join(runDir, 'results.jsonl'), '');
+      // what the run was asked to do, so that `--resume` knows which cells are missing
+      await writeFileAtomic(path.join(runDir, 'run.json'), JSON.stringify({ run: e.run, cells: e.cells }, null, 2) + '\n');
+      if (!e.resume) await writeFile(path.join(runDir, 'results.jsonl'), '');
     } else if (e.type === 'cell-end') {
       await appendFile(path.join(runDir, 'results.jsonl'), JSON.stringify(e.result) + '\n');
     } else if (e.type === 'run-end') {
       const file: ResultsFile = { run: e.run, cells: e.results, verdicts: opts.verdicts?.(e.results) };
-      await writeFile(path.join(runDir, 'results.json'), JSON.stringify(file, null, 2) + '\n');
+      await writeFileAtomic(path.join(runDir, 'results.json'), JSON.stringify(file, null, 2) + '\n');
       await pointLatest(reportsDir, e.run.id);
       await opts.onEnd?.(file, runDir);
     }
@@ -69,4 +72,50 @@ export function readResults(file: string): ResultsFile {
   } catch (e) {
     throw new UserError(`${file} is not a kmatrix results file: ${(e as Error).message}.`);
   }
+}
+
+/** The finished cells in a results.jsonl: one per id (the last line wins); a torn last line (a killed run) is ignored. */
+export function readResultLines(file: string): CellResult[] {
+  if (!existsSync(file)) return [];
+  const byId = new Map<string, CellResult>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as CellResult;
+      if (r && typeof r.id === 'string') byId.set(r.id, r);
+    } catch {
+      /* torn line */
+    }
+  }
+  return [...byId.values()];
+}
+
+export interface ResumeState {
+  run: RunInfo;
+  /** Every cell the run was asked for. */
+  cells: string[];
+  /** Its cells that finished. */
+  previous: CellResult[];
+}
+
+/**
+ * A run to resume: what it was asked for (run.json) and what finished
+ * (results.jsonl, rewritten clean so that new lines append to whole ones).
+ */
+export async function resumeState(reportsDir: string, runId: string): Promise<ResumeState> {
+  const runDir = path.join(reportsDir, runId);
+  const runFile = path.join(runDir, 'run.json');
+  if (!existsSync(runFile))
+    throw new UserError(`Cannot resume run ${runId}: ${runFile} does not exist. Give the id of a run under ${reportsDir} (a directory name such as 20250101-120000Z).`);
+  let asked: { run: RunInfo; cells: string[] };
+  try {
+    asked = JSON.parse(readFileSync(runFile, 'utf8')) as { run: RunInfo; cells: string[] };
+    if (!asked.run?.id || !Array.isArray(asked.cells)) throw new Error('missing "run" or "cells"');
+  } catch (e) {
+    throw new UserError(`Cannot resume run ${runId}: ${runFile} is not a kmatrix run file (${(e as Error).message}).`);
+  }
+  const jsonl = path.join(runDir, 'results.jsonl');
+  const previous = readResultLines(jsonl).filter((r) => asked.cells.includes(r.id));
+  await writeFileAtomic(jsonl, previous.map((r) => JSON.stringify(r) + '\n').join(''));
+  return { run: asked.run, cells: asked.cells, previous };
 }

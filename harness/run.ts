@@ -7,7 +7,10 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { debianMirror } from './apt.js';
 import { QemuBackend } from './backends/qemu.js';
+import { recordUsage } from './cache-usage.js';
 import { errorLine } from './errors.js';
+import { endEverything } from './interrupt.js';
+import { reapLeftovers } from './leftovers.js';
 import { Debian } from './images.js';
 import type { Matrix } from './matrix.js';
 import { projectRoot } from './paths.js';
@@ -29,6 +32,10 @@ export interface RunOptions {
   /** Attempts for a cell that ends in `error` (infrastructure), default 2. */
   attempts?: number;
   runId?: string;
+  /** Raised on SIGINT/SIGTERM: no new cell starts, running ones are ended and not recorded. */
+  signal?: AbortSignal;
+  /** Resuming a run: its info and the cells that already finished (kept in the results, not run again). */
+  resume?: { run: RunInfo; previous: CellResult[] };
 }
 
 export function kmatrixVersion(): Promise<string> {
@@ -45,7 +52,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   };
   const mirror = debianMirror(opts.matrix.mirror);
   const debian = new Debian(mirror, opts.matrix.suites);
-  const run: RunInfo = {
+  const fresh: RunInfo = {
     id: opts.runId ?? newRunId(),
     startedAt: new Date().toISOString(),
     host: hostname(),
@@ -55,29 +62,44 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
     mirror,
     expiredSuitesAccepted: debian.expiredAccepted(),
   };
+  const prior = opts.resume?.run;
+  const run: RunInfo = prior ? { ...prior, interrupted: undefined, finishedAt: undefined, resumedAt: [...(prior.resumedAt ?? []), fresh.startedAt] } : fresh;
   const runDir = path.join(opts.reportsDir, run.id);
   await mkdir(runDir, { recursive: true });
-  await emit({ type: 'run-start', run, cells: opts.cells.map((c) => c.id) });
+  for (const left of await reapLeftovers(opts.reportsDir)) await emit({ type: 'note', message: `ended a VM left by a killed run: ${left}` });
+  await emit({ type: 'run-start', run, cells: opts.cells.map((c) => c.id), resume: Boolean(opts.resume) });
 
-  const backend = new QemuBackend((message) => emit({ type: 'note', message }));
+  const signal = opts.signal;
+  signal?.addEventListener('abort', endEverything, { once: true });
+  const backend = new QemuBackend((message) => emit({ type: 'note', message }), path.join(runDir, 'pids'));
   const limit = pLimit(Math.max(1, opts.jobs));
-  const results = await Promise.all(
+  const finished = await Promise.all(
     opts.cells.map((cell) =>
       limit(async () => {
         const attempts = opts.attempts ?? 2;
         let result: CellResult | undefined;
+<<<<<<< HEAD
         for (let n = 1; n <= attempts; n++) {
           result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, backend, attempt: n });
+=======
+        for (let n = 1; n <= attempts && !signal?.aborted; n++) {
+          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, emit, backend, attempt: n });
+>>>>>>> d5ca871 (Interruption: SIGINT/SIGTERM stop new cells, end every VM and process tree, write what finished (run.interrupted); run --resume <id>; pid files per VM and the next run ends a killed run's leftovers; atomic result files; kmatrix cache / cache prune with per-run usage stamps; -j auto)
           if (result.status !== 'error') break;
-          if (n < attempts) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
+          if (n < attempts && !signal?.aborted) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
         }
-        await emit({ type: 'cell-end', result: result! });
-        return result!;
+        // interrupted: a cell that was running says nothing (its VM and builds were ended); `--resume` runs it again
+        if (!result || signal?.aborted) return undefined;
+        await emit({ type: 'cell-end', result });
+        return result;
       }),
     ),
   );
+  const results = [...(opts.resume?.previous ?? []), ...finished.filter((r): r is CellResult => r !== undefined)];
   run.finishedAt = new Date().toISOString();
+  if (signal?.aborted) run.interrupted = true;
   run.accel = await backend.summary();
+  await recordUsage(run.id);
   await emit({ type: 'run-end', run, results });
   return { run, results };
 }

@@ -129,11 +129,15 @@ export interface RunInfo {
   mirror: string;
   /** Suites read with an expired Release file accepted (an explicit matrix setting). */
   expiredSuitesAccepted: string[];
+  /** Stopped by SIGINT/SIGTERM: the cells it did not finish are missing (`kmatrix run --resume <id>`). */
+  interrupted?: boolean;
+  /** When this run was resumed. */
+  resumedAt?: string[];
 }
 
 /** The typed stream the runner emits; UI, results writer and reporters consume it. */
 export type RunEvent =
-  | { type: 'run-start'; run: RunInfo; cells: string[] }
+  | { type: 'run-start'; run: RunInfo; cells: string[]; resume?: boolean }
   | { type: 'phase-start'; cell: string; phase: Phase }
   | { type: 'phase-end'; cell: string; phase: Phase; ok: boolean; seconds: number; detail?: string }
   | { type: 'note'; cell?: string; message: string }

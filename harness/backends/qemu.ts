@@ -9,6 +9,7 @@ import path from 'node:path';
 import { cellEnvFile, GuestReader } from '../guest.js';
 import { writeCpio, type GuestImage } from '../images.js';
 import { qemuCommand, resolveAccel, startVm, type Accel, type MachineDef } from '../machines.js';
+import { writePidFile } from '../leftovers.js';
 import { GUEST_INIT } from '../paths.js';
 import type { GuestPlan } from '../phases/vm.js';
 import type { Backend, GuestIo, GuestRun } from './backend.js';
@@ -16,7 +17,11 @@ import type { Backend, GuestIo, GuestRun } from './backend.js';
 export class QemuBackend implements Backend {
   readonly id = 'qemu';
   private accels = new Map<string, Promise<Accel>>();
-  constructor(private note: (message: string) => void | Promise<void> = () => {}) {}
+  constructor(
+    private note: (message: string) => void | Promise<void> = () => {},
+    /** Where each running VM gets a pid file (the run's pids/), for the next run to end leftovers. */
+    private pidDir?: string,
+  ) {}
 
   async start(plan: GuestPlan, io: GuestIo): Promise<GuestRun> {
     const accel = await this.accelFor(plan);
@@ -24,7 +29,12 @@ export class QemuBackend implements Backend {
     try {
       const initrd = await cellInitrd(tmp, plan.base, { files: plan.files, env: cellEnvFile(plan.env) });
       const vm = startVm({ ...bootOf(plan), accel, initrd }, io.consoleLog, io.onLine, io.firstTimeout);
-      return { ...vm, done: vm.done.finally(() => rm(tmp, { recursive: true, force: true })) };
+      const pidFile = this.pidDir && vm.pid ? await writePidFile(this.pidDir, vm.pid, `${plan.machine.qemu} for ${io.consoleLog}`) : undefined;
+      const done = vm.done.finally(async () => {
+        if (pidFile) await rm(pidFile, { force: true });
+        await rm(tmp, { recursive: true, force: true });
+      });
+      return { ...vm, done };
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw e;
