@@ -10,7 +10,7 @@ import { cellEnvFile, GuestReader } from '../guest.js';
 import { writeCpio, type GuestImage } from '../images.js';
 import { qemuCommand, resolveAccel, startVm, type Accel, type MachineDef } from '../machines.js';
 import { writePidFile } from '../leftovers.js';
-import { GUEST_INIT } from '../paths.js';
+import { guestInit } from '../paths.js';
 import type { GuestPlan } from '../phases/vm.js';
 import type { Backend, GuestIo, GuestRun } from './backend.js';
 
@@ -73,7 +73,7 @@ function bootOf(plan: GuestPlan) {
 export async function cellInitrd(tmp: string, guest: GuestImage, extra: { files: Record<string, string>; env: string }): Promise<string> {
   const overlay = path.join(tmp, 'overlay');
   await mkdir(path.join(overlay, 'kmatrix'), { recursive: true });
-  await copyFile(GUEST_INIT, path.join(overlay, 'init'));
+  await copyFile(guestInit(), path.join(overlay, 'init'));
   await chmod(path.join(overlay, 'init'), 0o755);
   await writeFile(path.join(overlay, 'kmatrix', 'cell.env'), extra.env);
   for (const [to, from] of Object.entries(extra.files)) {

@@ -3,15 +3,16 @@ import { execa } from 'execa';
 import path from 'node:path';
 import { filterCells, loadMatrix, type Matrix } from '../../harness/matrix.js';
 import { matrixVerdicts, resultsWriter } from '../../harness/results.js';
-import { runCells } from '../../harness/run.js';
+import { runCells, type Sink } from '../../harness/run.js';
 import type { CellResult, RunEvent } from '../../harness/types.js';
 
 export const REPORTS = path.resolve('reports/test-runs');
 
-export async function runMatrix(patterns: string[], matrix: Matrix = loadMatrix('matrix.yaml'), attempts = 2) {
+export async function runMatrix(patterns: string[], matrix: Matrix = loadMatrix('matrix.yaml'), attempts = 2, sinks: Sink[] = []) {
   const events: RunEvent[] = [];
   const out = await runCells({ matrix, cells: filterCells(matrix.cells, patterns), reportsDir: REPORTS, jobs: 2, attempts }, [
     (e) => void events.push(e),
+    ...sinks,
     resultsWriter(REPORTS, { verdicts: matrixVerdicts(matrix) }),
   ]);
   return { ...out, events, byId: new Map(out.results.map((r) => [r.id, r])) };
