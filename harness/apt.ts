@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir, cacheStats, hashOf, noteUse } from './cache.js';
 import { UserError, errorLine } from './errors.js';
+import { writeFileAtomic } from './atomic.js';
 
 export interface SuiteOptions {
   /** Accept a Release file past its Valid-Until date (sid on a lagging mirror). Reported per run. */
@@ -108,6 +109,7 @@ function isDebianArchive(e: SourceEntry): boolean {
 }
 
 const updated = new Map<string, Promise<void>>();
+const memo = new Map<string, string>();
 const queues = new Map<string, Promise<unknown>>();
 
 /** Serialize the apt operations on one dist directory (parallel cells share it). */
@@ -166,6 +168,26 @@ export class AptDist {
     await writeFile(this.conf, conf.join('\n') + '\n');
   }
 
+  /**
+   * A read-only apt query (show, --print-uris, -s install), answered from
+   * <cache>/resolved/ when these same package lists answered it before: a warm
+   * cell resolves no package. Keyed by the lists' update stamp, so refreshed
+   * lists mean fresh answers.
+   */
+  private async query(tool: 'apt-get' | 'apt-cache', args: string[]): Promise<string> {
+    const stamp = path.join(this.dir, 'lists', '.updated');
+    const at = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+    const file = path.join(cacheDir(), 'resolved', `${hashOf([this.dir, at, tool, args])}.json`);
+    noteUse(file);
+    const known = memo.get(file) ?? (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { out: string }).out : undefined);
+    if (known !== undefined) return known;
+    const out = await this.apt(tool, args);
+    memo.set(file, out);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, JSON.stringify({ tool, args, out }));
+    return out;
+  }
+
   async apt(tool: 'apt-get' | 'apt-cache', args: string[], cwd?: string): Promise<string> {
     cacheStats.aptRuns++;
     const r = await execa(tool, args, {
@@ -213,7 +235,7 @@ export class AptDist {
     await this.update();
     let out: string;
     try {
-      out = await this.apt('apt-cache', ['show', '--no-all-versions', pkg]);
+      out = await this.query('apt-cache', ['show', '--no-all-versions', pkg]);
     } catch {
       throw new Error(`package ${pkg} not found in ${this.spec.suite}/${this.spec.arch}`);
     }
@@ -232,7 +254,7 @@ export class AptDist {
   }
 
   private async downloadNow(pkgs: string[]): Promise<PackageFile[]> {
-    const uris = await this.apt('apt-get', ['-q', '--print-uris', 'download', ...pkgs]);
+    const uris = await this.query('apt-get', ['-q', '--print-uris', 'download', ...pkgs]);
     const files = parsePrintUris(uris);
     const debs = path.join(this.dir, 'debs');
     const missing = files.filter((f) => !existsSync(path.join(debs, f.file)));
@@ -245,7 +267,7 @@ export class AptDist {
   /** The dependency closure of `pkgs` (as if installed on an empty system, no recommends), downloaded. */
   async closure(pkgs: string[]): Promise<PackageFile[]> {
     await this.update();
-    const sim = await this.apt('apt-get', ['-s', '-q', 'install', ...pkgs]);
+    const sim = await this.query('apt-get', ['-s', '-q', 'install', ...pkgs]);
     const names = [...sim.matchAll(/^Inst (\S+) \((\S+)/gm)].map((m) => `${m[1]}=${m[2]}`);
     return this.download(names);
   }
@@ -254,6 +276,13 @@ export class AptDist {
   async source(pkg: string): Promise<{ dsc: string; dir: string }> {
     await this.update();
     const dir = path.join(this.dir, 'src');
+    // already downloaded (every file the lists name): no apt run at all
+    const files = parsePrintUris(await this.query('apt-get', ['-q', '--print-uris', 'source', pkg]));
+    const have = files.find((f) => f.file.endsWith('.dsc'));
+    if (have && files.every((f) => existsSync(path.join(dir, f.file)))) {
+      files.forEach((f) => noteUse(path.join(dir, f.file)));
+      return { dsc: path.join(dir, have.file), dir };
+    }
     return serialized(this.dir, async () => {
       const out = await this.apt('apt-get', ['-q', '--download-only', 'source', pkg], dir);
       const dsc = sourceDsc(out);

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { debianMirror } from './apt.js';
 import { QemuBackend } from './backends/qemu.js';
 import { cacheStats } from './cache.js';
-import { Debian, fetchKernel, guestImage } from './images.js';
+import { Debian, guestImage } from './images.js';
+import { fetchKernel } from './kernels/index.js';
 import { filterCells, loadMatrix, type Matrix } from './matrix.js';
 import { MACHINES } from './machines.js';
 import { GuestReader } from './guest.js';
@@ -69,8 +70,9 @@ async function timedRun(m: Matrix, ids: string[], jobs: number, reportsDir: stri
 export async function bareBoot(m: Matrix, kernelId: string, dir: string): Promise<number> {
   const debian = new Debian(debianMirror(m.mirror), m.suites);
   const spec = m.kernels[kernelId]!;
-  const kernel = await fetchKernel(debian, spec);
-  const base = await guestImage(debian, spec.debian.suite, spec.arch, []);
+  const kernel = await fetchKernel(spec, { debian, settings: m.kernelSettings ?? {} });
+  // the empty init's guest: busybox alone, from the suite whose compiler builds for this kernel
+  const base = await guestImage(debian, kernel.builder.suite, spec.arch, []);
   const backend = new QemuBackend();
   const plan = {
     machine: MACHINES[spec.machine]!,

@@ -3,12 +3,13 @@
 // built from a Debian falcosecurity-libs source package (the only way to get a
 // modern-eBPF engine: Debian's libscap builds never include it). Also how each
 // one is told which driver to open, and how its output shows the marker.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from './cache.js';
 import { CellSkip, firstCompilerError, isUnavailable, SourceUnavailable } from './drivers.js';
-import { builderRoot, guestImage, inBuilder, type Debian, type GuestImage } from './images.js';
+import type { AptDist } from './apt.js';
+import { builderRoot, extractDebs, guestImage, inBuilder, type Debian, type GuestImage } from './images.js';
 import type { Arch, ConsumerSpec, DriverId } from './types.js';
 
 export interface ConsumerAssets {
@@ -83,10 +84,21 @@ async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, ext
   const openat = Number(/= (\d+)/.exec(readFileSync(path.join(work, 'openat'), 'utf8'))?.[1]);
   return {
     image,
-    files: { 'usr/bin/scap-open': path.join(work, 'scap-open') },
+    files: { 'usr/bin/scap-open': path.join(work, 'scap-open'), [STDBUF_LIB]: await stdbufLib(dist) },
     version: `scap-open ${dsc.replace(/\.dsc$/, '').replace('_', '=')}${libs.modern ? ' (modern_bpf)' : ''}`,
     openatExit: openat,
   };
+}
+
+/** coreutils' libstdbuf (what `stdbuf -oL` preloads): scap-open's stdout line-buffered, so capture ends at the marker. */
+const STDBUF_LIB = 'usr/libexec/coreutils/libstdbuf.so';
+
+async function stdbufLib(dist: AptDist): Promise<string> {
+  const debs = await dist.download(['coreutils']);
+  const dir = await cached('stdbuf', debs.map((d) => d.sha256), (out) => extractDebs(debs.map((d) => d.file), out, [STDBUF_LIB]));
+  const lib = path.join(dir, STDBUF_LIB);
+  if (!existsSync(lib)) throw new Error(`coreutils (${dist.spec.suite}/${dist.spec.arch}) has no ${STDBUF_LIB}`);
+  return lib;
 }
 
 /** Where the guest finds the driver artifact, and how the consumer is told to open it. */

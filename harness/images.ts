@@ -8,6 +8,7 @@ import { cp, mkdir, rm, symlink, lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { AptDist, type SuiteOptions } from './apt.js';
 import { cached } from './cache.js';
+import { trimGuest } from './guest-trim.js';
 import type { KernelTree } from './kernels/index.js';
 import type { Arch } from './types.js';
 
@@ -124,16 +125,20 @@ export interface GuestImage {
   packages: { name: string; version: string }[];
 }
 
+/** How guests are trimmed (guest-trim.ts); part of their cache key. */
+const GUEST_TRIM = 'trim-v1';
+
 /** The guest's base initramfs: busybox and the dependency closure of `packages`, of a suite and arch. */
 export async function guestImage(debian: Debian, suite: string, arch: Arch, packages: string[]): Promise<GuestImage> {
   const dist = debian.dist(suite, arch);
   const pkgs = await dist.closure([...packages, 'busybox-static']);
-  const dir = await cached('guests', pkgs.map((p) => p.sha256).sort(), async (out) => {
+  const dir = await cached('guests', [...pkgs.map((p) => p.sha256).sort(), GUEST_TRIM], async (out) => {
     const root = path.join(out, 'root');
     await extractDebs(pkgs.map((p) => p.file), root);
     await mergeUsr(root);
     for (const junk of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'usr/share/info', 'usr/share/lintian'])
       await rm(path.join(root, junk), { recursive: true, force: true });
+    await trimGuest(root, ['usr/share/sysdig']);
     await writeCpio(root, path.join(out, 'base.cpio'));
     await rm(root, { recursive: true, force: true });
   });

@@ -78,13 +78,8 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
       limit(async () => {
         const attempts = opts.attempts ?? 2;
         let result: CellResult | undefined;
-<<<<<<< HEAD
-        for (let n = 1; n <= attempts; n++) {
-          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, backend, attempt: n });
-=======
         for (let n = 1; n <= attempts && !signal?.aborted; n++) {
-          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, emit, backend, attempt: n });
->>>>>>> d5ca871 (Interruption: SIGINT/SIGTERM stop new cells, end every VM and process tree, write what finished (run.interrupted); run --resume <id>; pid files per VM and the next run ends a killed run's leftovers; atomic result files; kmatrix cache / cache prune with per-run usage stamps; -j auto)
+          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, backend, attempt: n });
           if (result.status !== 'error') break;
           if (n < attempts && !signal?.aborted) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
         }

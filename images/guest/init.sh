@@ -65,15 +65,18 @@ echo "$KM_NONCE" > "$marker"
 case "$KM_CONSUMER" in
   sysdig)
     # Only events on the marker file are printed, streamed: capture ends as soon as it shows.
-    live=1; window=$KM_CAPTURE_TIMEOUT
+    live=1; window=$KM_CAPTURE_TIMEOUT; first_event='^KMEVT '
     $KM_RUN_AS sysdig --unbuffered $KM_ENGINE_ARGS -p 'KMEVT %evt.num %evt.dir %evt.type %proc.name %fd.name' "fd.name contains $KM_NONCE" > /tmp/captured 2> /tmp/consumer.err &
     ;;
   scap-open)
-    # scap-open prints every openat exit with its parameters; its stdout is
-    # block-buffered into the file, so it runs for a fixed window and the
-    # output is read once it has stopped.
-    live=0; window=25; [ "$KM_CAPTURE_TIMEOUT" -lt $window ] && window=$KM_CAPTURE_TIMEOUT
-    $KM_RUN_AS scap-open $KM_ENGINE_ARGS --evt_type "$KM_EVT_TYPE" > /tmp/captured 2> /tmp/consumer.err &
+    # scap-open prints every openat exit with its parameters through stdio,
+    # block-buffered into a file; coreutils' libstdbuf (what stdbuf -oL does)
+    # makes it line-buffered so capture ends as soon as the marker shows.
+    # Without it: a fixed window, the output read once scap-open has stopped.
+    stdbuf=/usr/libexec/coreutils/libstdbuf.so
+    first_event='^ *PARAM [0-9]'   # its banner comes before the driver is open: an event's parameter means attached
+    if [ -f $stdbuf ]; then live=1; window=$KM_CAPTURE_TIMEOUT; else live=0; window=25; [ "$KM_CAPTURE_TIMEOUT" -lt $window ] && window=$KM_CAPTURE_TIMEOUT; stdbuf=; fi
+    LD_PRELOAD=$stdbuf _STDBUF_O=L $KM_RUN_AS scap-open $KM_ENGINE_ARGS --evt_type "$KM_EVT_TYPE" > /tmp/captured 2> /tmp/consumer.err &
     ;;
   *) echo "unknown consumer $KM_CONSUMER" > /tmp/consumer.err; false & ;;
 esac
@@ -87,7 +90,7 @@ while [ $t -lt "$window" ]; do
   if ! kill -0 $pid 2>/dev/null; then alive=0; break; fi
   cat "$marker" > /dev/null
   if [ $live = 1 ]; then
-    if [ $attached = 0 ] && [ -s /tmp/captured ]; then attached=1; say attached seconds=$t; fi
+    if [ $attached = 0 ] && grep -q -e "$first_event" /tmp/captured 2>/dev/null; then attached=1; say attached seconds=$t; fi
     if grep -q "$KM_NONCE" /tmp/captured 2>/dev/null; then found=1; break; fi
   fi
   sleep 1; t=$((t+1))
@@ -102,7 +105,7 @@ log consumer /tmp/consumer.err
 # The host gets the lines naming the marker, and the consumer's closing lines (stats).
 grep -e "$KM_NONCE" /tmp/captured | head -n 50 > /tmp/captured.marker
 log captured /tmp/captured.marker
-[ $live = 1 ] || {
+[ "$KM_CONSUMER" = scap-open ] && {
   { grep -E 'Seen by driver|events correctly captured|Time elapsed' /tmp/captured; tail -n 40 /tmp/captured; } > /tmp/captured.tail
   log stats /tmp/captured.tail
 }
