@@ -16,7 +16,7 @@ import { MACHINES } from './machines.js';
 import { GuestReader } from './guest.js';
 import { runCells } from './run.js';
 import type { CellResult, RunEvent } from './types.js';
-import { measureDriverOverhead, type DriverOverhead } from './workload.js';
+import { measureDriverOverhead, type DriverOverhead } from './bench-overhead.js';
 
 export const OVERHEAD_CELLS: Record<string, string> = {
   kmod: 'debian-6.1-amd64/kmod@0.23.2/host',
@@ -126,7 +126,7 @@ export async function bench(opts: { matrixFile: string; reportsDir: string; comm
   let overhead: BenchResult['driverOverhead'];
   try {
     say('driver overhead: a fixed syscall loop in the guest, no driver and per driver');
-    overhead = await measureDriverOverhead(m, runs);
+    overhead = await measureDriverOverhead(m, runs, OVERHEAD_CELLS);
   } catch (e) {
     overhead = { missing: (e as Error).message };
   }

@@ -128,17 +128,21 @@ export interface GuestImage {
 /** How guests are trimmed (guest-trim.ts); part of their cache key. */
 const GUEST_TRIM = 'trim-v1';
 
-/** The guest's base initramfs: busybox and the dependency closure of `packages`, of a suite and arch. */
-export async function guestImage(debian: Debian, suite: string, arch: Arch, packages: string[]): Promise<GuestImage> {
+/**
+ * The guest's base initramfs: busybox and the dependency closure of
+ * `packages`, of a suite and arch, trimmed to what its programs (and
+ * `programs`, host files the cell adds) load.
+ */
+export async function guestImage(debian: Debian, suite: string, arch: Arch, packages: string[], programs: string[] = []): Promise<GuestImage> {
   const dist = debian.dist(suite, arch);
   const pkgs = await dist.closure([...packages, 'busybox-static']);
-  const dir = await cached('guests', [...pkgs.map((p) => p.sha256).sort(), GUEST_TRIM], async (out) => {
+  const dir = await cached('guests', [...pkgs.map((p) => p.sha256).sort(), GUEST_TRIM, ...programs], async (out) => {
     const root = path.join(out, 'root');
     await extractDebs(pkgs.map((p) => p.file), root);
     await mergeUsr(root);
     for (const junk of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'usr/share/info', 'usr/share/lintian'])
       await rm(path.join(root, junk), { recursive: true, force: true });
-    await trimGuest(root, ['usr/share/sysdig']);
+    await trimGuest(root, ['usr/share/sysdig'], programs);
     await writeCpio(root, path.join(out, 'base.cpio'));
     await rm(root, { recursive: true, force: true });
   });

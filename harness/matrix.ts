@@ -61,7 +61,7 @@ export const matrixSchema = {
     timeouts: {
       type: 'object',
       additionalProperties: false,
-      properties: { boot: { type: 'number', minimum: 1 }, load: { type: 'number', minimum: 1 }, capture: { type: 'number', minimum: 1 } },
+      properties: { boot: { type: 'number', minimum: 1, maximum: 86400 }, load: { type: 'number', minimum: 1, maximum: 86400 }, capture: { type: 'number', minimum: 1, maximum: 86400 } },
     },
     kernels: {
       type: 'object',
@@ -229,7 +229,16 @@ export function parseMatrix(text: string, file: string): Matrix {
     const what = e.code === 'DUPLICATE_KEY' ? 'duplicate id (map keys must be unique)' : e.message.split('\n')[0];
     throw new UserError(`${file}:${line}: invalid YAML: ${what}.`);
   }
-  const raw = doc.toJS() as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS() as unknown;
+  } catch (e) {
+    // aliases: an undefined anchor, or too many (an alias bomb)
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\.$/, '');
+    const alias = /: (\S+)$/.exec(msg)?.[1];
+    const at = alias ? text.search(new RegExp(`\\*${alias.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`)) : -1;
+    throw new UserError(`${file}${at >= 0 ? `:${lc.linePos(at).line}` : ''}: invalid YAML: ${msg}.`);
+  }
   if (!validate(raw)) {
     // an anyOf's own error says more than its first branch's ("must be string")
     const err = validate.errors!.find((e) => e.keyword === 'anyOf') ?? validate.errors![0]!;

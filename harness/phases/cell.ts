@@ -20,6 +20,8 @@ export interface CellContext {
   /** How boot → load → capture runs (QEMU by default). */
   backend: Backend;
   attempt: number;
+  /** Files added to the guest beyond the cell's own (guest path → host path). */
+  guestFiles?: Record<string, string>;
 }
 
 export function cellDirName(id: string): string {

@@ -30,6 +30,8 @@ log() { # name file (a long one keeps its start and its end, where the final err
   b=$(base64 -w0 < "$2" 2>/dev/null)
   say log "$1" "${#b}" "$b"
 }
+# Optional steps a run adds (e.g. the bench's timed loops): /kmatrix/hooks/<point>.
+hook() { [ -f "/kmatrix/hooks/$1" ] && . "/kmatrix/hooks/$1"; }
 finish() { dmesg | tail -n 60 > /tmp/dmesg; log dmesg /tmp/dmesg; say done; sync; poweroff -f; sleep 30; }
 
 # Boards without an RTC boot in 1970 (btime 0), which libscap rejects: take the host's clock.
@@ -95,6 +97,7 @@ while [ $t -lt "$window" ]; do
   fi
   sleep 1; t=$((t+1))
 done
+[ $found = 1 ] && hook capturing
 if [ $alive = 1 ]; then
   kill -INT $pid 2>/dev/null
   for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $pid 2>/dev/null || break; sleep 1; done
@@ -112,4 +115,5 @@ log captured /tmp/captured.marker
 grep -q "$KM_NONCE" /tmp/captured 2>/dev/null && found=1
 say capture found=$found alive=$alive rc=$rc seconds=$t
 if [ "$KM_DRIVER" = kmod ]; then rmmod scap > /tmp/rmmod.out 2>&1; rc=$?; log rmmod /tmp/rmmod.out; say rmmod rc=$rc; fi
+[ $found = 1 ] && hook unloaded
 finish
