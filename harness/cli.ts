@@ -6,7 +6,7 @@ import { isUserError } from './errors.js';
 import { checkTools, installCommand, requireTools } from './host.js';
 import { filterCells, loadMatrix } from './matrix.js';
 import { writeReport } from './report.js';
-import { matrixVerdicts, readResults, resultsWriter, resumeState, type ResumeState } from './results.js';
+import { benchOverhead, matrixVerdicts, readResults, resultsWriter, resumeState, type ResumeState } from './results.js';
 import { cacheSizes, pruneCache, prunePlan } from './cache-usage.js';
 import { abortOnSignals } from './interrupt.js';
 import { autoJobs } from './scheduler.js';
@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
       const { run, results } = await runCells({ matrix: m, cells, reportsDir: reports, jobs, attempts: o.attempts, signal, resume }, [
         terminalUi(),
         resultsWriter(reports, {
-          verdicts: matrixVerdicts(m),
+          verdicts: matrixVerdicts(m, benchOverhead(reports)),
           onEnd: async (file, runDir) => {
             html = await writeReport(file, runDir);
           },

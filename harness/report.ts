@@ -36,6 +36,7 @@ function cellDetails(c: CellResult): string {
 <div class="id">${esc(c.id)}</div>
 ${c.reason ? `<div>${esc(c.reason)}</div>` : ''}
 ${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
+${c.oops ? `<details><summary>kernel console (Oops)</summary><pre class="err">${esc(c.oops)}</pre></details>` : ''}
 ${c.evidence ? `<div>evidence: ${c.evidence.marker ? 'marker seen' : 'marker not seen'}, ${c.evidence.events} event(s)</div>` : ''}
 ${c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
 <div>kernel ${esc(c.kernel.release ?? '?')}${c.kernel.builder ? ` (drivers built in ${esc(c.kernel.builder)})` : ''} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>

@@ -294,8 +294,18 @@ describe('verdicts', () => {
 
     it('kmod-fastest stays untested until the overhead figures exist; an unknown claim has no rule', () => {
       const all = ['k5.10', 'k6.1'].map((k) => cell(k, 'kmod', 'pass'));
-      assert.equal(claim('kmod-fastest', all).why, 'needs the driver overhead figures (performance issue); no measurement yet');
+      assert.match(claim('kmod-fastest', all).why, /^needs the driver overhead figures/);
       assert.deepEqual(claim('made-up', all), { id: 'made-up', text: 'made-up', verdict: 'untested', why: 'no rule for this claim', cells: [] });
+    });
+
+    it('kmod-fastest is judged from the bench overhead figures when there are some', () => {
+      const t = table('kmod', ['kmod-fastest']);
+      const judged = (ratio: Record<string, number>) => claimVerdicts(t, [], { overhead: { at: '2026-01-01', ratio } })[0]!;
+      assert.equal(judged({ kmod: 1.4, ebpf: 3.2, 'modern-ebpf': 2.1 }).verdict, 'supported');
+      const c = judged({ kmod: 2.5, ebpf: 3.2, 'modern-ebpf': 1.9 });
+      assert.equal(c.verdict, 'contradicted');
+      assert.match(c.why, /modern-ebpf cost less than kmod/);
+      assert.equal(judged({ kmod: 1.4 }).verdict, 'untested');
     });
 
     it('errored and skipped cells are never counted as pass or fail', () => {
