@@ -37,7 +37,7 @@ export interface RunOptions {
   /** Files added to every guest (guest path → host path), e.g. the bench's workload and hooks. */
   guestFiles?: Record<string, string>;
   /** Resuming a run: its info and the cells that already finished (kept in the results, not run again). */
-  resume?: { run: RunInfo; previous: CellResult[] };
+  resume?: { run: RunInfo; previous: CellResult[]; /** every cell the run was asked for */ cells: string[] };
 }
 
 export function kmatrixVersion(): Promise<string> {
@@ -69,7 +69,8 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   const runDir = path.join(opts.reportsDir, run.id);
   await mkdir(runDir, { recursive: true });
   for (const left of await reapLeftovers(opts.reportsDir)) await emit({ type: 'note', message: `ended a VM left by a killed run: ${left}` });
-  await emit({ type: 'run-start', run, cells: opts.cells.map((c) => c.id), resume: Boolean(opts.resume) });
+  // a resumed run is still asked for all its cells (run.json keeps them for a later --resume)
+  await emit({ type: 'run-start', run, cells: opts.resume?.cells ?? opts.cells.map((c) => c.id), resume: Boolean(opts.resume) });
 
   const signal = opts.signal;
   signal?.addEventListener('abort', endEverything, { once: true });
