@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux dpkg apt debian-archive-keyring xz-utils zstd procps mtools dosfstools fdisk e2fsprogs)
+packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux dpkg apt debian-archive-keyring xz-utils zstd procps mtools dosfstools fdisk e2fsprogs binutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
