@@ -35,7 +35,7 @@ async function needed(files: string[]): Promise<Map<string, string[]>> {
     const batch = files.slice(i, i + 200);
     const r = await execa('readelf', ['-d', '-W', ...batch], { reject: false });
     // readelf complains about non-ELF files (scripts) but must have run: without it every library would look unused
-    if (r.exitCode === undefined || (r.failed && !r.stdout)) throw new Error(`readelf (binutils) failed: ${r.shortMessage}`);
+    if (r.exitCode === undefined) throw new Error(`readelf (binutils) failed: ${r.shortMessage}`);
     let current = '';
     for (const line of r.stdout.split('\n')) {
       const f = /^File: (.*)$/.exec(line);
