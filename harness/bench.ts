@@ -9,13 +9,14 @@ import path from 'node:path';
 import { debianMirror } from './apt.js';
 import { QemuBackend } from './backends/qemu.js';
 import { cacheStats } from './cache.js';
-import { Debian, fetchKernel, guestImage } from './images.js';
+import { Debian, guestImage } from './images.js';
+import { fetchKernel } from './kernels/index.js';
 import { filterCells, loadMatrix, type Matrix } from './matrix.js';
 import { MACHINES } from './machines.js';
 import { GuestReader } from './guest.js';
 import { runCells } from './run.js';
 import type { CellResult, RunEvent } from './types.js';
-import { measureDriverOverhead, type DriverOverhead } from './workload.js';
+import { measureDriverOverhead, type DriverOverhead } from './bench-overhead.js';
 
 export const OVERHEAD_CELLS: Record<string, string> = {
   kmod: 'debian-6.1-amd64/kmod@0.23.2/host',
@@ -69,8 +70,9 @@ async function timedRun(m: Matrix, ids: string[], jobs: number, reportsDir: stri
 export async function bareBoot(m: Matrix, kernelId: string, dir: string): Promise<number> {
   const debian = new Debian(debianMirror(m.mirror), m.suites);
   const spec = m.kernels[kernelId]!;
-  const kernel = await fetchKernel(debian, spec);
-  const base = await guestImage(debian, spec.debian.suite, spec.arch, []);
+  const kernel = await fetchKernel(spec, { debian, settings: m.kernelSettings ?? {} });
+  // the empty init's guest: busybox alone, from the suite whose compiler builds for this kernel
+  const base = await guestImage(debian, kernel.builder.suite, spec.arch, []);
   const backend = new QemuBackend();
   const plan = {
     machine: MACHINES[spec.machine]!,
@@ -124,7 +126,7 @@ export async function bench(opts: { matrixFile: string; reportsDir: string; comm
   let overhead: BenchResult['driverOverhead'];
   try {
     say('driver overhead: a fixed syscall loop in the guest, no driver and per driver');
-    overhead = await measureDriverOverhead(m, runs);
+    overhead = await measureDriverOverhead(m, runs, OVERHEAD_CELLS);
   } catch (e) {
     overhead = { missing: (e as Error).message };
   }

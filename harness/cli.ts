@@ -1,4 +1,4 @@
-// The kmatrix command line: list, run, report, doctor.
+// The kmatrix command line: list, run (--shell), merge, explain, report, cache, doctor, kernel.
 import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { setCacheDir, cacheDir } from './cache.js';
@@ -6,7 +6,7 @@ import { isUserError } from './errors.js';
 import { checkTools, installCommand, requireTools } from './host.js';
 import { filterCells, loadMatrix } from './matrix.js';
 import { publish, writeReport } from './reports/index.js';
-import { matrixVerdicts, readResults, resultsWriter, resumeState, type ResumeState } from './results.js';
+import { benchOverhead, matrixVerdicts, readResults, resultsWriter, resumeState, type ResumeState } from './results.js';
 import { cacheSizes, pruneCache, prunePlan } from './cache-usage.js';
 import { abortOnSignals } from './interrupt.js';
 import { autoJobs } from './scheduler.js';
@@ -21,6 +21,7 @@ import { explainCell } from './explain.js';
 import { mergeShards } from './merge.js';
 import { expectedCost, parseShard, selectionOf, shardCells } from './shard.js';
 import { shellCell } from './shell.js';
+import { kernelCommands } from './kernels/cli.js';
 import type { Matrix } from './matrix.js';
 import type { Cell, CellResult } from './types.js';
 
@@ -135,7 +136,7 @@ export async function main(argv: string[]): Promise<void> {
         [
           terminalUi({ previous, reportsDir: reports }),
           resultsWriter(reports, {
-            verdicts: matrixVerdicts(m),
+            verdicts: matrixVerdicts(m, benchOverhead(reports)),
             onEnd: async (file, runDir) => {
               html = await writeReport(file, runDir);
             },
@@ -167,7 +168,7 @@ export async function main(argv: string[]): Promise<void> {
       const out = path.resolve(o.out ?? path.join(reports, merged.run.id));
       await mkdir(out, { recursive: true });
       for (const d of dirs) if (existsSync(path.join(d, 'cells'))) await cp(path.join(d, 'cells'), path.join(out, 'cells'), { recursive: true, dereference: true });
-      const file = { run: merged.run, cells: merged.cells, verdicts: matrixVerdicts(m)?.(merged.cells) };
+      const file = { run: merged.run, cells: merged.cells, verdicts: matrixVerdicts(m, benchOverhead(reports))?.(merged.cells) };
       await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(file, null, 2) + '\n');
       const html = await writeReport(file, out);
       console.log(`merged ${shards.length} shard(s), ${merged.cells.length} cell(s) → ${path.relative(process.cwd(), html)}`);
@@ -233,6 +234,9 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = 1;
       }
     });
+
+  // kmatrix kernel import|list|rm (harness/kernels/cli.ts)
+  kernelCommands(program);
 
   try {
     await program.parseAsync(argv);

@@ -80,7 +80,7 @@ async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, ext
   });
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
-  const image = await guestImage(debian, libs.suite, arch, [...runtime, ...extra]);
+  const image = await guestImage(debian, libs.suite, arch, [...runtime, ...extra], [path.join(work, 'scap-open')]);
   const openat = Number(/= (\d+)/.exec(readFileSync(path.join(work, 'openat'), 'utf8'))?.[1]);
   return {
     image,

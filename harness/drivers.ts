@@ -6,7 +6,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from './cache.js';
-import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, type Debian, type KernelTree } from './images.js';
+import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, type Debian } from './images.js';
+import { compilerAliases } from './kernels/compiler.js';
+import type { KernelTree } from './kernels/index.js';
 import { hostDebianArch } from './machines.js';
 import type { ConsumerSpec, DriverId, SourceSpec, Versions } from './types.js';
 
@@ -112,6 +114,9 @@ export interface DriverBuild {
 export function firstCompilerError(log: string): string | undefined {
   const sanity = /Build output for HAS_0__SANITY:\s*\n(.*)/.exec(log)?.[1];
   if (sanity && /build system is broken/i.test(log)) {
+    // the probe's own log (appended by buildDriver) has the compiler's lines unjoined
+    const own = log.split('\n--- bpf/configure/0__SANITY/build.log\n')[1]?.split('\n').find((l) => /\berror:/.test(l));
+    if (own) return `configure sanity check failed: ${own.trim().slice(0, 240)}`;
     const why = /\S[^:]*: (?:\S+ )?(?:error:|unrecognised|unrecognized|not found|No such file)[^\n]*?(?=make\[|$)/.exec(sanity)?.[0];
     return `configure sanity check failed: ${(why ?? sanity).trim().slice(0, 240)}`;
   }
@@ -160,20 +165,21 @@ export function treeHash(dir: string): string {
 
 /** Build a driver (kernel module or legacy probe) for one kernel, cached by source tree + kernel packages + builder. */
 export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
-  const root = await builderRoot(debian, kernel.suite, kernelBuilderPackages(kernel, hostDebianArch()));
+  const root = await builderRoot(debian, kernel.builder.suite, kernelBuilderPackages(kernel, hostDebianArch()));
   const r = buildRecipe(driver, kernel);
   const cross = kernel.arch !== hostDebianArch() ? TRIPLETS[kernel.arch] : undefined;
-  const key = { driver, r, cross, tree: tree.origin, treeHash: treeHash(tree.dir), kernel: kernel.packages.map((p) => p.sha256), root };
+  const aliases = compilerAliases(kernel.builder, kernel.arch, hostDebianArch());
+  const key = { driver, r, cross, tree: tree.origin, treeHash: treeHash(tree.dir), kernel: kernel.packages.map((p) => p.sha256), root, ...(aliases ? { aliases } : {}) };
   let fresh = false;
   const out = await cached('builds', key, async (dir) => {
     fresh = true;
     const work = path.join(dir, 'src');
     await mkdir(work, { recursive: true });
     await cp(tree.dir, work, { recursive: true });
-    const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd, crossBinutils: cross });
+    const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd, crossBinutils: cross, aliases });
     // a build killed from outside (an interrupted run) says nothing about the driver: never cache it as a failure
     if (x.signal) throw new Error(`the build was killed (${x.signal})`);
-    let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.suite}, ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
+    let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.builder.suite} ${kernel.builder.compiler}; kernel built by ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
     // A failed probe sanity check hides the compiler's words in its own log.
     const sanity = path.join(work, 'bpf/configure/0__SANITY/build.log');
     if (x.exitCode !== 0 && existsSync(sanity)) log += `\n--- bpf/configure/0__SANITY/build.log\n${readFileSync(sanity, 'utf8')}`;

@@ -6,24 +6,27 @@ import { QemuBackend } from './backends/qemu.js';
 import { ARTIFACT_IN_GUEST } from './consumers.js';
 import { buildRecipe, type DriverTree } from './drivers.js';
 import { runAsPrefix } from './guest.js';
-import { kernelBuilderPackages, type GuestImage, type KernelTree } from './images.js';
+import { kernelBuilderPackages, type GuestImage } from './images.js';
+import { describeKernel, type KernelTree } from './kernels/index.js';
 import { hostDebianArch, MACHINES } from './machines.js';
 import type { Matrix } from './matrix.js';
 import type { Built } from './phases/build.js';
-import { planGuest } from './phases/vm.js';
+import { guestSteps, planGuest } from './phases/vm.js';
 import type { Cell } from './types.js';
 
 export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
   const k = cell.kernel;
   const machine = MACHINES[k.machine]!;
-  const abi = k.debian.abi ?? "<abi>";
+  const described = describeKernel(k, m.kernelSettings ?? {});
+  const release = described.release;
   const cache = '<cache>';
-  const kroot = `${cache}/kernels/${k.debian.suite}-${k.arch}-${abi}`;
-  const kernel = {
-    abi, version: '<version>', packageVersion: '<version>', suite: k.debian.suite, arch: k.arch, root: kroot,
-    headers: `usr/src/linux-headers-${abi}`, image: k.image ?? `${kroot}/boot/vmlinuz-${abi}`,
-    dtbDir: machine.dtb ? `${kroot}/usr/lib/linux-image-${abi}` : undefined, sdModules: [], compiler: '<gcc of the kernel>', packages: [],
-  } as KernelTree;
+  const kroot = `${cache}/kernels/<key>`;
+  const kernel: KernelTree = {
+    release, version: '<version>', origin: '<origin>', arch: k.arch, root: kroot,
+    headers: `usr/src/linux-headers-${release}`, image: k.image ?? `${kroot}/boot/vmlinuz-${release}`,
+    dtbDir: machine.dtb ? `${kroot}/${described.dtbDir ?? '<device-tree dir>'}` : undefined, sdModules: [], compiler: '<compiler of the kernel>',
+    builder: { suite: described.builder.suite, compiler: 'gcc' }, packages: [],
+  };
   const tree = { dir: `${cache}/sources/${cell.source.id}` } as DriverTree;
   const consumerImage = {
     cpio: cell.consumer.debian
@@ -41,7 +44,8 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
   const [qemu] = await new QemuBackend().describe(plan);
 
   const src = cell.source.debian ? `${cell.source.debian.package} from ${cell.source.debian.suite} (its configured driver tree)` : `local tree ${cell.source.dir}`;
-  const builder = kernelBuilderPackages({ arch: k.arch, compiler: 'gcc' }, hostDebianArch()).map((p) => (/^gcc(-|$)/.test(p) ? p.replace(/^gcc/, '<gcc-N of CONFIG_CC_VERSION_TEXT>') : p));
+  // the compiler is known once the kernel is fetched: its package name stands in
+  const builder = kernelBuilderPackages(kernel, hostDebianArch()).map((p) => (/^gcc(-|$)/.test(p) ? p.replace(/^gcc/, described.builder.compiler) : p));
   const build =
     cell.driver === 'kmod' || cell.driver === 'ebpf'
       ? (() => {
@@ -69,27 +73,26 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     ...(k.sdcard ? ['load the SD card modules, mount /dev/mmcblk0p2 read-only and check it is this card'] : []),
     ...(cell.driver === 'kmod' ? [`${runAs ? runAs + ' ' : ''}insmod /kmatrix/scap.ko (its output and rc reported)`] : []),
     `start the consumer: ${consumerCmd}`,
-    `open /tmp/kmatrix-marker-<nonce> once a second until the consumer shows it (window ${env.consumer === 'sysdig' ? m.timeouts.capture : Math.min(25, m.timeouts.capture)} s)`,
-    'stop the consumer; report its stderr, the captured marker lines and `KMATRIX v1 capture found=…`',
+    `open /tmp/kmatrix-marker-<nonce> every quarter second until the consumer shows it (window ${m.timeouts.capture} s${env.consumer === 'scap-open' ? `; without coreutils' libstdbuf in the guest: a fixed ${Math.min(25, m.timeouts.capture)} s, read at the end` : ''})`,
+    'stop the consumer (SIGINT, then SIGKILL after 10 s); report its stderr, the captured marker lines and `KMATRIX v1 capture found=…`',
     ...(cell.driver === 'kmod' ? ['rmmod scap'] : []),
     'report dmesg, `KMATRIX v1 done`, poweroff',
   ];
   const section = (t: string, lines: string[]) => `${t}\n${lines.map((l) => `  ${l}`).join('\n')}`;
   return [
     `cell ${cell.id}: ${cell.driver} from ${cell.source.id}, profile ${cell.profile.id}${cell.profile.cmdline?.length ? ` (kernel args ${cell.profile.cmdline.join(' ')})` : ''}${cell.profile.capabilities ? ` (driver steps with only ${cell.profile.capabilities.join(', ')})` : ''}`,
-    section('kernel packages', [
-      `linux-image-${abi} and linux-headers-${abi} (+ their linux-headers-*-common, linux-kbuild-*) from ${k.debian.suite}/${k.arch}`,
-      ...(k.debian.abi ? [] : [`<abi>: the suite's current kernel of flavour ${k.debian.flavour} (linux-image-${k.debian.flavour} → linux-image-<abi>), resolved at run time`]),
+    section(`kernel packages (${k.source.kind})`, [
+      ...described.source,
       ...(k.image ? [`booted image replaced by ${k.image}`] : []),
       ...(k.sdcard ? [`booted from a Pi SD card: ${k.sdcard.firmware.package} (${k.sdcard.firmware.suite}), kernel and DTB on its FAT partition`] : []),
     ]),
     section('driver source', [src]),
-    section('builder', [`mmdebstrap --mode=unshare --variant=apt ${k.debian.suite} with: ${builder.join(' ')}`]),
+    section('builder', [`mmdebstrap --mode=unshare --variant=apt ${described.builder.suite} with: ${builder.join(' ')}`]),
     section('driver build', build),
     section('consumer', [consumer]),
     section('QEMU command line', [qemu!]),
     section('guest steps (images/guest/init.sh, cell.env)', steps.map((s, i) => `${i + 1}. ${s}`)),
-    section('cell.env', plan.env ? Object.entries({ driver: env.driver, consumer: env.consumer, engineArgs: env.engineArgs, runAs: env.runAs, captureTimeout: env.captureTimeout }).map(([a, b]) => `${a}=${b}`) : []),
+    section('cell.env', guestSteps(plan).trimEnd().split('\n')),
     'Nothing was run. `kmatrix run ' + cell.id + '` runs it; `--shell` boots it with the driver loaded and gives a shell.',
   ].join('\n');
 }

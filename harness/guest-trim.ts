@@ -34,6 +34,8 @@ async function needed(files: string[]): Promise<Map<string, string[]>> {
   for (let i = 0; i < files.length; i += 200) {
     const batch = files.slice(i, i + 200);
     const r = await execa('readelf', ['-d', '-W', ...batch], { reject: false });
+    // readelf complains about non-ELF files (scripts) but must have run: without it every library would look unused
+    if (r.exitCode === undefined) throw new Error(`readelf (binutils) failed: ${r.shortMessage}`);
     let current = '';
     for (const line of r.stdout.split('\n')) {
       const f = /^File: (.*)$/.exec(line);
@@ -46,8 +48,12 @@ async function needed(files: string[]): Promise<Map<string, string[]>> {
   return out;
 }
 
-/** Trim an extracted guest root (merged /usr) in place; `keep` are extra paths to keep whole. */
-export async function trimGuest(root: string, keep: string[] = []): Promise<{ before: number; after: number }> {
+/**
+ * Trim an extracted guest root (merged /usr) in place; `keep` are extra paths
+ * to keep whole; `programs` are host files added to the guest later (e.g. a
+ * built scap-open) whose libraries must stay.
+ */
+export async function trimGuest(root: string, keep: string[] = [], programs: string[] = []): Promise<{ before: number; after: number }> {
   const all = walk(root, 'usr').concat(walk(root, 'etc'));
   const size = (files: string[]) => files.reduce((a, f) => a + (lstatSync(path.join(root, f)).isFile() ? statSync(path.join(root, f)).size : 0), 0);
   const before = size(all);
@@ -56,6 +62,8 @@ export async function trimGuest(root: string, keep: string[] = []): Promise<{ be
   for (const l of libs) byName.set(path.basename(l), [...(byName.get(path.basename(l)) ?? []), l]);
   const bins = all.filter((f) => BIN_DIRS.some((d) => f.startsWith(d + '/')));
   const kept = new Set<string>([...bins, ...libs.filter((l) => DLOPENED.test(path.basename(l))), ...all.filter((f) => keep.some((k) => f.startsWith(k)))]);
+  for (const names of (await needed(programs)).values())
+    for (const n of names) for (const l of byName.get(n) ?? []) kept.add(l);
   // follow symlinks and NEEDED until nothing new
   let frontier = [...kept];
   while (frontier.length) {

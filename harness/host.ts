@@ -17,6 +17,7 @@ export const TOOLS: Tool[] = [
   { command: 'mmdebstrap', package: 'mmdebstrap', why: 'builder roots per Debian suite' },
   { command: 'bwrap', package: 'bubblewrap', why: 'sandboxed driver builds' },
   { command: 'cpio', package: 'cpio', why: 'guest initramfs' },
+  { command: 'readelf', package: 'binutils', why: 'trimming guests to the libraries they load' },
   { command: 'setpriv', package: 'util-linux', why: 'tying VMs to the harness lifetime' },
   { command: 'sfdisk', package: 'fdisk', why: 'Pi SD card images' },
   { command: 'mkfs.vfat', package: 'dosfstools', why: 'Pi SD card images' },

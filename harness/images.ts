@@ -1,16 +1,16 @@
 // Images: everything booted or built from, assembled from Debian packages
-// through the isolated apt and cached by content — kernels (+ headers),
-// builder roots per suite (for compilers matching the kernel's), and guest
-// initramfs images holding busybox and the consumer.
+// through the isolated apt and cached by content — builder roots per suite
+// (for compilers matching the kernel's) and guest initramfs images holding
+// busybox and the consumer. (Kernels: harness/kernels/.)
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, symlink, writeFile, lstat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, rm, symlink, lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { AptDist, type PackageFile, type SuiteOptions } from './apt.js';
+import { AptDist, type SuiteOptions } from './apt.js';
 import { cached } from './cache.js';
 import { trimGuest } from './guest-trim.js';
-import { hostDebianArch } from './machines.js';
-import type { Arch, KernelSpec } from './types.js';
+import type { KernelTree } from './kernels/index.js';
+import type { Arch } from './types.js';
 
 /** The Debian archive as the harness sees it: one mirror, per-suite options. */
 export class Debian {
@@ -42,126 +42,21 @@ export async function extractDebs(debs: string[], dir: string, members: string[]
   }
 }
 
-export interface KernelTree {
-  /** ABI name, also `uname -r` of the Debian kernel, e.g. 6.1.0-50-amd64. */
-  abi: string;
-  /** Upstream version from the package version, e.g. 6.1.176. */
-  version: string;
-  packageVersion: string;
-  suite: string;
-  arch: Arch;
-  /** Root of the extracted packages (usr/src/..., usr/lib/linux-kbuild-..., boot/...). */
-  root: string;
-  /** Relative to root: the headers dir `make -C` goes to. */
-  headers: string;
-  image: string;
-  dtbDir?: string;
-  /** The SD card's modules (mmc host, ext4 and its dependencies), in load order, where the kernel has them as modules. */
-  sdModules: string[];
-  /** The kernel's own compiler (CONFIG_CC_VERSION_TEXT), e.g. gcc-12. */
-  compiler: string;
-  packages: PackageFile[];
-}
-
-/** The ABI of the suite's current kernel of a flavour: linux-image-<flavour> → linux-image-<abi>. */
-async function resolveAbi(dist: AptDist, flavour: string): Promise<string> {
-  const deps = await dist.depends(`linux-image-${flavour}`);
-  const image = deps.find((d) => d.startsWith('linux-image-') && d !== `linux-image-${flavour}`);
-  if (!image) throw new Error(`linux-image-${flavour} in ${dist.spec.suite}/${dist.spec.arch} names no kernel image`);
-  return image.replace(/^linux-image-/, '').replace(/-unsigned$/, '');
-}
-
-export async function fetchKernel(debian: Debian, spec: KernelSpec): Promise<KernelTree> {
-  const dist = debian.dist(spec.debian.suite, spec.arch);
-  const abi = spec.debian.abi ?? (await resolveAbi(dist, spec.debian.flavour));
-  const headers = `linux-headers-${abi}`;
-  const deps = (await dist.depends(headers)).filter((d) => /^linux-(headers|kbuild)-/.test(d));
-  const imageFields = await dist.show(`linux-image-${abi}`);
-  // kbuild's host programs (fixdep, modpost) must run here: for a foreign arch take the host arch's build of them.
-  const host = hostDebianArch();
-  const kbuild = deps.filter((d) => d.startsWith('linux-kbuild-'));
-  // Since 7.x sid splits the image package: the kernel is in linux-binary-<abi>, modules in linux-modules-<abi>.
-  const parts = (await dist.depends(`linux-image-${abi}`)).filter((d) => /^linux-(binary|base|modules)-/.test(d) && d.endsWith(abi));
-  const imagePkgs = [`linux-image-${abi}`, ...parts];
-  const pkgs = [
-    ...(await dist.download([...imagePkgs, headers, ...deps.filter((d) => !kbuild.includes(d) || spec.arch === host)])),
-    ...(spec.arch === host || !kbuild.length ? [] : await debian.dist(spec.debian.suite, host).download(kbuild)),
-  ];
-  // bookworm/trixie: /boot/vmlinuz-<abi> and DTBs under /usr/lib/linux-image-<abi>; 7.x: /usr/lib/modules/<abi>/vmlinuz.
-  const members = ['boot/vmlinu*', `usr/lib/linux-image-${abi}/*`, `modules/${abi}/vmlinu*`, `modules/${abi}/dtb*`, ...SD_MODULES.map((m) => `${m}.ko*`)];
-  const root = await cached('kernels', [pkgs.map((p) => p.sha256), members, RELOCATION], async (dir) => {
-    const isImage = (p: PackageFile) => imagePkgs.includes(p.name);
-    // The image package holds every module too; only the kernel, its device trees and the SD card's modules are needed.
-    await extractDebs(pkgs.filter(isImage).map((p) => p.file), dir, members);
-    await extractDebs(pkgs.filter((p) => !isImage(p)).map((p) => p.file), dir);
-    await relocateHeaders(dir, `usr/src/${headers}`);
-  });
-  const hdir = path.join(root, 'usr/src', headers);
-  const cfg = readFileSync(path.join(hdir, '.config'), 'utf8');
-  const cc = /^CONFIG_CC_VERSION_TEXT="(\S+)/m.exec(cfg)?.[1] ?? 'gcc';
-  const image = [`boot/vmlinuz-${abi}`, `boot/vmlinux-${abi}`, `usr/lib/modules/${abi}/vmlinuz`].map((f) => path.join(root, f)).find((f) => existsSync(f));
-  if (!image) throw new Error(`no kernel image in ${imagePkgs.join(', ')}`);
-  const dtbDir = path.join(root, 'usr/lib', `linux-image-${abi}`);
-  const modules = ['lib/modules', 'usr/lib/modules'].map((d) => path.join(root, d, abi)).find((d) => existsSync(d));
-  return {
-    abi,
-    version: imageFields.version!.replace(/-[^-]*$/, '').replace(/~.*$/, ''),
-    packageVersion: imageFields.version!,
-    suite: spec.debian.suite,
-    arch: spec.arch,
-    root,
-    headers: `usr/src/${headers}`,
-    image: spec.image ?? image,
-    dtbDir: existsSync(dtbDir) ? dtbDir : undefined,
-    sdModules: modules ? findModules(modules, SD_MODULES) : [],
-    compiler: cc,
-    packages: pkgs,
-  };
-}
-
-/** What a Pi's SD card needs where Debian builds it as modules: ext4's dependencies, ext4, the sdhost controller. In load order. */
-export const SD_MODULES = ['crc16', 'mbcache', 'jbd2', 'crc32c_generic', 'ext4', 'bcm2835'];
-
-function findModules(dir: string, names: string[]): string[] {
-  const all = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.ko(\.\w+)?$/.test(f));
-  return names.flatMap((n) => all.filter((f) => path.basename(f).replace(/\.ko(\.\w+)?$/, '') === n).map((f) => path.join(dir, f)));
-}
-
-/**
- * Debian's flavour headers Makefile names /usr/src by absolute path: it
- * includes the -common tree's Makefile, and since 7.x also sets KBUILD_OUTPUT
- * to itself. Point both at where the tree really is, so it builds wherever it
- * is mounted. (Part of the kernels' cache key: change it, bump this.)
- */
-const RELOCATION = 'headers-relocation-v2';
-export function relocateHeadersMakefile(text: string): string {
-  return text
-    .replace(/^KBUILD_OUTPUT\s*[:?]?=\s*\/usr\/src\/\S+$/m, 'KBUILD_OUTPUT := $(realpath $(dir $(lastword $(MAKEFILE_LIST))))')
-    .replace(/^include \/usr\/src\/(\S+)\/Makefile$/m, 'include $(dir $(lastword $(MAKEFILE_LIST)))../$1/Makefile');
-}
-
-async function relocateHeaders(root: string, rel: string): Promise<void> {
-  const mk = path.join(root, rel, 'Makefile');
-  await writeFile(mk, relocateHeadersMakefile(await readFile(mk, 'utf8')));
-}
-
-/** The Debian package of the kernel's compiler: `x86_64-linux-gnu-gcc-16 (Debian …)` and `gcc-12 (Debian …)` name gcc-16 and gcc-12. */
-export function compilerPackage(ccVersionText: string): string {
-  return /^(?:[a-z0-9_]+-linux-gnu\w*-)?(gcc(?:-\d+)?)\b/.exec(ccVersionText)?.[1] ?? 'gcc';
-}
-
 /** GNU triplets of the Debian arches, for cross compilers and clang --target. */
 export const TRIPLETS: Record<Arch, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'arm-linux-gnueabihf' };
 
 /**
  * Packages of the builder root for a kernel: kbuild's needs (pahole for 6.12+
- * module BTF), clang/llvm for BPF objects, and the kernel's own gcc — the
- * cross variant for a foreign arch.
+ * module BTF), clang/llvm for BPF objects, and the kernel's own compiler (its
+ * builder choice) — the cross gcc for a foreign arch.
  */
-export function kernelBuilderPackages(kernel: Pick<KernelTree, 'compiler' | 'arch'>, hostArch: Arch): string[] {
-  const gcc = compilerPackage(kernel.compiler);
-  const cross = kernel.arch !== hostArch ? [`${gcc}-${TRIPLETS[kernel.arch].replace(/_/g, '-')}`] : [gcc];
-  return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...cross];
+export function kernelBuilderPackages(kernel: Pick<KernelTree, 'builder' | 'arch'>, hostArch: Arch): string[] {
+  const cc = kernel.builder.compiler;
+  const foreign = kernel.arch !== hostArch;
+  const triplet = TRIPLETS[kernel.arch].replace(/_/g, '-');
+  // clang is one compiler for every target; a foreign arch still needs its binutils
+  const own = cc.startsWith('clang') ? [cc, ...(foreign ? [`binutils-${triplet}`] : [])] : [foreign ? `${cc}-${triplet}` : cc];
+  return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...own];
 }
 
 /**
@@ -203,8 +98,9 @@ export interface SandboxMount {
  * network, only the given mounts. `crossBinutils` puts the target's binutils
  * first in PATH under their plain names (ld, ar, …), for sub-builds that drop
  * CROSS_COMPILE (libs' configure checks pass on only CC and PATH).
+ * `aliases` likewise put programs under other names first in PATH.
  */
-export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], opts: { cwd: string; env?: Record<string, string>; crossBinutils?: string }) {
+export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], opts: { cwd: string; env?: Record<string, string>; crossBinutils?: string; aliases?: Record<string, string> }) {
   const args = ['--unshare-all', '--die-with-parent', '--bind', root, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
   for (const m of mounts) args.push(m.writable ? '--bind' : '--ro-bind', m.host, m.guest);
   let PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
@@ -212,6 +108,11 @@ export function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], o
     for (const tool of ['ld', 'ar', 'as', 'nm', 'objcopy', 'objdump', 'readelf', 'strip'])
       args.push('--symlink', `/usr/bin/${opts.crossBinutils}-${tool}`, `/tmp/cross/${tool}`);
     PATH = `/tmp/cross:${PATH}`;
+  }
+  // `aliases` (name → program) go first in PATH, e.g. a self-built kernel's plain `gcc` → the gcc-11 that built it
+  if (opts.aliases && Object.keys(opts.aliases).length) {
+    for (const [name, target] of Object.entries(opts.aliases)) args.push('--symlink', target, `/tmp/alias/${name}`);
+    PATH = `/tmp/alias:${PATH}`;
   }
   args.push('--chdir', opts.cwd, '--setenv', 'PATH', PATH, '--setenv', 'LC_ALL', 'C');
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--setenv', k, v);
@@ -227,17 +128,21 @@ export interface GuestImage {
 /** How guests are trimmed (guest-trim.ts); part of their cache key. */
 const GUEST_TRIM = 'trim-v1';
 
-/** The guest's base initramfs: busybox and the dependency closure of `packages`, of a suite and arch. */
-export async function guestImage(debian: Debian, suite: string, arch: Arch, packages: string[]): Promise<GuestImage> {
+/**
+ * The guest's base initramfs: busybox and the dependency closure of
+ * `packages`, of a suite and arch, trimmed to what its programs (and
+ * `programs`, host files the cell adds) load.
+ */
+export async function guestImage(debian: Debian, suite: string, arch: Arch, packages: string[], programs: string[] = []): Promise<GuestImage> {
   const dist = debian.dist(suite, arch);
   const pkgs = await dist.closure([...packages, 'busybox-static']);
-  const dir = await cached('guests', [...pkgs.map((p) => p.sha256).sort(), GUEST_TRIM], async (out) => {
+  const dir = await cached('guests', [...pkgs.map((p) => p.sha256).sort(), GUEST_TRIM, ...programs], async (out) => {
     const root = path.join(out, 'root');
     await extractDebs(pkgs.map((p) => p.file), root);
     await mergeUsr(root);
     for (const junk of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'usr/share/info', 'usr/share/lintian'])
       await rm(path.join(root, junk), { recursive: true, force: true });
-    await trimGuest(root, ['usr/share/sysdig']);
+    await trimGuest(root, ['usr/share/sysdig'], programs);
     await writeCpio(root, path.join(out, 'base.cpio'));
     await rm(root, { recursive: true, force: true });
   });

@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { SuiteOptions } from './apt.js';
 import type { PlatformMapping } from './verdicts.js';
 import { UserError } from './errors.js';
+import { KINDS, kernelSuites } from './kernels/index.js';
 import { MACHINES } from './machines.js';
 import type { Cell, ConsumerSpec, DriverId, KernelSpec, ProfileSpec, SourceSpec, Timeouts } from './types.js';
 import { DRIVERS } from './types.js';
@@ -18,6 +19,8 @@ export interface Matrix {
   hash: string;
   mirror?: string;
   suites: Record<string, SuiteOptions>;
+  /** Top-level settings of kernel source kinds (e.g. `mainline: { base }`), by kind. */
+  kernelSettings?: Record<string, unknown>;
   timeouts: Timeouts;
   kernels: Record<string, KernelSpec>;
   consumers: Record<string, ConsumerSpec>;
@@ -45,6 +48,8 @@ export const matrixSchema = {
   additionalProperties: false,
   properties: {
     mirror: { type: 'string' },
+    // top-level settings of the kernel source kinds that have some (e.g. mainline: { base })
+    ...Object.fromEntries(KINDS.filter((k) => k.settings).map((k) => [k.kind, k.settings!])),
     suites: {
       type: 'object',
       additionalProperties: {
@@ -56,24 +61,20 @@ export const matrixSchema = {
     timeouts: {
       type: 'object',
       additionalProperties: false,
-      properties: { boot: { type: 'number', minimum: 1 }, load: { type: 'number', minimum: 1 }, capture: { type: 'number', minimum: 1 } },
+      properties: { boot: { type: 'number', minimum: 1, maximum: 86400 }, load: { type: 'number', minimum: 1, maximum: 86400 }, capture: { type: 'number', minimum: 1, maximum: 86400 } },
     },
     kernels: {
       type: 'object',
       propertyNames: { pattern: idPattern },
       additionalProperties: {
         type: 'object',
-        required: ['arch', 'machine', 'debian'],
+        required: ['machine'],
+        // exactly one source kind (harness/kernels/): checked in parseMatrix for a clear message
         additionalProperties: false,
         properties: {
           arch: { enum: ['amd64', 'arm64', 'armhf'] },
           machine: { enum: Object.keys(MACHINES) },
-          debian: {
-            type: 'object',
-            required: ['suite', 'flavour'],
-            additionalProperties: false,
-            properties: { suite: { type: 'string' }, flavour: { type: 'string' }, abi: { type: 'string' } },
-          },
+          ...Object.fromEntries(KINDS.map((k) => [k.kind, k.schema])),
           image: { type: 'string' },
           sdcard: {
             type: 'object',
@@ -169,7 +170,7 @@ export const matrixSchema = {
       },
     },
   },
-} as const;
+};
 
 const ajv = new Ajv.default({ allErrors: false, strict: false });
 const validate = ajv.compile(matrixSchema);
@@ -198,6 +199,8 @@ function describe(err: ErrorObject): string {
       return key.startsWith('consumers.')
         ? `${key}: a sysdig consumer needs "debian", a scap-open consumer needs "libs"`
         : `${key} must have exactly one of "debian" or "dir"`;
+    case 'anyOf':
+      return `${key} must be a local path (a .deb file or a directory of them) or { url: "http(s)://…", sha256: "<64 hex digits>" }`;
     case 'pattern':
       return `${key} does not match ${(err.params as { pattern: string }).pattern}`;
     case 'propertyNames':
@@ -226,9 +229,19 @@ export function parseMatrix(text: string, file: string): Matrix {
     const what = e.code === 'DUPLICATE_KEY' ? 'duplicate id (map keys must be unique)' : e.message.split('\n')[0];
     throw new UserError(`${file}:${line}: invalid YAML: ${what}.`);
   }
-  const raw = doc.toJS() as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS() as unknown;
+  } catch (e) {
+    // aliases: an undefined anchor, or too many (an alias bomb)
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\.$/, '');
+    const alias = /: (\S+)$/.exec(msg)?.[1];
+    const at = alias ? text.search(new RegExp(`\\*${alias.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`)) : -1;
+    throw new UserError(`${file}${at >= 0 ? `:${lc.linePos(at).line}` : ''}: invalid YAML: ${msg}.`);
+  }
   if (!validate(raw)) {
-    const err = validate.errors![0]!;
+    // an anyOf's own error says more than its first branch's ("must be string")
+    const err = validate.errors!.find((e) => e.keyword === 'anyOf') ?? validate.errors![0]!;
     const parts = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/')));
     throw new UserError(`${locate(doc, file, lc, parts)}: ${describe(err)}.`);
   }
@@ -239,7 +252,7 @@ export function parseMatrix(text: string, file: string): Matrix {
 
   const kernels: Record<string, KernelSpec> = {};
   for (const [id, k] of Object.entries<any>(m.kernels))
-    kernels[id] = { id, arch: k.arch, machine: k.machine, debian: k.debian, image: abs(k.image), sdcard: k.sdcard };
+    kernels[id] = { id, ...kernelSource(k, dir, (...p) => where('kernels', id, ...p)), machine: k.machine, image: abs(k.image), sdcard: k.sdcard };
   for (const k of Object.values(kernels)) {
     const mach = MACHINES[k.machine]!;
     if (!mach.arches.includes(k.arch))
@@ -297,13 +310,14 @@ export function parseMatrix(text: string, file: string): Matrix {
           }
   });
   for (const s of Object.keys(m.suites ?? {}))
-    if (!Object.values(kernels).some((k) => k.debian.suite === s || k.sdcard?.firmware.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs)!.suite === s))
+    if (!Object.values(kernels).some((k) => kernelSuites(k).includes(s) || k.sdcard?.firmware.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs)!.suite === s))
       throw new UserError(`${where('suites', s)}: suite "${s}" is configured but nothing uses it.`);
 
   return {
     file: path.resolve(file),
     hash: createHash('sha256').update(text).digest('hex').slice(0, 16),
     mirror: m.mirror,
+    kernelSettings: Object.fromEntries(KINDS.filter((k) => m[k.kind] !== undefined).map((k) => [k.kind, m[k.kind]])),
     suites: m.suites ?? {},
     timeouts: { ...DEFAULT_TIMEOUTS, ...(m.timeouts ?? {}) },
     kernels,
@@ -314,6 +328,24 @@ export function parseMatrix(text: string, file: string): Matrix {
     recommended: abs(m.recommended),
     cells: [...cells.values()],
   };
+}
+
+/** A kernel entry's source: exactly one kind, and its arch (given on the kernel, by the source, or both alike). */
+function kernelSource(k: any, dir: string, where: (...p: string[]) => string): Pick<KernelSpec, 'arch' | 'source'> {
+  const given = KINDS.filter((kind) => k[kind.kind] !== undefined);
+  if (given.length !== 1)
+    throw new UserError(
+      `${where()}: a kernel needs exactly one source — ${KINDS.map((x) => x.kind).join(', ')} — ` +
+        (given.length ? `not ${given.map((x) => x.kind).join(' and ')} together.` : `and this one has none (e.g. store: { release: 4.9.229 } after \`kmatrix kernel import\`).`),
+    );
+  const kind = given[0]!;
+  const source = kind.parse(k[kind.kind], dir);
+  const named = kind.arch?.(source);
+  if (named && k.arch && named !== k.arch)
+    throw new UserError(`${where(kind.kind, 'arch')}: the ${kind.kind} source names arch ${named} but the kernel's arch is ${k.arch}: give it once.`);
+  const arch = k.arch ?? named;
+  if (!arch) throw new UserError(`${where()}: the kernel needs an arch (amd64, arm64 or armhf), on the kernel or in its ${kind.kind} source.`);
+  return { arch, source };
 }
 
 export function cellId(kernel: string, driver: DriverId, source: string, profile: string): string {

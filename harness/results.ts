@@ -9,7 +9,7 @@ import { UserError } from './errors.js';
 import type { Sink } from './run.js';
 import type { Matrix } from './matrix.js';
 import type { CellResult, RunInfo } from './types.js';
-import { claimVerdicts, loadRecommended, platformVerdicts, type ClaimVerdict, type PlatformVerdict } from './verdicts.js';
+import { claimVerdicts, loadRecommended, platformVerdicts, type ClaimContext, type ClaimVerdict, type PlatformVerdict } from './verdicts.js';
 
 export interface Verdicts {
   source: string;
@@ -29,11 +29,21 @@ export interface WriterOptions {
   onEnd?: (file: ResultsFile, runDir: string) => Promise<void>;
 }
 
-/** Verdicts of a matrix's platforms and the table it names (none if it names no table). */
-export function matrixVerdicts(m: Pick<Matrix, 'recommended' | 'platforms'>): WriterOptions['verdicts'] {
+/** Verdicts of a matrix's platforms and the table it names (none if it names no table); `ctx`: the bench's figures, if any. */
+export function matrixVerdicts(m: Pick<Matrix, 'recommended' | 'platforms'>, ctx: ClaimContext = {}): WriterOptions['verdicts'] {
   if (!m.recommended) return undefined;
   const table = loadRecommended(m.recommended);
-  return (cells) => ({ source: table.source, platforms: platformVerdicts(table, m.platforms, cells), claims: claimVerdicts(table, cells) });
+  return (cells) => ({ source: table.source, platforms: platformVerdicts(table, m.platforms, cells), claims: claimVerdicts(table, cells, ctx) });
+}
+
+/** The driver overhead of the last `npm run bench` (reports/bench.json), when it measured one. */
+export function benchOverhead(reportsDir: string): ClaimContext {
+  try {
+    const b = JSON.parse(readFileSync(path.join(reportsDir, 'bench.json'), 'utf8')) as { at: string; driverOverhead?: { ratio?: Record<string, number> } };
+    return b.driverOverhead?.ratio ? { overhead: { at: b.at, ratio: b.driverOverhead.ratio } } : {};
+  } catch {
+    return {};
+  }
 }
 
 export function resultsWriter(reportsDir: string, opts: WriterOptions = {}): Sink {

@@ -36,8 +36,10 @@ export interface RunOptions {
   shard?: RunInfo['shard'];
   /** Raised on SIGINT/SIGTERM: no new cell starts, running ones are ended and not recorded. */
   signal?: AbortSignal;
+  /** Files added to every guest (guest path → host path), e.g. the bench's workload and hooks. */
+  guestFiles?: Record<string, string>;
   /** Resuming a run: its info and the cells that already finished (kept in the results, not run again). */
-  resume?: { run: RunInfo; previous: CellResult[] };
+  resume?: { run: RunInfo; previous: CellResult[]; /** every cell the run was asked for */ cells: string[] };
 }
 
 export function kmatrixVersion(): Promise<string> {
@@ -70,7 +72,8 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   const runDir = path.join(opts.reportsDir, run.id);
   await mkdir(runDir, { recursive: true });
   for (const left of await reapLeftovers(opts.reportsDir)) await emit({ type: 'note', message: `ended a VM left by a killed run: ${left}` });
-  await emit({ type: 'run-start', run, cells: opts.cells.map((c) => c.id), resume: Boolean(opts.resume) });
+  // a resumed run is still asked for all its cells (run.json keeps them for a later --resume)
+  await emit({ type: 'run-start', run, cells: opts.resume?.cells ?? opts.cells.map((c) => c.id), resume: Boolean(opts.resume) });
 
   const signal = opts.signal;
   signal?.addEventListener('abort', endEverything, { once: true });
@@ -82,7 +85,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
         const attempts = opts.attempts ?? 2;
         let result: CellResult | undefined;
         for (let n = 1; n <= attempts && !signal?.aborted; n++) {
-          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, emit, backend, attempt: n });
+          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, backend, attempt: n, guestFiles: opts.guestFiles });
           if (result.status !== 'error') break;
           if (n < attempts && !signal?.aborted) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
         }
@@ -134,6 +137,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
     await clock.end(true, built.cached ? 'cached' : undefined);
 
     const plan = planGuest(cell, fetched, built, ctx);
+    Object.assign(plan.files, ctx.guestFiles);
     const { verdict: v, facts } = await vmPhase(cell, plan, ctx, clock);
     addFacts(result, facts);
     return end(new CellEnd(v.status, v.phase, v.reason, v.firstError));

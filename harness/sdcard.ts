@@ -14,7 +14,8 @@ import { mkdir, open, readdir, lstat, writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from './cache.js';
 import { UserError } from './errors.js';
-import { extractDebs, type Debian, type KernelTree } from './images.js';
+import { extractDebs, type Debian } from './images.js';
+import type { KernelTree } from './kernels/index.js';
 
 const SECTOR = 512;
 const MiB = 1024 * 1024;
@@ -371,10 +372,10 @@ export async function piSdCard(debian: Debian, firmware: { suite: string; packag
   const dir = await cached('sdcards', [kernel.packages.map((p) => p.sha256), fw.map((p) => p.sha256)], async (out) => {
     const firmwareDir = path.join(out, 'firmware');
     await extractDebs(fw.map((p) => p.file), firmwareDir);
-    const bootFiles = await piBootFilesFromDebian({ firmwareDir, kernelDir: kernel.root, abi: kernel.abi, outDir: path.join(out, 'boot-extra'), arch });
+    const bootFiles = await piBootFilesFromDebian({ firmwareDir, kernelDir: kernel.root, abi: kernel.release, outDir: path.join(out, 'boot-extra'), arch });
     const rootDir = path.join(out, 'root');
     await mkdir(rootDir, { recursive: true });
-    await writeFile(path.join(rootDir, SD_ROOT_MARK), `root partition of a kmatrix Pi SD card for ${kernel.abi}\n`);
+    await writeFile(path.join(rootDir, SD_ROOT_MARK), `root partition of a kmatrix Pi SD card for ${kernel.release}\n`);
     await makeSdImage({ bootFiles, rootDir, out: path.join(out, 'sdcard.img') });
     await rm(firmwareDir, { recursive: true, force: true });
     await readBootFiles(path.join(out, 'sdcard.img'), [arch === 'arm64' ? 'kernel8.img' : 'kernel7.img', dtbName], path.join(out, 'from-card'));

@@ -26,8 +26,8 @@ export async function shellCell(m: Matrix, cell: Cell, say: (l: string) => void 
   const dir = await mkdtemp(path.join(tmpdir(), 'kmatrix-shell-'));
   try {
     say(`${cell.id}: fetching the kernel and the driver source…`);
-    const fetched = await fetchPhase(cell, { debian });
-    say(`${cell.id}: building the driver and the guest (${fetched.kernel.abi})…`);
+    const fetched = await fetchPhase(cell, { debian, kernelSettings: m.kernelSettings ?? {} });
+    say(`${cell.id}: building the driver and the guest (${fetched.kernel.release}, builder ${fetched.kernel.builder.suite} ${fetched.kernel.builder.compiler})…`);
     const built = await buildPhase(cell, fetched, { debian, runDir: dir, dir });
     const plan = planGuest(cell, fetched, built, { timeouts: m.timeouts, dir });
     plan.env.mode = 'shell';

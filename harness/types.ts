@@ -7,19 +7,20 @@ export type Status = 'pass' | 'fail' | 'skip' | 'error';
 export const DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf', 'pdig'];
 export const PHASES: Phase[] = ['fetch', 'build', 'boot', 'load', 'capture'];
 
-export interface DebianKernel {
-  suite: string;
-  /** Flavour of the suite's current kernel (`linux-image-<flavour>` metapackage), resolved at run time. */
-  flavour: string;
-  /** An exact ABI name (e.g. `6.1.0-50-amd64`) instead of the suite's current one. */
-  abi?: string;
+/**
+ * Where a kernel comes from, as matrix.yaml gives it: the kind (debian, debs,
+ * mainline, store, … — one module each under harness/kernels/) and that
+ * kind's settings, which its module types and reads.
+ */
+export interface KernelSourceSpec {
+  kind: string;
 }
 
 export interface KernelSpec {
   id: string;
   arch: Arch;
   machine: string;
-  debian: DebianKernel;
+  source: KernelSourceSpec;
   /** Boot this image instead of the package's (same headers): a patched or broken kernel. */
   image?: string;
   /**
@@ -95,6 +96,9 @@ export interface CellResult {
     arch: Arch;
     machine: string;
     package?: string;
+    /** The compiler the kernel records, and the builder root (suite, compiler package) that built its drivers. */
+    compiler?: string;
+    builder?: string;
     /** Booted from a Pi SD card: what the guest saw of it. */
     sdcard?: { partitions: string[]; rootMounted: boolean };
   };

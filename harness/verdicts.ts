@@ -255,7 +255,7 @@ function untestedFor(why: string, seen: CellResult[], cells: string[] = []): Jud
 const KERNEL_DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf'];
 const V414: [number, number] = [4, 14];
 
-const RULES = new Map<string, (cells: CellResult[]) => Judgement>([
+const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext) => Judgement>([
   [
     'kmod-any-kernel',
     (cells) => {
@@ -266,8 +266,20 @@ const RULES = new Map<string, (cells: CellResult[]) => Judgement>([
       const pass = ev.filter((e) => e.outcome === 'pass');
       // Distinct major.minor versions: 6.1 on amd64 and arm64 is one version.
       const versions = unique(pass.map((e) => versionOf(kmod, e.kernel)?.join('.') ?? e.kernel));
+      // "regardless of kernel version (unlike eBPF)": the evidence must span the probe's 4.14 line.
+      const side = (low: boolean) => pass.filter((e) => {
+        const v = versionOf(kmod, e.kernel);
+        return v !== undefined && below(v, V414) === low;
+      });
+      const [low, high] = [side(true), side(false)];
+      if (low.length && high.length)
+        return supported(`kmod passes on every host kernel with evidence, on both sides of 4.14 (${versions.join(', ')}): ${list(pass)}`, pass.flatMap((e) => e.cells));
       if (versions.length >= 2)
-        return supported(`kmod passes on every host kernel with evidence (${versions.join(', ')}): ${list(pass)}`, pass.flatMap((e) => e.cells));
+        return untestedFor(
+          `kmod passed on ${versions.join(', ')}, all ${low.length ? 'below' : 'at or above'} 4.14: a kernel ${low.length ? 'at or above' : 'below'} 4.14 is needed`,
+          kmod,
+          pass.flatMap((e) => e.cells),
+        );
       if (pass.length)
         return untestedFor(`kmod passed on only one kernel version (${versions[0]}): at least two are needed`, kmod, pass.flatMap((e) => e.cells));
       return kmod.length ? untestedFor('no host kmod cell passed or failed', kmod) : untested('no host kmod cell ran');
@@ -419,9 +431,26 @@ const RULES = new Map<string, (cells: CellResult[]) => Judgement>([
       return untested('no kmod/ebpf/modern-ebpf host cell passed to compare with', ids(scoped));
     },
   ],
-  ['kmod-fastest', () => untested('needs the driver overhead figures (performance issue); no measurement yet')],
+  [
+    'kmod-fastest',
+    (_cells, ctx) => {
+      const o = ctx.overhead;
+      if (!o || o.ratio.kmod === undefined) return untested('needs the driver overhead figures (`npm run bench` writes them to reports/bench.json); none measured');
+      const others = Object.entries(o.ratio).filter(([d]) => d !== 'kmod');
+      if (!others.length) return untested(`only kmod's overhead was measured (${o.ratio.kmod}×)`);
+      const figures = `syscall loop ×${o.ratio.kmod} with kmod, ${others.map(([d, r]) => `×${r} with ${d}`).join(', ')} (vs no driver; bench of ${o.at})`;
+      const faster = others.filter(([, r]) => r < o.ratio.kmod!);
+      if (!faster.length) return supported(`kmod costs the least: ${figures}`, []);
+      return contradicted(`${faster.map(([d]) => d).join(', ')} cost less than kmod: ${figures}`, []);
+    },
+  ],
 ]);
 
-export function claimVerdicts(table: RecommendedTable, cells: CellResult[]): ClaimVerdict[] {
-  return table.claims.map((c) => ({ id: c.id, text: c.text, ...(RULES.get(c.id)?.(cells) ?? untested('no rule for this claim')) }));
+/** Evidence beyond the cells: the bench's driver overhead (loop time with the driver / without), when measured. */
+export interface ClaimContext {
+  overhead?: { at: string; ratio: Record<string, number> };
+}
+
+export function claimVerdicts(table: RecommendedTable, cells: CellResult[], ctx: ClaimContext = {}): ClaimVerdict[] {
+  return table.claims.map((c) => ({ id: c.id, text: c.text, ...(RULES.get(c.id)?.(cells, ctx) ?? untested('no rule for this claim')) }));
 }

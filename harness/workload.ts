@@ -1,13 +1,63 @@
-// Driver overhead: a fixed syscall loop run in the guest with no driver and with
-// each driver capturing; the ratio of its time to the no-driver time.
-import type { Matrix } from './matrix.js';
+// The syscall workload: a fixed loop of openat/close on one file, timed in
+// the guest (images/guest/syscall-loop.c, built static once per arch in a
+// builder root and cached). Used to compare a driver's cost with the loop
+// untraced (pdig cells; the reliability/benchmark overhead figures).
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cached } from './cache.js';
+import { builderRoot, inBuilder, TRIPLETS, type Debian } from './images.js';
+import { hostDebianArch } from './machines.js';
+import type { Arch } from './types.js';
 
-export interface DriverOverhead {
-  loop: string;
-  seconds: Record<string, number>;
-  ratio: Record<string, number>;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+export const SYSCALL_LOOP_SOURCE = path.join(projectRoot, 'images', 'guest', 'syscall-loop.c');
+/** Where the guest finds it: `/kmatrix/syscall-loop COUNT FILE` prints the elapsed ns. */
+export const SYSCALL_LOOP_IN_GUEST = 'kmatrix/syscall-loop';
+/** The loop's default length: 100 000 openat/close pairs. */
+export const DEFAULT_LOOP_COUNT = 100_000;
+/** The suite whose gcc builds the userspace helpers (static: the guest's suite does not matter). */
+export const USERSPACE_SUITE = 'bookworm';
+
+/** A builder root for userspace programs (C/C++, cmake, static libelf/zlib), of the host arch, with the cross gcc for `arch`. */
+export function userspaceBuilderPackages(arch: Arch): string[] {
+  const base = ['build-essential', 'cmake', 'libelf-dev', 'zlib1g-dev'];
+  if (arch === hostDebianArch()) return base;
+  const t = TRIPLETS[arch].replace(/_/g, '-');
+  return [...base, `gcc-${t}`, `libc6-dev-${arch}-cross`];
 }
 
-export async function measureDriverOverhead(_m: Matrix, _dir: string): Promise<DriverOverhead> {
-  throw new Error('the guest syscall-loop workload is not there yet');
+/** The static syscall-loop binary for `arch` (host path), cached by its source and compiler. */
+export async function syscallLoop(debian: Debian, arch: Arch): Promise<string> {
+  const root = await builderRoot(debian, USERSPACE_SUITE, userspaceBuilderPackages(arch));
+  const source = readFileSync(SYSCALL_LOOP_SOURCE, 'utf8');
+  const gcc = arch === hostDebianArch() ? 'gcc' : `${TRIPLETS[arch]}-gcc`;
+  const cmd = [gcc, '-O2', '-static', '-o', '/out/syscall-loop', '/out/syscall-loop.c'];
+  const dir = await cached('workloads', { source, cmd, root }, async (out) => {
+    await copyFile(SYSCALL_LOOP_SOURCE, path.join(out, 'syscall-loop.c'));
+    const r = await inBuilder(root, [{ host: out, guest: '/out', writable: true }], cmd, { cwd: '/out' });
+    await writeFile(path.join(out, 'build.log'), `${r.all ?? ''}\nexit ${r.exitCode}\n`);
+    if (r.exitCode !== 0 || !existsSync(path.join(out, 'syscall-loop'))) throw new Error(`syscall-loop build failed: ${(r.all ?? '').split('\n').find((l) => /error/.test(l)) ?? `exit ${r.exitCode}`}`);
+  });
+  return path.join(dir, 'syscall-loop');
+}
+
+/** One timed run of the loop, as the guest reported it. */
+export interface LoopTiming {
+  count: number;
+  ns: number;
+}
+
+/** The loop's stdout → elapsed ns (undefined when it printed no number). */
+export function parseLoopOutput(stdout: string): number | undefined {
+  const m = /^\s*(\d+)\s*$/m.exec(stdout);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** How many times slower than untraced (2 decimals), when both ran. */
+export function slowdown(untraced: LoopTiming | undefined, traced: LoopTiming | undefined): number | undefined {
+  if (!untraced || !traced || untraced.ns <= 0 || untraced.count !== traced.count) return undefined;
+  return Math.round((traced.ns / untraced.ns) * 100) / 100;
 }

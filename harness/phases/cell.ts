@@ -14,10 +14,14 @@ export interface CellContext {
   /** The cell's own directory under the run (logs, console). */
   dir: string;
   timeouts: Timeouts;
+  /** Top-level matrix settings of the kernel kinds (kernels/index.ts). */
+  kernelSettings: Record<string, unknown>;
   emit: Sink;
   /** How boot → load → capture runs (QEMU by default). */
   backend: Backend;
   attempt: number;
+  /** Files added to the guest beyond the cell's own (guest path → host path). */
+  guestFiles?: Record<string, string>;
 }
 
 export function cellDirName(id: string): string {

@@ -1,8 +1,8 @@
 // fetch: the kernel (+ headers) and the driver source; then, is the cell applicable at all?
 import { CellSkip, fetchDriverSource, notApplicable, type DriverTree } from '../drivers.js';
 import { errorLine, isUserError } from '../errors.js';
-import { fetchKernel, type KernelTree } from '../images.js';
-import type { Cell } from '../types.js';
+import { fetchKernel, type KernelTree } from '../kernels/index.js';
+import type { Cell, CellResult } from '../types.js';
 import { CellEnd, type CellContext, type CellFacts } from './cell.js';
 
 export interface Fetched {
@@ -10,10 +10,10 @@ export interface Fetched {
   tree: DriverTree;
 }
 
-export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian'>): Promise<Fetched> {
+export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian' | 'kernelSettings'>): Promise<Fetched> {
   let kernel: KernelTree, tree: DriverTree;
   try {
-    [kernel, tree] = await Promise.all([fetchKernel(ctx.debian, cell.kernel), fetchDriverSource(ctx.debian, cell.source)]);
+    [kernel, tree] = await Promise.all([fetchKernel(cell.kernel, { debian: ctx.debian, settings: ctx.kernelSettings }), fetchDriverSource(ctx.debian, cell.source)]);
   } catch (e) {
     if (e instanceof CellSkip) throw new CellEnd('skip', 'fetch', e.message);
     throw new CellEnd('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
@@ -26,7 +26,13 @@ export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian'>): 
 /** What the fetched kernel and source add to a cell's result. */
 export function fetchedFacts({ kernel, tree }: Fetched): CellFacts {
   return {
-    kernel: { release: kernel.abi, version: kernel.version, package: `linux-image-${kernel.abi}=${kernel.packageVersion}` },
+    kernel: kernelFacts(kernel),
     driver: { version: tree.version, ...tree.versions },
   };
+}
+
+/** What the results say of a fetched kernel (a compiler substitution is a finding of the cell). */
+function kernelFacts(k: KernelTree): Partial<CellResult['kernel']> {
+  const b = k.builder;
+  return { release: k.release, version: k.version, package: k.origin, compiler: k.compiler, builder: `${b.suite} ${b.compiler}${b.substitution ? ` (${b.substitution})` : ''}` };
 }

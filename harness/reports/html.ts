@@ -45,16 +45,14 @@ function cellDetails(c: CellResult, base: string, streak?: RenderOptions['streak
   const logs = Object.entries(c.logs)
     .map(([k, v]) => `<a href="${esc(base + v)}">${esc(k)} log</a>`)
     .join(' · ');
-  // `oops`: a kernel oops/panic excerpt, when the guest printed one.
-  const oops = c.oops;
   return `<details id="${esc(anchor(c.id))}"><summary class="st ${c.status}">${esc(statusText(c))}</summary><div class="d">
 <div class="id">${esc(c.id)}</div>
 ${c.reason ? `<div class="reason">${esc(c.reason)}</div>` : ''}
 ${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
-${oops ? `<div>kernel oops:</div><pre class="err oops">${esc(oops)}</pre>` : ''}
+${c.oops ? `<details><summary>kernel console (Oops)</summary><pre class="err oops">${esc(c.oops)}</pre></details>` : ''}
 ${c.evidence ? `<div>evidence: ${c.evidence.marker ? 'marker seen' : 'marker not seen'}, ${c.evidence.events} event(s)</div>` : ''}
 ${c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
-<div>kernel ${esc(c.kernel.release ?? '?')} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
+<div>kernel ${esc(c.kernel.release ?? '?')}${c.kernel.builder ? ` (drivers built in ${esc(c.kernel.builder)})` : ''} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
 ${phases ? `<table class="ph">${phases}</table>` : ''}
 ${c.attempts > 1 ? `<div>attempts: ${c.attempts}</div>` : ''}
 ${streak?.(c.id) ? `<div class="streak">${esc(streak(c.id))}</div>` : ''}

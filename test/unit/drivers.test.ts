@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { engineArgs } from '../../harness/consumers.js';
 import { buildRecipe, consumerAccepts, firstCompilerError, notApplicable, readDriverConfig, treeHash } from '../../harness/drivers.js';
-import { compilerPackage, kernelBuilderPackages, relocateHeadersMakefile } from '../../harness/images.js';
+import { kernelBuilderPackages } from '../../harness/images.js';
+import { compilerPackage } from '../../harness/kernels/compiler.js';
+import { relocateHeadersMakefile } from '../../harness/kernels/debian.js';
 import type { ConsumerSpec } from '../../harness/types.js';
 
 describe('drivers', () => {
@@ -97,9 +99,11 @@ describe('drivers: applicability and build recipes', () => {
   it('the module is cross-compiled for a foreign arch, with the headers as kbuild dir', () => {
     assert.ok(buildRecipe('kmod', { headers: 'usr/src/h', arch: 'arm64', version: '6.1.1' }).cmd.includes('CROSS_COMPILE=aarch64-linux-gnu-'));
     assert.ok(!buildRecipe('kmod', { headers: 'usr/src/h', arch: 'amd64', version: '6.1.1' }).cmd.some((a) => a.startsWith('CROSS_COMPILE')));
-    assert.deepEqual(kernelBuilderPackages({ compiler: 'gcc-12', arch: 'arm64' }, 'amd64').slice(-1), ['gcc-12-aarch64-linux-gnu']);
-    assert.deepEqual(kernelBuilderPackages({ compiler: 'gcc-14', arch: 'amd64' }, 'amd64').slice(-1), ['gcc-14']);
-    assert.deepEqual(kernelBuilderPackages({ compiler: 'x86_64-linux-gnu-gcc-16', arch: 'amd64' }, 'amd64').slice(-1), ['gcc-16']);
+    const b = (compiler: string) => ({ suite: 'bookworm', compiler });
+    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-12'), arch: 'arm64' }, 'amd64').slice(-1), ['gcc-12-aarch64-linux-gnu']);
+    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-14'), arch: 'amd64' }, 'amd64').slice(-1), ['gcc-14']);
+    assert.deepEqual(kernelBuilderPackages({ builder: b('clang-14'), arch: 'arm64' }, 'amd64').slice(-2), ['clang-14', 'binutils-aarch64-linux-gnu']);
+    assert.equal(compilerPackage('x86_64-linux-gnu-gcc-16 (Debian 16.1.0-1) 16.1.0'), 'gcc-16');
     assert.equal(compilerPackage('aarch64-linux-gnu-gcc-16'), 'gcc-16');
     assert.equal(compilerPackage('clang'), 'gcc');
   });

@@ -25,6 +25,14 @@ describe('report', () => {
     assert.deepEqual(['6.12.5', '5.10.2', '6.1.176', '6.1.20'].sort(compareVersions), ['5.10.2', '6.1.20', '6.1.176', '6.12.5']);
   });
 
+  it('draws the 4.14 line between the rows below and above it, once per machine group', () => {
+    const html = renderReport({ run, cells: [cell('k6.1', '6.1.176', 'pass'), cell('k4.9', '4.9.229', 'pass'), cell('k4.4', '4.4.302', 'fail'), cell('k5.10', '5.10.237', 'pass')] });
+    const at = (s: string) => html.indexOf(s);
+    assert.equal(html.match(/class="v414"/g)?.length, 1);
+    assert.ok(at('>k4.9<') < at('class="v414"') && at('class="v414"') < at('>k5.10<'), 'between 4.9 and 5.10');
+    assert.doesNotMatch(renderReport({ run, cells: [cell('k6.1', '6.1.176', 'pass'), cell('k5.10', '5.10.237', 'pass')] }), /class="v414"/, 'no line without a row below 4.14');
+  });
+
   it('renders status as text and class, rows by version, the first error escaped, log links', () => {
     const html = renderReport({
       run,

@@ -197,9 +197,14 @@ describe('verdicts', () => {
 
   describe('claims', () => {
     it('kmod-any-kernel', () => {
-      const ok = claim('kmod-any-kernel', [cell('k5.10', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass'), fail('k6.12', 'kmod', 'build', 'x', 'host', { source: '0.1.1dev' })]);
+      const ok = claim('kmod-any-kernel', [cell('k4.9', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass'), fail('k6.12', 'kmod', 'build', 'x', 'host', { source: '0.1.1dev' })]);
       assert.equal(ok.verdict, 'supported');
-      assert.deepEqual(ok.cells, ['k5.10/kmod@0.23.2/host', 'k6.12/kmod@0.23.2/host']);
+      assert.match(ok.why, /both sides of 4\.14 \(4\.9, 6\.12\)/);
+      assert.deepEqual(ok.cells, ['k4.9/kmod@0.23.2/host', 'k6.12/kmod@0.23.2/host']);
+      // two versions, but none below 4.14 (where eBPF stops): not yet evidence for "any kernel"
+      const above = claim('kmod-any-kernel', [cell('k5.10', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass')]);
+      assert.equal(above.verdict, 'untested');
+      assert.match(above.why, /kmod passed on 5\.10, 6\.12, all at or above 4\.14: a kernel below 4\.14 is needed/);
       const bad = claim('kmod-any-kernel', [cell('k5.10', 'kmod', 'pass'), fail('k6.12', 'kmod', 'build', "error: 'fd_is_open' undeclared")]);
       assert.equal(bad.verdict, 'contradicted');
       assert.match(bad.why, /k6\.12 .*fd_is_open/);
@@ -298,8 +303,18 @@ describe('verdicts', () => {
 
     it('kmod-fastest stays untested until the overhead figures exist; an unknown claim has no rule', () => {
       const all = ['k5.10', 'k6.1'].map((k) => cell(k, 'kmod', 'pass'));
-      assert.equal(claim('kmod-fastest', all).why, 'needs the driver overhead figures (performance issue); no measurement yet');
+      assert.match(claim('kmod-fastest', all).why, /^needs the driver overhead figures/);
       assert.deepEqual(claim('made-up', all), { id: 'made-up', text: 'made-up', verdict: 'untested', why: 'no rule for this claim', cells: [] });
+    });
+
+    it('kmod-fastest is judged from the bench overhead figures when there are some', () => {
+      const t = table('kmod', ['kmod-fastest']);
+      const judged = (ratio: Record<string, number>) => claimVerdicts(t, [], { overhead: { at: '2026-01-01', ratio } })[0]!;
+      assert.equal(judged({ kmod: 1.4, ebpf: 3.2, 'modern-ebpf': 2.1 }).verdict, 'supported');
+      const c = judged({ kmod: 2.5, ebpf: 3.2, 'modern-ebpf': 1.9 });
+      assert.equal(c.verdict, 'contradicted');
+      assert.match(c.why, /modern-ebpf cost less than kmod/);
+      assert.equal(judged({ kmod: 1.4 }).verdict, 'untested');
     });
 
     it('errored and skipped cells are never counted as pass or fail', () => {
