@@ -78,6 +78,8 @@ function grid(cells: CellResult[], base: string, streak?: RenderOptions['streak'
     .join('');
   const sourceHead = columns.map((c) => `<th${colAttrs(c.driver, c.source)}>${esc(c.source)}</th>`).join('');
   const width = columns.length + 1;
+  // the 4.14 line only when the grid spans it (some row below 4.14); then in every group, where 4.14 falls
+  const spans414 = kernels.some((k) => !!k.version && below414(k.version));
   const groups = [...new Set(kernels.map((k) => `${k.arch}\n${k.machine}`))];
   const rows = groups
     .map((g, gi) => {
@@ -97,9 +99,9 @@ function grid(cells: CellResult[], base: string, streak?: RenderOptions['streak'
           })
           .join('');
         const row = `<tr class="r" data-group="${gi}" data-arch="${esc(arch)}"><th class="k">${esc(k.id)}<div class="rel">${esc(k.release ?? '')}</div></th>${tds}</tr>`;
-        return (i === (at < 0 ? ks.length : at) && i >= 0 ? line : '') + row;
+        return (spans414 && i === at ? line : '') + row;
       });
-      return head + body.join('\n') + (at < 0 ? line : '');
+      return head + body.join('\n') + (spans414 && at < 0 ? line : '');
     })
     .join('\n');
   return `<table class="grid cells"><thead><tr><th rowspan="2">kernel</th>${driverHead}</tr><tr>${sourceHead}</tr></thead><tbody>${rows}</tbody></table>`;
