@@ -148,11 +148,14 @@ describe('report in a browser (chromium, from file://)', function () {
 
   it('a log line with <script> renders as text, never runs', async () => {
     const regressed = page.locator('[id="cell-debian-6.1-amd64_kmod@0.23.2_host"]');
-    await regressed.locator('summary').click();
+    // the cell's own summary (its status); the Oops excerpt is a details block of its own inside
+    await regressed.locator('summary.st').click();
     const err = regressed.locator('pre.err').first();
     assert.ok(await err.isVisible());
     assert.match((await err.textContent()) ?? '', /<script>window.__pwned = 1<\/script><img src=x/);
     assert.match((await regressed.locator('pre.oops').textContent()) ?? '', /BUG: unable to handle page fault\n<script>/);
+    await regressed.locator('summary', { hasText: 'kernel console (Oops)' }).click();
+    assert.ok(await regressed.locator('pre.oops').isVisible(), 'the Oops excerpt opens');
     assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
     assert.match((await regressed.locator('table.ph').textContent()) ?? '', /boot6\.1 s/);
     assert.equal(await regressed.locator('.streak').textContent(), 'fail for 1 published run(s) in a row');
