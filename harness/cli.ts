@@ -1,8 +1,9 @@
-// The kmatrix command line: list, run (--shell), merge, explain, report, cache, doctor, kernel.
+// The kmatrix command line: list, run (--shell), merge, explain, report, cache, doctor, kernel, images.
 import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { setCacheDir, cacheDir } from './cache.js';
 import { isUserError } from './errors.js';
+import { imagesCommands } from './images/cli.js';
 import { checkTools, installCommand, requireTools } from './host.js';
 import { filterCells, loadMatrix } from './matrix.js';
 import { publish, writeReport } from './reports/index.js';
@@ -235,6 +236,8 @@ export async function main(argv: string[]): Promise<void> {
       }
     });
 
+  // kmatrix images build-box (harness/images/cli.ts)
+  imagesCommands(program);
   // kmatrix kernel import|list|rm (harness/kernels/cli.ts)
   kernelCommands(program);
 

@@ -14,8 +14,8 @@ export interface CellEnv {
   evtType?: number;
   /** Load the SD card's modules (kmatrix/sd/*.ko) and check its root partition. */
   sdcard?: boolean;
-  /** probe: boot and power off (KVM probe); shell: load the driver, then an interactive shell on the console. */
-  mode?: 'probe' | 'shell';
+  /** probe: boot and power off (KVM probe); shell: load the driver, then an interactive shell on the console; box: run inside a Vagrant box over ssh (no poweroff at the end). */
+  mode?: 'probe' | 'shell' | 'box';
 }
 
 /**

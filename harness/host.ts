@@ -9,6 +9,8 @@ export interface Tool {
   command: string;
   package: string;
   why: string;
+  /** Needed only for cells of this machine (e.g. the Vagrant backend's tools). */
+  machine?: string;
 }
 
 export const TOOLS: Tool[] = [
@@ -25,6 +27,13 @@ export const TOOLS: Tool[] = [
   { command: 'mke2fs', package: 'e2fsprogs', why: 'Pi SD card root partitions' },
   { command: 'qemu-system-x86_64', package: 'qemu-system-x86', why: 'x86_64 machines' },
   { command: 'qemu-system-aarch64', package: 'qemu-system-arm', why: 'arm64 machines' },
+  { command: 'vagrant', package: 'vagrant', why: 'Vagrant boxes', machine: 'vagrant' },
+  { command: 'libvirtd', package: 'libvirt-daemon', why: 'the Vagrant backend (started by the harness)', machine: 'vagrant' },
+  { command: 'virsh', package: 'libvirt-clients', why: 'the Vagrant backend (cleanup)', machine: 'vagrant' },
+  { command: 'qemu-img', package: 'qemu-utils', why: 'the local Vagrant box', machine: 'vagrant' },
+  { command: 'dnsmasq', package: 'dnsmasq-base', why: "libvirt's network for boxes", machine: 'vagrant' },
+  { command: 'iptables', package: 'iptables', why: "libvirt's network for boxes (inside the harness's namespace)", machine: 'vagrant' },
+  { command: 'ip', package: 'iproute2', why: 'the network namespace of the Vagrant backend', machine: 'vagrant' },
 ];
 
 async function has(command: string): Promise<boolean> {
@@ -47,7 +56,7 @@ export function installCommand(missing: Tool[]): string {
 /** Fail with one paragraph naming the fix when a tool needed for these machines is missing. */
 export async function requireTools(machines: string[]): Promise<void> {
   const qemus = new Set(machines.map((m) => MACHINES[m]!.qemu));
-  const needed = TOOLS.filter((t) => !t.command.startsWith('qemu-system-') || qemus.has(t.command));
+  const needed = TOOLS.filter((t) => (!t.command.startsWith('qemu-system-') || qemus.has(t.command)) && (!t.machine || machines.includes(t.machine)));
   const missing = (await checkTools(needed)).filter((t) => !t.ok);
   if (missing.length)
     throw new UserError(

@@ -91,6 +91,21 @@ export const MACHINES: Record<string, MachineDef> = {
     hasRtc: false,
     description: 'Raspberry Pi 2 Model B (armhf, emulated)',
   },
+  // A Vagrant box (vagrant-libvirt): libvirt's QEMU boots the box's own kernel; see backends/vagrant.ts.
+  vagrant: {
+    id: 'vagrant',
+    arches: ['amd64'],
+    qemu: 'qemu-system-x86_64',
+    board: [],
+    cpu: { tcg: 'qemu64', kvm: 'host' },
+    memoryMiB: 2048,
+    cpus: 2,
+    console: 'ttyS0',
+    append: [],
+    exitsOnPoweroff: true,
+    hasRtc: true,
+    description: 'Vagrant box (vagrant-libvirt)',
+  },
 };
 
 export interface BootSpec {

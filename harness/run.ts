@@ -7,6 +7,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { debianMirror } from './apt.js';
 import { QemuBackend } from './backends/qemu.js';
+import { closeVagrant, vagrantBackend } from './backends/vagrant.js';
 import { recordUsage } from './cache-usage.js';
 import { errorLine } from './errors.js';
 import { endEverything } from './interrupt.js';
@@ -99,6 +100,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   const results = [...(opts.resume?.previous ?? []), ...finished.filter((r): r is CellResult => r !== undefined)];
   run.finishedAt = new Date().toISOString();
   if (signal?.aborted) run.interrupted = true;
+  await closeVagrant();
   run.accel = await backend.summary();
   await recordUsage(run.id);
   await emit({ type: 'run-end', run, results });
@@ -138,7 +140,8 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
 
     const plan = planGuest(cell, fetched, built, ctx);
     Object.assign(plan.files, ctx.guestFiles);
-    const { verdict: v, facts } = await vmPhase(cell, plan, ctx, clock);
+    // a kernel inside a Vagrant box: boot → build in the box → load → capture over vagrant ssh
+    const { verdict: v, facts } = fetched.kernel.box ? await vagrantBackend().runCell(cell, plan, fetched, ctx, clock) : await vmPhase(cell, plan, ctx, clock);
     addFacts(result, facts);
     return end(new CellEnd(v.status, v.phase, v.reason, v.firstError));
   } catch (e) {

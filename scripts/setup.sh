@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux dpkg apt debian-archive-keyring xz-utils zstd procps mtools dosfstools fdisk e2fsprogs binutils)
 # Debian's chromium, for the report's browser test; jobs that only run the matrix skip it (KMATRIX_NO_BROWSER=1)
 [ "${KMATRIX_NO_BROWSER:-}" = 1 ] || packages+=(chromium)
+# The Vagrant backend: vagrant + its libvirt provider, the libvirt daemon and its
+# QEMU driver (not libvirt-daemon-system: the harness starts the daemons itself,
+# inside a network namespace; that package would start one on the host), and
+# what libvirt's NAT network and the local box need.
+packages+=(vagrant vagrant-libvirt libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-utils dnsmasq-base iptables iproute2 ruby-libvirt)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -6,6 +6,7 @@
 import type { PackageFile } from '../apt.js';
 import type { Debian } from '../images.js';
 import type { Arch, KernelSourceSpec, KernelSpec } from '../types.js';
+import { boxKernels, type BoxRef } from './box.js';
 import { debianKernels } from './debian.js';
 import { debsKernels } from './debs.js';
 import { mainlineKernels } from './mainline.js';
@@ -35,6 +36,8 @@ export interface KernelTree {
   builder: BuilderChoice;
   /** The kernel's packages: their sha256 keys every build made for it. */
   packages: PackageFile[];
+  /** A kernel inside a Vagrant box: booted by the Vagrant backend, drivers built in the box. */
+  box?: BoxRef;
 }
 
 /** Which Debian suite's root builds drivers for a kernel, with which compiler package. */
@@ -89,7 +92,7 @@ export interface KernelDescription {
   dtbDir?: string;
 }
 
-export const KINDS: KernelKind<any>[] = [debianKernels, debsKernels, mainlineKernels, storeKernels];
+export const KINDS: KernelKind<any>[] = [debianKernels, debsKernels, mainlineKernels, storeKernels, boxKernels];
 
 export function kernelKind(kind: string): KernelKind {
   const k = KINDS.find((x) => x.kind === kind);

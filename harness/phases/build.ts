@@ -26,7 +26,8 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
   const facts: CellFacts = {};
   let artifact: string | undefined, consumer: ConsumerAssets, cachedBuild = false;
   try {
-    if (cell.driver === 'kmod' || cell.driver === 'ebpf') {
+    // a box's driver is built in the box, after it boots (backends/vagrant.ts)
+    if ((cell.driver === 'kmod' || cell.driver === 'ebpf') && !fetched.kernel.box) {
       const b = await buildDriver(ctx.debian, cell.driver, fetched.tree, fetched.kernel);
       const log = path.join(ctx.dir, 'build.log');
       await copyFile(b.log, log);
