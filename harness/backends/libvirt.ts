@@ -7,7 +7,7 @@
 // ends every process in the namespace (libvirtd, dnsmasq, QEMU) and removes it.
 import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -214,5 +214,6 @@ export class LibvirtSession {
         /* not there */
       }
     }
+    rmSync(this.plan.dir, { recursive: true, force: true });
   }
 }

@@ -183,7 +183,8 @@ export class VagrantBackend {
           prefix,
           pool: 'kmatrix',
           network: { name: 'kmatrix-mgmt', address: '192.168.121.0/24' },
-          consoleLog: path.resolve(consoleLog),
+          // the box's serial console (its kernel and systemd), beside vagrant's own log
+          consoleLog: path.resolve(project, 'serial.log'),
           bootTimeout: ctx.timeouts.boot,
           cpus: 2,
           memoryMiB: 2048,
@@ -212,11 +213,11 @@ export class VagrantBackend {
           const tarball = path.join(dir, 'tree.tar');
           await execa('tar', ['-c', '-f', tarball, '-C', fetched.tree.dir, '.']);
           await writeFile(path.join(dir, 'build.sh'), boxBuildScript(driver));
-          const b = await vagrant(['ssh', '-c', `sudo sh -c ${shq(boxBuildScript(driver))}`], { timeout: BOX_BUILD_TIMEOUT, stdin: tarball, log: path.join(dir, 'build.log') });
+          const b = await vagrant(['ssh', '--no-tty', '-c', `sudo sh -c ${shq(boxBuildScript(driver))}`], { timeout: BOX_BUILD_TIMEOUT, stdin: tarball, log: path.join(dir, 'build.log') });
           await rm(tarball);
           const ok = b.exitCode === 0;
           if (ok) {
-            const got = await vagrant(['ssh', '-c', `sudo base64 -w0 ${ARTIFACT_IN_BOX[driver]}`], { timeout: 300, log: path.join(dir, 'fetch.log') });
+            const got = await vagrant(['ssh', '--no-tty', '-c', `sudo base64 -w0 ${ARTIFACT_IN_BOX[driver]}`], { timeout: 300, log: path.join(dir, 'fetch.log') });
             if (got.exitCode !== 0) throw new Error(`could not read the built driver back from the box: ${lastMeaningful(got.out)}`);
             const b64 = got.stdout.trim().split('\n').pop() ?? '';
             await writeFile(path.join(dir, path.basename(ARTIFACT_IN_BOX[driver])), Buffer.from(b64, 'base64'));
@@ -243,7 +244,7 @@ export class VagrantBackend {
       await clock.start('load');
       let steps = Promise.resolve();
       const budget = ctx.timeouts.load + ctx.timeouts.capture + 30;
-      const r = await runLogged(session.inNetns(['vagrant', 'ssh', '-c', `sudo sh -c ${shq(BOX_RUN_SCRIPT)}`]), {
+      const r = await runLogged(session.inNetns(['vagrant', 'ssh', '--no-tty', '-c', `sudo sh -c ${shq(BOX_RUN_SCRIPT)}`]), {
         cwd: project,
         timeout: budget,
         stdin: rootTar,
@@ -283,7 +284,7 @@ export class VagrantBackend {
       throw new CellEnd('error', clock.phase ?? 'boot', `Vagrant infrastructure failed: ${errorLine(e)}`, undefined, facts);
     } finally {
       if (up && session) {
-        const d = await vagrant(['destroy', '-f'], { timeout: DESTROY_TIMEOUT });
+        const d = await vagrant(['destroy', '-f', '--no-tty'], { timeout: DESTROY_TIMEOUT });
         if (d.exitCode !== 0) {
           // vagrant could not: libvirt removes the cell's domains and their volumes itself
           const names = (await session.virsh(['list', '--all', '--name'])).out.split('\n').map((x) => x.trim()).filter((x) => x.startsWith(`kmatrix-${process.pid}-`));

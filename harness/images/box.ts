@@ -185,5 +185,5 @@ async function addBox(box: LocalBox): Promise<void> {
 /** The last line of vagrant's output that says something (not progress bars). */
 export function lastMeaningful(out: string): string {
   const lines = out.replace(/\r/g, '\n').replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').split('\n').map((l) => l.trim()).filter((l) => l && !/^Progress:/.test(l));
-  return lines.find((l) => /error|failed|could not|couldn't|not found|unable/i.test(l)) ?? lines.pop() ?? '';
+  return lines.find((l) => /^Error: /.test(l)) ?? lines.find((l) => /error|failed|could not|couldn't|not found|unable/i.test(l)) ?? lines.pop() ?? '';
 }
