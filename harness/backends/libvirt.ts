@@ -113,7 +113,7 @@ function hookExit(): void {
 }
 
 export class LibvirtSession {
-  private constructor(readonly plan: SessionPlan) {}
+  constructor(readonly plan: SessionPlan) {}
 
   /** Create the namespace and start virtlogd + libvirtd in it; resolves when libvirtd answers. */
   static async start(dir: string, id = String(process.pid)): Promise<LibvirtSession> {
@@ -128,6 +128,7 @@ export class LibvirtSession {
     // the bind targets must exist (the daemon packages create them; without libvirt-daemon-system they may not)
     for (const target of Object.values(LIBVIRT_DIRS)) await mkdir(target, { recursive: true });
     hookExit();
+    reapDeadSessions(path.dirname(dir));
     const session = new LibvirtSession(plan);
     // a namespace left by a killed run of the same id
     if (existsSync(`/run/netns/${plan.netns}`)) session.endNow();
@@ -215,5 +216,32 @@ export class LibvirtSession {
       }
     }
     rmSync(this.plan.dir, { recursive: true, force: true });
+  }
+}
+
+/** Sessions of harness processes that no longer exist (killed with SIGKILL): end their namespace, daemons, QEMU and state. */
+export function reapDeadSessions(parent: string): string[] {
+  let names: string[] = [];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').map((l) => l.split(' ')[0]!);
+  } catch {
+    return [];
+  }
+  const reaped: string[] = [];
+  for (const name of names) {
+    const pid = /^kmatrix-vg-(\d+)$/.exec(name)?.[1];
+    if (!pid || isAlive(Number(pid))) continue;
+    new LibvirtSession(sessionPlan(pid, path.join(parent, `kmatrix-libvirt-${pid}`))).endNow();
+    reaped.push(name);
+  }
+  return reaped;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
