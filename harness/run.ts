@@ -7,7 +7,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { debianMirror } from './apt.js';
 import { QemuBackend } from './backends/qemu.js';
-import { closeVagrant, vagrantBackend } from './backends/vagrant.js';
+import { abortVagrant, closeVagrant, vagrantBackend } from './backends/vagrant.js';
 import { recordUsage } from './cache-usage.js';
 import { errorLine } from './errors.js';
 import { endEverything } from './interrupt.js';
@@ -78,6 +78,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
 
   const signal = opts.signal;
   signal?.addEventListener('abort', endEverything, { once: true });
+  signal?.addEventListener('abort', abortVagrant, { once: true });
   const backend = new QemuBackend((message) => emit({ type: 'note', message }), path.join(runDir, 'pids'));
   const limit = pLimit(Math.max(1, opts.jobs));
   const finished = await Promise.all(

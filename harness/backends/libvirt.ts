@@ -75,7 +75,7 @@ export function sessionPlan(id: string, dir: string): SessionPlan {
     ...binds,
     `mount --bind ${d('passwd')} /etc/passwd`,
     `mount --bind ${d('group')} /etc/group`,
-    `virtlogd -d -f ${path.join(d('etc'), 'virtlogd.conf')}`,
+    `virtlogd -d -f ${path.join(d('etc'), 'virtlogd.conf')} -p ${path.join(dir, 'virtlogd.pid')}`,
     `exec libvirtd -f ${path.join(d('etc'), 'libvirtd.conf')} -p ${path.join(dir, 'libvirtd.pid')}`,
     '',
   ].join('\n');
@@ -113,6 +113,8 @@ function hookExit(): void {
 }
 
 export class LibvirtSession {
+  /** The process starting the daemons (ended first, so that it starts nothing after the namespace is emptied). */
+  starter?: number;
   constructor(readonly plan: SessionPlan) {}
 
   /** Create the namespace and start virtlogd + libvirtd in it; resolves when libvirtd answers. */
@@ -143,13 +145,17 @@ export class LibvirtSession {
         detached: true,
       });
       daemon.unref();
+      session.starter = daemon.pid;
       for (let i = 0; i < 120; i++) {
         if (existsSync(plan.socket) && (await session.virsh(['version'])).ok) return session;
-        if (daemon.exitCode !== null) break;
+        if (daemon.exitCode !== null || daemon.signalCode !== null) break;
         await new Promise((r) => setTimeout(r, 500));
       }
       const log = path.join(dir, 'log', 'libvirtd.log');
-      const why = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => / error : /.test(l)).pop() : undefined;
+      const err = path.join(dir, 'log', 'daemons.err');
+      const why =
+        (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => / error : /.test(l)).pop() : undefined) ??
+        (existsSync(err) ? readFileSync(err, 'utf8').trim().split('\n').pop() : undefined);
       throw new Error(`libvirtd did not start in the namespace ${plan.netns}${why ? `: ${why.replace(/^.* error : /, '')}` : ''}`);
     } catch (e) {
       session.endNow();
@@ -196,6 +202,13 @@ export class LibvirtSession {
   /** Synchronous end (also from the exit hook): every process in the namespace, then the namespace. */
   endNow(): void {
     live.delete(this);
+    if (this.starter) {
+      try {
+        process.kill(this.starter, 'SIGKILL');
+      } catch {
+        /* it became libvirtd (exec) and is ended below, or is gone */
+      }
+    }
     for (let round = 0; round < 20; round++) {
       const pids = this.pids();
       if (!pids.length) break;

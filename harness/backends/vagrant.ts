@@ -114,6 +114,14 @@ export function vagrantBackend(): VagrantBackend {
   return (instance ??= new VagrantBackend());
 }
 
+/**
+ * The run is interrupted (SIGINT/SIGTERM): end the session now — its namespace
+ * with libvirtd and every box's QEMU — and start no other.
+ */
+export function abortVagrant(): void {
+  instance?.abort();
+}
+
 /** End the session if one was started (the runner calls it at the end of a run). */
 export async function closeVagrant(): Promise<void> {
   const b = instance;
@@ -145,6 +153,14 @@ export class VagrantBackend {
     return this.session;
   }
 
+  private aborted = false;
+
+  abort(): void {
+    this.aborted = true;
+    this.session?.then((s) => s.endNow()).catch(() => {});
+    // a session still starting is ended by the exit hook or by close()
+  }
+
   async close(): Promise<void> {
     const s = await this.session?.catch(() => undefined);
     this.session = undefined;
@@ -168,6 +184,7 @@ export class VagrantBackend {
     try {
       // boot: vagrant up in the namespace
       await clock.start('boot');
+      if (this.aborted) throw new CellEnd('error', 'boot', 'the run was interrupted', undefined, facts);
       try {
         session = await this.libvirt();
       } catch (e) {
@@ -283,7 +300,7 @@ export class VagrantBackend {
       if (e instanceof CellEnd) throw e;
       throw new CellEnd('error', clock.phase ?? 'boot', `Vagrant infrastructure failed: ${errorLine(e)}`, undefined, facts);
     } finally {
-      if (up && session) {
+      if (up && session && !this.aborted) {
         const d = await vagrant(['destroy', '-f', '--no-tty'], { timeout: DESTROY_TIMEOUT });
         if (d.exitCode !== 0) {
           // vagrant could not: libvirt removes the cell's domains and their volumes itself
