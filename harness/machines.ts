@@ -98,7 +98,7 @@ export const MACHINES: Record<string, MachineDef> = {
     qemu: 'qemu-system-x86_64',
     board: [],
     cpu: { tcg: 'qemu64', kvm: 'host' },
-    memoryMiB: 2048,
+    memoryMiB: 1024,
     cpus: 2,
     console: 'ttyS0',
     append: [],

@@ -20,6 +20,7 @@ import { errorLine } from '../errors.js';
 import { cellEnvFile, GuestReader, judge } from '../guest.js';
 import { lastMeaningful, vagrantEnv } from '../images/box.js';
 import type { BoxRef } from '../kernels/box.js';
+import { MACHINES } from '../machines.js';
 import { guestInit } from '../paths.js';
 import type { Fetched } from '../phases/fetch.js';
 import { CellEnd, type CellContext, type CellFacts, type PhaseClock } from '../phases/cell.js';
@@ -203,8 +204,8 @@ export class VagrantBackend {
           // the box's serial console (its kernel and systemd), beside vagrant's own log
           consoleLog: path.resolve(project, 'serial.log'),
           bootTimeout: ctx.timeouts.boot,
-          cpus: 2,
-          memoryMiB: 2048,
+          cpus: MACHINES.vagrant!.cpus,
+          memoryMiB: MACHINES.vagrant!.memoryMiB,
         }),
       );
       up = true;
