@@ -8,7 +8,7 @@
 // session's network namespace (libvirt.ts). `vagrant up` failing is
 // infrastructure (`error`); the driver failing is `fail`.
 import { execa, type ResultPromise } from 'execa';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { release as hostRelease, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -108,6 +108,36 @@ export const BOX_RUN_SCRIPT = [
   '',
 ].join('\n');
 
+/** Where base box volumes stay between runs (they are cache); cell volumes are removed with their domain. */
+export function poolDir(): string {
+  return path.join(cacheDir(), 'vagrant', 'pool');
+}
+
+/**
+ * Remove the cell volumes (`kmatrix-<pid>-<n>-…`) of harness processes that
+ * are gone, or of this one (`own`): what an interrupted or killed run left.
+ */
+export function removeCellVolumes(dir: string, own: boolean): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const f of readdirSync(dir)) {
+    const pid = Number(/^kmatrix-(\d+)-\d+-/.exec(f)?.[1] ?? NaN);
+    if (Number.isNaN(pid) || (pid === process.pid ? !own : isAlive(pid))) continue;
+    rmSync(path.join(dir, f), { force: true });
+    removed.push(f);
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 let instance: VagrantBackend | undefined;
 
 /** The run's Vagrant backend (one libvirt session for every box cell of the process). */
@@ -140,8 +170,10 @@ export class VagrantBackend {
     if (!this.session) {
       this.session = (async () => {
         const s = await LibvirtSession.start(path.join(tmpdir(), `kmatrix-libvirt-${process.pid}`));
-        const pool = path.join(cacheDir(), 'vagrant', 'pool');
+        const pool = poolDir();
         await mkdir(pool, { recursive: true });
+        removeCellVolumes(pool, false);
+        process.once('exit', () => removeCellVolumes(pool, true));
         const r = await s.virsh(['pool-create-as', 'kmatrix', 'dir', '--target', pool]);
         if (!r.ok) {
           s.endNow();
@@ -158,7 +190,7 @@ export class VagrantBackend {
 
   abort(): void {
     this.aborted = true;
-    this.session?.then((s) => s.endNow()).catch(() => {});
+    this.session?.then((s) => (s.endNow(), removeCellVolumes(poolDir(), true))).catch(() => {});
     // a session still starting is ended by the exit hook or by close()
   }
 

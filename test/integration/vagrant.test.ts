@@ -71,6 +71,6 @@ describe('integration: the Vagrant backend (local box, libvirt in a network name
     assert.equal(existsSync(`/tmp/kmatrix-libvirt-${process.pid}`), false, "the session's libvirt state (domains, networks) is gone");
     const pool = path.join(cacheDir(), 'vagrant', 'pool');
     const volumes = existsSync(pool) ? readdirSync(pool) : [];
-    assert.deepEqual(volumes.filter((v) => !v.includes('_vagrant_box_image_')), [], 'only the base box volumes (cache) stay in the pool');
+    assert.deepEqual(volumes.filter((v) => v.startsWith(`kmatrix-${process.pid}-`)), [], "no cell volume of this run in the pool (base box volumes are cache and stay)");
   });
 });

@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { CellSkip } from '../../harness/drivers.js';
 import { LIBVIRT_DIRS, sessionPlan, withLibvirtUser } from '../../harness/backends/libvirt.js';
-import { BOX_RUN_SCRIPT, boxBuildScript, vagrantfile } from '../../harness/backends/vagrant.js';
+import { BOX_RUN_SCRIPT, boxBuildScript, removeCellVolumes, vagrantfile } from '../../harness/backends/vagrant.js';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { boxCatalog, boxHook, boxMetadata, boxVagrantfile, boxVersion, lastMeaningful } from '../../harness/images/box.js';
 import { unreachable } from '../../harness/kernels/box.js';
 import { parseMatrix } from '../../harness/matrix.js';
@@ -104,6 +107,15 @@ describe('vagrant backend', () => {
     assert.match(boxBuildScript('kmod'), /make -C \/lib\/modules\/\$\(uname -r\)\/build M=\/kmatrix\/driver/);
     assert.match(BOX_RUN_SCRIPT, /unshare -m --propagation private chroot \/kmatrix\/root \/init/);
     assert.match(cellEnvFile({ driver: 'kmod', consumer: 'sysdig', nonce: 'n', engineArgs: '', runAs: '', captureTimeout: 1, mode: 'box' }), /KM_MODE='box'/);
+  });
+
+  it("cell volumes left by a dead run (or by this one at its end) are removed; base box volumes and live runs' volumes stay", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-pool-'));
+    const files = ['kmatrix-VAGRANTSLASH-debian12-6.1_vagrant_box_image_6.1.50_box.img', 'kmatrix-999999999-1-default.img', `kmatrix-${process.pid}-2-default.img`, 'kmatrix-1-3-default.img'];
+    for (const f of files) writeFileSync(path.join(dir, f), '');
+    assert.deepEqual(removeCellVolumes(dir, false), ['kmatrix-999999999-1-default.img']);
+    assert.deepEqual(removeCellVolumes(dir, true), [`kmatrix-${process.pid}-2-default.img`]);
+    assert.deepEqual(readdirSync(dir).sort(), [files[0], 'kmatrix-1-3-default.img'].sort());
   });
 
   it('matrix: box kernels parse (name, pinned version, local), run on the vagrant machine; a bad box name is a UserError', () => {
