@@ -328,10 +328,13 @@ export class VagrantBackend {
         await clock.end(true);
         await clock.start(v.phase);
       }
+      // the phase ends here, as the runner would end it: destroying the box is not part of it
+      await clock.end(v.status === 'pass', v.reason);
       return { verdict: v, report: reader.report, facts };
     } catch (e) {
-      if (e instanceof CellEnd) throw e;
-      throw new CellEnd('error', clock.phase ?? 'boot', `Vagrant infrastructure failed: ${errorLine(e)}`, undefined, facts);
+      const end = e instanceof CellEnd ? e : new CellEnd('error', clock.phase ?? 'boot', `Vagrant infrastructure failed: ${errorLine(e)}`, undefined, facts);
+      await clock.end(end.status === 'skip', end.reason);
+      throw end;
     } finally {
       if (up && session && !this.aborted) {
         const d = await vagrant(['destroy', '-f', '--no-tty'], { timeout: DESTROY_TIMEOUT });
