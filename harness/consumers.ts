@@ -10,6 +10,7 @@ import { cached } from './cache.js';
 import { CellSkip, firstCompilerError, isUnavailable, SourceUnavailable } from './drivers.js';
 import type { AptDist } from './apt.js';
 import { builderRoot, extractDebs, guestImage, inBuilder, type Debian, type GuestImage } from './images.js';
+import { buildGitSysdig } from './consumers/sysdig-git.js';
 import type { Arch, ConsumerSpec, DriverId } from './types.js';
 
 export interface ConsumerAssets {
@@ -35,6 +36,7 @@ export async function prepareConsumer(debian: Debian, spec: ConsumerSpec, arch: 
     const pkg = image.packages.find((p) => p.name === spec.debian!.package)!;
     return { image, files: {}, version: `${pkg.name}=${pkg.version}` };
   }
+  if (spec.git) return buildGitSysdig(debian, spec, arch, extra);
   return buildScapOpen(debian, spec, arch, extra);
 }
 
@@ -106,7 +108,8 @@ export const ARTIFACT_IN_GUEST: Partial<Record<DriverId, string>> = { kmod: 'kma
 
 export function engineArgs(kind: ConsumerSpec['kind'], driver: DriverId): string {
   const probe = `/${ARTIFACT_IN_GUEST.ebpf}`;
-  if (kind === 'sysdig') return driver === 'ebpf' ? `--bpf=${probe}` : ''; // -B takes its path attached only
+  // -B takes its path attached only; -u: libscap's udig engine, reading pdig's ring in /dev/shm
+  if (kind === 'sysdig') return driver === 'ebpf' ? `--bpf=${probe}` : driver === 'pdig' ? '-u' : '';
   return { kmod: '--kmod', ebpf: `--bpf ${probe}`, 'modern-ebpf': '--modern_bpf', pdig: '' }[driver];
 }
 

@@ -10,7 +10,8 @@ import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, t
 import { compilerAliases } from './kernels/compiler.js';
 import type { KernelTree } from './kernels/index.js';
 import { hostDebianArch } from './machines.js';
-import type { ConsumerSpec, DriverId, SourceSpec, Versions } from './types.js';
+import { fetchGitSource } from './drivers/sources.js';
+import type { Arch, ConsumerSpec, DriverId, SourceSpec, Versions } from './types.js';
 
 export interface DriverTree {
   /** The driver dir (kmod sources at top, legacy probe in bpf/). */
@@ -18,6 +19,8 @@ export interface DriverTree {
   version: string;
   versions: Versions;
   origin: string;
+  /** A pdig source: pdig's checkout and the libs checkout it builds against. */
+  pdig?: { tree: string; libs: string };
 }
 
 /** A cell that cannot run here, with its reason: a skip, never a failure. */
@@ -44,6 +47,7 @@ export async function fetchDriverSource(debian: Debian, src: SourceSpec): Promis
       throw new SourceUnavailable(`local driver tree ${src.dir} has no driver_config.h (run libs' cmake configure step first)`);
     return { dir: src.dir, ...readDriverConfig(src.dir), origin: `dir:${src.dir}` };
   }
+  if (src.git) return fetchGitSource(src);
   const deb = src.debian!;
   let files;
   try {
@@ -66,7 +70,8 @@ export function readDriverConfig(dir: string): { version: string; versions: Vers
   const triple = (kind: 'API' | 'SCHEMA') =>
     ['MAJOR', 'MINOR', 'PATCH'].map((p) => num(`PPM_${kind}_CURRENT_VERSION_${p}`)).join('.');
   return {
-    version: /#define\s+DRIVER_VERSION\s+"([^"]+)"/.exec(text)?.[1] ?? 'unknown',
+    // sysdig-era trees (before API/schema versions) call it PROBE_VERSION
+    version: /#define\s+(?:DRIVER|PROBE)_VERSION\s+"([^"]+)"/.exec(text)?.[1] ?? 'unknown',
     versions: { api: triple('API'), schema: triple('SCHEMA') },
   };
 }
@@ -87,8 +92,11 @@ export function consumerAccepts(required: Versions, driver: Versions): { ok: boo
 }
 
 /** Why a cell cannot run at all (a skip, with its reason), or undefined. */
-export function notApplicable(driver: DriverId, tree: DriverTree, consumer: ConsumerSpec): string | undefined {
-  if (driver === 'pdig') return 'pdig source not available (pdig and a libs tree before 0.7.0 are not packaged in Debian; none configured)';
+export function notApplicable(driver: DriverId, tree: DriverTree, consumer: ConsumerSpec, arch: Arch = 'amd64'): string | undefined {
+  if (driver === 'pdig') {
+    if (arch !== 'amd64') return `pdig is x86_64 only (its ptrace code is written for amd64's registers and syscall numbers): no ${arch} build`;
+    if (!tree.pdig) return 'this driver source has no pdig tree (a pdig source is git: pdig at a commit, with libs: the libs tree it builds against)';
+  } else if (tree.pdig) return `this source is pdig's: its libs tree is there for pdig, not for ${driver} cells`;
   if (driver === 'ebpf' && !existsSync(path.join(tree.dir, 'bpf', 'probe.c')))
     return 'this driver source has no legacy eBPF probe (removed upstream in libs 0.24.0 / driver 10.0.0)';
   if (!consumer.engines.includes(driver))
@@ -125,6 +133,7 @@ export function firstCompilerError(log: string): string | undefined {
   const missingTool = /\S+: \d+: \S+: not found/.exec(lines.join('\n'))?.[0];
   return (
     lines.find((l) => /\berror:/.test(l) && !/^make(\[\d+\])?: \*\*\*/.test(l)) ??
+    lines.find((l) => /^ERROR: modpost: /.test(l)) ?? // e.g. a symbol the kernel does not export
     missingTool ??
     lines.find((l) => /^make(\[\d+\])?: \*\*\*/.test(l)) ??
     lines.find((l) => /error/i.test(l))
@@ -135,12 +144,12 @@ export function firstCompilerError(log: string): string | undefined {
 const CLANG_TARGETS: Record<string, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'armv7a-linux-gnueabihf' };
 
 /** How a driver is built from its tree, in the builder root of the kernel's suite. */
-export function buildRecipe(driver: 'kmod' | 'ebpf', kernel: Pick<KernelTree, 'headers' | 'arch' | 'version'>): { cwd: string; cmd: string[]; artifact: string } {
+export function buildRecipe(driver: 'kmod' | 'ebpf', kernel: Pick<KernelTree, 'headers' | 'arch' | 'version'>, module = 'scap'): { cwd: string; cmd: string[]; artifact: string } {
   const kdir = `/kernel/${kernel.headers}`;
   if (driver === 'kmod') {
     // Debian's headers set ARCH themselves; only the cross gcc prefix is needed for a foreign arch.
     const cross = kernel.arch !== hostDebianArch() ? [`CROSS_COMPILE=${TRIPLETS[kernel.arch]}-`] : [];
-    return { cwd: '/build', cmd: ['make', '-j2', '-C', kdir, 'M=/build', `KERNELDIR=${kdir}`, ...cross, 'modules'], artifact: 'scap.ko' };
+    return { cwd: '/build', cmd: ['make', '-j2', '-C', kdir, 'M=/build', `KERNELDIR=${kdir}`, ...cross, 'modules'], artifact: `${module}.ko` };
   }
   // The probe's configure tests run with an empty environment but CLANG: every flag goes inside it.
   const major = Number(kernel.version.split('.')[0]);
@@ -153,6 +162,12 @@ export function buildRecipe(driver: 'kmod' | 'ebpf', kernel: Pick<KernelTree, 'h
   return { cwd: '/build/bpf', cmd: ['make', `KERNELDIR=${kdir}`, `CLANG=${clang}`], artifact: 'bpf/probe.o' };
 }
 
+/** The module a tree's Makefile builds (`obj-m += <name>.o`): scap since libs, sysdig-probe or falco before. */
+export function moduleName(dir: string): string {
+  const mk = path.join(dir, 'Makefile');
+  return (existsSync(mk) && /^obj-m\s*\+?=\s*(\S+)\.o\s*$/m.exec(readFileSync(mk, 'utf8'))?.[1]) || 'scap';
+}
+
 /** A driver tree's content, so that an edited local tree is rebuilt (and an unchanged one is not). */
 export function treeHash(dir: string): string {
   const h = createHash('sha256');
@@ -163,10 +178,22 @@ export function treeHash(dir: string): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** A failed build's first error: the compiler's, or — make having succeeded — the artifact it did not build. */
+function buildError(log: string, artifact: string, work: string): string {
+  return /\nexit 0\n*$/.test(log) ? noArtifact(artifact, work) : firstCompilerError(log) ?? 'build failed';
+}
+
+/** Why make exited 0 without the artifact. */
+export function noArtifact(artifact: string, work: string): string {
+  const mk = path.join(work, path.dirname(artifact), 'Makefile');
+  const oldAlways = artifact.endsWith('probe.o') && existsSync(mk) && /^always\s*\+=/m.test(readFileSync(mk, 'utf8'));
+  return `make exited 0 but built no ${artifact}${oldAlways ? " (the probe's Makefile names it with kbuild's old `always +=`, which this kernel's kbuild no longer builds)" : ''}`;
+}
+
 /** Build a driver (kernel module or legacy probe) for one kernel, cached by source tree + kernel packages + builder. */
 export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
   const root = await builderRoot(debian, kernel.builder.suite, kernelBuilderPackages(kernel, hostDebianArch()));
-  const r = buildRecipe(driver, kernel);
+  const r = buildRecipe(driver, kernel, moduleName(tree.dir));
   const cross = kernel.arch !== hostDebianArch() ? TRIPLETS[kernel.arch] : undefined;
   const aliases = compilerAliases(kernel.builder, kernel.arch, hostDebianArch());
   const key = { driver, r, cross, tree: tree.origin, treeHash: treeHash(tree.dir), kernel: kernel.packages.map((p) => p.sha256), root, ...(aliases ? { aliases } : {}) };
@@ -193,6 +220,6 @@ export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree:
     artifact: result.ok ? path.join(out, 'src', r.artifact) : undefined,
     log,
     cached: !fresh,
-    firstError: result.ok ? undefined : firstCompilerError(readFileSync(log, 'utf8')) ?? 'build failed',
+    firstError: result.ok ? undefined : buildError(readFileSync(log, 'utf8'), r.artifact, path.join(out, 'src')),
   };
 }

@@ -1,7 +1,8 @@
 // The guest side of a cell: what the harness tells the guest init (cell.env)
 // and how the host reads the guest's console (`KMATRIX v1 …` lines, logs as
 // length-checked base64). Garbage and truncated lines are counted, never trusted.
-import type { ConsumerKind, DriverId, Phase, ProfileSpec } from './types.js';
+import type { ConsumerKind, DriverId, Overhead, Phase, ProfileSpec } from './types.js';
+import { DEFAULT_LOOP_COUNT, slowdown, type LoopTiming } from './workload.js';
 
 export interface CellEnv {
   driver: DriverId;
@@ -16,6 +17,8 @@ export interface CellEnv {
   sdcard?: boolean;
   /** probe: boot and power off (KVM probe); shell: load the driver, then an interactive shell on the console; box: run inside a Vagrant box over ssh (no poweroff at the end). */
   mode?: 'probe' | 'shell' | 'box';
+  /** Length of the timed syscall loop (pdig cells measure their cost with it). */
+  loopCount?: number;
 }
 
 /**
@@ -46,13 +49,14 @@ export function cellEnvFile(env: CellEnv): string {
     `KM_EVT_TYPE=${q(env.evtType ?? -1)}`,
     `KM_SDCARD=${q(env.sdcard ? 1 : 0)}`,
     `KM_MODE=${q(env.mode ?? 'cell')}`,
+    `KM_LOOP_COUNT=${q(env.loopCount ?? DEFAULT_LOOP_COUNT)}`,
     '',
   ].join('\n');
 }
 
 export type GuestMessage =
   | { verb: 'boot'; fields: Record<string, string> }
-  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard'; fields: Record<string, string> }
+  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard' | 'loop'; fields: Record<string, string> }
   | { verb: 'log'; name: string; text: string }
   | { verb: 'done' };
 
@@ -71,7 +75,7 @@ export function parseGuestLine(rawLine: string): GuestMessage | undefined {
     if (!name || !/^\d+$/.test(len ?? '') || Number(len) !== b64.length || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
     return { verb: 'log', name, text: Buffer.from(b64, 'base64').toString('utf8') };
   }
-  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard') {
+  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard' || verb === 'loop') {
     const fields: Record<string, string> = {};
     for (const w of words.slice(1)) {
       const eq = w.indexOf('=');
@@ -111,7 +115,9 @@ export interface GuestReport {
   insmod?: { rc: number };
   attachedAfter?: number;
   sdcard?: { partitions: string[]; rootMounted: boolean };
-  capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number };
+  capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number; untracedOpens: number };
+  /** The timed syscall loop, per mode (untraced, pdig, kmod): its time, or why it has none. */
+  loops: Record<string, LoopTiming | { failed: string }>;
   logs: Record<string, string>;
   done: boolean;
   /** The first crash headline (panic, Oops, BUG, WARN). */
@@ -121,7 +127,7 @@ export interface GuestReport {
 
 /** Fold console lines (in order) into what the guest reported. */
 export class GuestReader {
-  readonly report: GuestReport = { logs: {}, done: false };
+  readonly report: GuestReport = { logs: {}, loops: {}, done: false };
   private phase: Crash['phase'] = 'boot';
   private excerpt?: string[];
 
@@ -154,8 +160,19 @@ export class GuestReader {
           rc: num(msg.fields, 'rc'),
           seconds: num(msg.fields, 'seconds'),
           lines: num(msg.fields, 'lines'),
+          untracedOpens: Number(msg.fields.untraced ?? 0),
         };
         break;
+      case 'loop': {
+        const f = msg.fields;
+        if (f.state === 'start' || !f.mode) break;
+        const ns = Number(f.ns);
+        r.loops[f.mode] =
+          f.rc === '0' && /^\d+$/.test(f.ns ?? '') && ns > 0
+            ? { count: num(f, 'count'), ns }
+            : { failed: f.why ?? (r.logs[`loop-${f.mode}`]?.trim().split('\n')[0] || `exit ${f.rc}`) };
+        break;
+      }
       case 'log':
         r.logs[msg.name] = msg.text;
         break;
@@ -194,7 +211,51 @@ export class GuestReader {
 export function markerEvents(captured: string, nonce: string, kind: ConsumerKind = 'sysdig'): string[] {
   const lines = captured.split('\n');
   if (kind === 'scap-open') return lines.filter((l) => /^\s*PARAM \d+: /.test(l) && l.includes(`kmatrix-marker-${nonce}`));
-  return lines.filter((l) => l.startsWith('KMEVT ') && l.includes(nonce) && /\s(openat2?|open|creat)\s/.test(l));
+  return lines.filter((l) => l.startsWith('KMEVT ') && l.includes(`kmatrix-marker-${nonce}`) && /\s(openat2?|open|creat)\s/.test(l));
+}
+
+/** pdig cells: events on the marker a process pdig does not trace opened (sysdig's lines). */
+export function untracedEvents(captured: string, nonce: string): string[] {
+  return captured.split('\n').filter((l) => l.startsWith('KMEVT ') && l.includes(`kmatrix-untraced-${nonce}`));
+}
+
+/** Seconds the host waits for one timed loop: pdig under TCG took 1.8 ms a pair here; allow 5. */
+export function loopWatchdog(count: number): number {
+  return Math.ceil(60 + count * 0.005);
+}
+
+/** The loop's figures of a pdig cell: untraced, under pdig, with kmod capturing, and their ratios. */
+export function overheadOf(loops: GuestReport['loops']): Overhead | undefined {
+  const timing = (mode: string): LoopTiming | undefined => {
+    const l = loops[mode];
+    return l && 'ns' in l ? l : undefined;
+  };
+  if (!Object.keys(loops).length) return undefined;
+  const [untraced, pdig, kmod] = [timing('untraced'), timing('pdig'), timing('kmod')];
+  const notes = Object.entries(loops).flatMap(([mode, l]) => ('failed' in l ? [`${mode}: ${l.failed}`] : []));
+  const count = (untraced ?? pdig ?? kmod)?.count ?? 0;
+  return {
+    count,
+    ...(untraced ? { untracedNs: untraced.ns } : {}),
+    ...(kmod ? { kmodNs: kmod.ns } : {}),
+    ...(pdig ? { pdigNs: pdig.ns } : {}),
+    ...(pdig && kmod && pdig.count === kmod.count ? { pdigVsKmod: Math.round((pdig.ns / kmod.ns) * 100) / 100 } : {}),
+    ...(slowdown(untraced, pdig) !== undefined ? { pdigSlowdown: slowdown(untraced, pdig) } : {}),
+    ...(slowdown(untraced, kmod) !== undefined ? { kmodSlowdown: slowdown(untraced, kmod) } : {}),
+    ...(notes.length ? { notes } : {}),
+  };
+}
+
+/** What the consumer warned about on stderr while it worked (kept when the cell passes). */
+export function consumerWarnings(stderr: string): string[] {
+  return stderr.split('\n').map((l) => l.trim()).filter((l) => /warn|deprecat|drop/i.test(l)).slice(0, 10);
+}
+
+/** pdig's own complaints (its stderr), distinct, with how often each came: "<line> (×N)". */
+export function pdigWarnings(stderr: string): string[] {
+  const counts = new Map<string, number>();
+  for (const l of stderr.split('\n').map((x) => x.trim()).filter(Boolean)) counts.set(l, (counts.get(l) ?? 0) + 1);
+  return [...counts].slice(0, 5).map(([l, n]) => `pdig: ${l}${n > 1 ? ` (×${n})` : ''}`);
 }
 
 /** How many events the consumer says it captured (sysdig: our printed lines; scap-open: its closing stats). */
@@ -243,6 +304,9 @@ export interface GuestVerdict {
   events: number;
   marker: boolean;
   lines: string[];
+  untracedMarker?: boolean;
+  overhead?: Overhead;
+  warnings?: string[];
 }
 
 /**
@@ -281,9 +345,21 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
   const captured = r.logs.captured ?? '';
   const events = capturedCount(`${captured}\n${r.logs.stats ?? ''}`, kind);
   const hits = markerEvents(captured, nonce, kind);
-  const evidence = { events, marker: hits.length > 0, lines: hits.slice(0, 5), oops: none.oops };
-  if (hits.length) return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)`, ...evidence };
-  const consumerFailure = consumerError(r.logs.consumer ?? '', r.logs.stats ?? '');
+  const evidence: Omit<GuestVerdict, 'status' | 'phase' | 'reason' | 'firstError'> = { events, marker: hits.length > 0, lines: hits.slice(0, 5), oops: none.oops };
+  if (driver === 'pdig') {
+    // only meaningful if the untraced process really opened its marker while the consumer ran
+    if (r.capture.untracedOpens > 0) evidence.untracedMarker = untracedEvents(captured, nonce).length > 0;
+    const overhead = overheadOf(r.loops);
+    if (overhead) evidence.overhead = overhead;
+  }
+  if (hits.length) {
+    const warnings = [...consumerWarnings(r.logs.consumer ?? ''), ...(driver === 'pdig' ? pdigWarnings(r.logs.pdig ?? '') : [])];
+    if (warnings.length) evidence.warnings = warnings;
+    return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)${warnings.length ? ` (with warnings: ${warnings[0]})` : ''}`, ...evidence };
+  }
+  // pdig failing to run its command says more than a consumer that saw nothing
+  const pdigFailure = driver === 'pdig' && r.logs.pdig ? firstErrorLine(r.logs.pdig) : undefined;
+  const consumerFailure = pdigFailure ?? consumerError(r.logs.consumer ?? '', r.logs.stats ?? '');
   if (!r.capture.alive && events === 0)
     return { status: 'fail', phase: 'load', reason: `the consumer ${exitDescription(r.capture.rc)} without capturing`, firstError: consumerFailure ?? r.panic, ...evidence };
   return {

@@ -13,6 +13,7 @@ import { KINDS, kernelSuites } from './kernels/index.js';
 import { MACHINES } from './machines.js';
 import type { Cell, ConsumerSpec, DriverId, KernelSpec, ProfileSpec, SourceSpec, Timeouts } from './types.js';
 import { DRIVERS } from './types.js';
+import { DEFAULT_LOOP_COUNT } from './workload.js';
 
 export interface Matrix {
   file: string;
@@ -22,6 +23,8 @@ export interface Matrix {
   /** Top-level settings of kernel source kinds (e.g. `mainline: { base }`), by kind. */
   kernelSettings?: Record<string, unknown>;
   timeouts: Timeouts;
+  /** The timed syscall loop of pdig cells: openat/close pairs. */
+  workload: { loopCount: number };
   kernels: Record<string, KernelSpec>;
   consumers: Record<string, ConsumerSpec>;
   sources: Record<string, SourceSpec>;
@@ -41,6 +44,12 @@ const debianPkg = {
   properties: { suite: { type: 'string' }, package: { type: 'string' } },
 };
 const version = { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+$' };
+const gitPin = {
+  type: 'object',
+  required: ['url', 'commit'],
+  additionalProperties: false,
+  properties: { url: { type: 'string', minLength: 1 }, commit: { type: 'string', pattern: '^[0-9a-f]{40}$' } },
+};
 
 export const matrixSchema = {
   type: 'object',
@@ -57,6 +66,11 @@ export const matrixSchema = {
         additionalProperties: false,
         properties: { allowExpired: { type: 'boolean' }, components: { type: 'array', items: { type: 'string' } } },
       },
+    },
+    workload: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { loopCount: { type: 'integer', minimum: 1 } },
     },
     timeouts: {
       type: 'object',
@@ -92,13 +106,15 @@ export const matrixSchema = {
         type: 'object',
         required: ['kind', 'requires', 'engines'],
         oneOf: [
-          { properties: { kind: { const: 'sysdig' } }, required: ['debian'] },
+          { properties: { kind: { const: 'sysdig' } }, oneOf: [{ required: ['debian'] }, { required: ['git'] }] },
           { properties: { kind: { const: 'scap-open' } }, required: ['libs'] },
         ],
         additionalProperties: false,
         properties: {
           kind: { enum: ['sysdig', 'scap-open'] },
           debian: debianPkg,
+          // built from a commit in a builder root of a suite of its time
+          git: { ...gitPin, required: ['url', 'commit', 'suite'], properties: { ...gitPin.properties, suite: { type: 'string' } } },
           libs: {
             type: 'object',
             required: ['suite', 'package'],
@@ -121,11 +137,16 @@ export const matrixSchema = {
       additionalProperties: {
         type: 'object',
         required: ['consumer'],
-        oneOf: [{ required: ['debian'] }, { required: ['dir'] }],
+        oneOf: [{ required: ['debian'] }, { required: ['dir'] }, { required: ['git'] }],
+        dependencies: { libs: ['git'] },
         additionalProperties: false,
         properties: {
           debian: debianPkg,
           dir: { type: 'string' },
+          git: gitPin,
+          // a second tree only beside a git one (pdig and its FALCO_LIBS_DIR)
+          libs: gitPin,
+          compareKmod: { type: 'string' },
           consumer: { type: 'string' },
           consumers: { type: 'object', propertyNames: { enum: DRIVERS }, additionalProperties: { type: 'string' } },
         },
@@ -197,10 +218,12 @@ function describe(err: ErrorObject): string {
       return `${key} must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'oneOf':
       return key.startsWith('consumers.')
-        ? `${key}: a sysdig consumer needs "debian", a scap-open consumer needs "libs"`
-        : `${key} must have exactly one of "debian" or "dir"`;
+        ? `${key}: a sysdig consumer needs "debian" (a package) or "git" (url, commit, suite), a scap-open consumer needs "libs"`
+        : `${key} must have exactly one of "debian", "dir" or "git"`;
     case 'anyOf':
       return `${key} must be a local path (a .deb file or a directory of them) or { url: "http(s)://…", sha256: "<64 hex digits>" }`;
+    case 'dependencies':
+      return `${key}: "${(err.params as { property: string }).property}" needs "${(err.params as { missingProperty: string }).missingProperty}" beside it`;
     case 'pattern':
       return `${key} does not match ${(err.params as { pattern: string }).pattern}`;
     case 'propertyNames':
@@ -269,7 +292,13 @@ export function parseMatrix(text: string, file: string): Matrix {
     for (const [at, ref] of refs)
       if (!consumers[ref])
         throw new UserError(`${where('sources', id, ...at)}: source ${id} names consumer "${ref}", which is not under consumers: (known: ${Object.keys(consumers).join(', ')}).`);
-    sources[id] = { id, debian: s.debian, dir: abs(s.dir), consumer: s.consumer, consumers: s.consumers };
+    sources[id] = { id, debian: s.debian, dir: abs(s.dir), git: s.git, libs: s.libs, consumer: s.consumer, consumers: s.consumers };
+  }
+  for (const [id, s] of Object.entries<any>(m.sources)) {
+    if (s.compareKmod === undefined) continue;
+    if (!sources[s.compareKmod] || s.compareKmod === id)
+      throw new UserError(`${where('sources', id, 'compareKmod')}: source ${id} compares with source "${s.compareKmod}", which is not another source under sources: (known: ${Object.keys(sources).join(', ')}).`);
+    sources[id]!.compareKmod = sources[s.compareKmod];
   }
   const profiles: Record<string, ProfileSpec> = { host: { id: 'host', description: 'root, all capabilities' } };
   for (const [id, p] of Object.entries<any>(m.profiles ?? {})) profiles[id] = { id, ...p };
@@ -310,7 +339,7 @@ export function parseMatrix(text: string, file: string): Matrix {
           }
   });
   for (const s of Object.keys(m.suites ?? {}))
-    if (!Object.values(kernels).some((k) => kernelSuites(k).includes(s) || k.sdcard?.firmware.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs)!.suite === s))
+    if (!Object.values(kernels).some((k) => kernelSuites(k).includes(s) || k.sdcard?.firmware.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs ?? c.git)?.suite === s))
       throw new UserError(`${where('suites', s)}: suite "${s}" is configured but nothing uses it.`);
 
   return {
@@ -320,6 +349,7 @@ export function parseMatrix(text: string, file: string): Matrix {
     kernelSettings: Object.fromEntries(KINDS.filter((k) => m[k.kind] !== undefined).map((k) => [k.kind, m[k.kind]])),
     suites: m.suites ?? {},
     timeouts: { ...DEFAULT_TIMEOUTS, ...(m.timeouts ?? {}) },
+    workload: { loopCount: m.workload?.loopCount ?? DEFAULT_LOOP_COUNT },
     kernels,
     consumers,
     sources,

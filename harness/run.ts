@@ -87,7 +87,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
         const attempts = opts.attempts ?? 2;
         let result: CellResult | undefined;
         for (let n = 1; n <= attempts && !signal?.aborted; n++) {
-          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, backend, attempt: n, guestFiles: opts.guestFiles });
+          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, backend, attempt: n, guestFiles: opts.guestFiles });
           if (result.status !== 'error') break;
           if (n < attempts && !signal?.aborted) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
         }
@@ -142,7 +142,7 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
     const plan = planGuest(cell, fetched, built, ctx);
     Object.assign(plan.files, ctx.guestFiles);
     // a kernel inside a Vagrant box: boot → build in the box → load → capture over vagrant ssh
-    const { verdict: v, facts } = fetched.kernel.box ? await vagrantBackend().runCell(cell, plan, fetched, ctx, clock) : await vmPhase(cell, plan, ctx, clock);
+    const { verdict: v, facts } = fetched.kernel.box ? await vagrantBackend().runCell(cell, plan, fetched, ctx, clock) : await vmPhase(cell, plan, ctx, clock, built.notes);
     addFacts(result, facts);
     return end(new CellEnd(v.status, v.phase, v.reason, v.firstError));
   } catch (e) {

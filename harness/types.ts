@@ -41,10 +41,18 @@ export interface ConsumerSpec {
   debian?: { suite: string; package: string };
   /** scap-open: built from a Debian falcosecurity-libs source package. */
   libs?: { suite: string; package: string; modern: boolean };
+  /** sysdig: built from a git commit (userspace from before the libs split) in a builder root of `suite`. */
+  git?: GitPin & { suite: string };
   /** Drivers the consumer's libscap can open (Debian's builds never have modern_bpf). */
   engines: DriverId[];
   /** The consumer's libscap minimum driver versions (SCAP_MINIMUM_DRIVER_{API,SCHEMA}_VERSION). */
   requires: { api: string; schema: string };
+}
+
+export interface GitPin {
+  url: string;
+  /** A full 40-hex commit id. */
+  commit: string;
 }
 
 export interface SourceSpec {
@@ -53,6 +61,12 @@ export interface SourceSpec {
   debian?: { suite: string; package: string };
   /** A local driver tree (configured: driver_config.h present). */
   dir?: string;
+  /** A git commit: its driver/ tree, configured as its CMake does; or, with libs, pdig's tree. */
+  git?: GitPin;
+  /** The libs tree a git source builds against (pdig's FALCO_LIBS_DIR). */
+  libs?: GitPin;
+  /** pdig: the source whose kernel module pdig's cost is measured against (default: its own libs tree). */
+  compareKmod?: SourceSpec;
   consumer: string;
   /** Another consumer for some drivers (e.g. modern-ebpf needs a libscap built with it). */
   consumers?: Partial<Record<DriverId, string>>;
@@ -109,13 +123,38 @@ export interface CellResult {
   phase?: Phase;
   reason?: string;
   firstError?: string;
-  evidence?: { events: number; marker: boolean; lines?: string[] };
+  evidence?: {
+    events: number;
+    marker: boolean;
+    lines?: string[];
+    /** pdig: was the marker opened by a process pdig does not trace captured (it must not be)? */
+    untracedMarker?: boolean;
+    /** The timed syscall loop: untraced, and with drivers capturing (pdig cells). */
+    overhead?: Overhead;
+    /** The consumer's warnings when it passed with them. */
+    warnings?: string[];
+  };
   durations: Partial<Record<Phase, number>>;
   logs: Partial<Record<'build' | 'console', string>>;
   attempts: number;
   findings?: string[];
   /** Kernel panic / Oops / BUG / WARN text seen on the console while the driver loaded or captured. */
   oops?: string;
+}
+
+/** The syscall loop (COUNT openat/close) timed in one guest: untraced, with kmod capturing, under pdig. */
+export interface Overhead {
+  count: number;
+  untracedNs?: number;
+  kmodNs?: number;
+  pdigNs?: number;
+  /** pdigNs / kmodNs: how many times slower pdig is than the kernel module here. */
+  pdigVsKmod?: number;
+  /** pdigNs / untracedNs and kmodNs / untracedNs. */
+  pdigSlowdown?: number;
+  kmodSlowdown?: number;
+  /** Why a figure is missing (e.g. the kernel module did not build here). */
+  notes?: string[];
 }
 
 export interface RunInfo {

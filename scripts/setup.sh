@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux dpkg apt debian-archive-keyring xz-utils zstd procps mtools dosfstools fdisk e2fsprogs binutils)
+packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux dpkg apt debian-archive-keyring xz-utils zstd procps mtools dosfstools fdisk e2fsprogs binutils git)
 # Debian's chromium, for the report's browser test; jobs that only run the matrix skip it (KMATRIX_NO_BROWSER=1)
 [ "${KMATRIX_NO_BROWSER:-}" = 1 ] || packages+=(chromium)
 # The Vagrant backend: vagrant + its libvirt provider, the libvirt daemon and its

@@ -4,6 +4,7 @@ import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { prepareConsumer, type ConsumerAssets } from '../consumers.js';
 import { buildDriver, CellSkip } from '../drivers.js';
+import { pdigAssets } from '../drivers/pdig.js';
 import { errorLine } from '../errors.js';
 import { profilePackages } from '../guest.js';
 import { MACHINES } from '../machines.js';
@@ -17,6 +18,10 @@ export interface Built {
   artifact?: string;
   consumer: ConsumerAssets;
   card?: PiSdCard;
+  /** More files for the guest a driver brings (pdig: pdig, the syscall loop, a kmod to compare with). */
+  driverFiles?: Record<string, string>;
+  /** Why some of those are missing (e.g. no kernel module to compare pdig with). */
+  notes?: string[];
   /** Every build this phase needed was found in the cache. */
   cached: boolean;
   facts: CellFacts;
@@ -25,6 +30,7 @@ export interface Built {
 export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellContext, 'debian' | 'runDir' | 'dir'>): Promise<Built> {
   const facts: CellFacts = {};
   let artifact: string | undefined, consumer: ConsumerAssets, cachedBuild = false;
+  let pdig: Awaited<ReturnType<typeof pdigAssets>> | undefined;
   try {
     // a box's driver is built in the box, after it boots (backends/vagrant.ts)
     if ((cell.driver === 'kmod' || cell.driver === 'ebpf') && !fetched.kernel.box) {
@@ -35,6 +41,14 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
       if (!b.ok) throw new CellEnd('fail', 'build', `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`, b.firstError, facts);
       artifact = b.artifact;
       cachedBuild = b.cached;
+    }
+    if (cell.driver === 'pdig') {
+      pdig = await pdigAssets(ctx.debian, fetched.tree, fetched.kernel, cell.profile, cell.source.compareKmod);
+      const log = path.join(ctx.dir, 'build.log');
+      await copyFile(pdig.build.log, log);
+      facts.logs = { build: path.relative(ctx.runDir, log) };
+      if (!pdig.build.ok) throw new CellEnd('fail', 'build', 'pdig did not build', pdig.build.firstError, facts);
+      cachedBuild = pdig.build.cached;
     }
     consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
   } catch (e) {
@@ -55,5 +69,5 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
     }
   }
   facts.consumer = { id: cell.consumer.id, version: consumer.version };
-  return { artifact, consumer, card, cached: cachedBuild, facts };
+  return { artifact, consumer, card, cached: cachedBuild, facts, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
 }

@@ -14,6 +14,8 @@ export interface CellContext {
   /** The cell's own directory under the run (logs, console). */
   dir: string;
   timeouts: Timeouts;
+  /** Length of the timed syscall loop (pdig cells; matrix `workload.loopCount`). */
+  loopCount?: number;
   /** Top-level matrix settings of the kernel kinds (kernels/index.ts). */
   kernelSettings: Record<string, unknown>;
   emit: Sink;

@@ -18,7 +18,7 @@ export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian' | '
     if (e instanceof CellSkip) throw new CellEnd('skip', 'fetch', e.message);
     throw new CellEnd('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
   }
-  const skip = notApplicable(cell.driver, tree, cell.consumer);
+  const skip = notApplicable(cell.driver, tree, cell.consumer, cell.kernel.arch);
   if (skip) throw new CellEnd('skip', 'fetch', skip, undefined, fetchedFacts({ kernel, tree }));
   return { kernel, tree };
 }

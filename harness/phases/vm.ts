@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ARTIFACT_IN_GUEST, engineArgs } from '../consumers.js';
 import { errorLine } from '../errors.js';
-import { cellEnvFile, GuestReader, judge, runAsPrefix, type CellEnv, type GuestReport, type GuestVerdict } from '../guest.js';
+import { cellEnvFile, GuestReader, judge, loopWatchdog, runAsPrefix, type CellEnv, type GuestReport, type GuestVerdict } from '../guest.js';
+import { DEFAULT_LOOP_COUNT } from '../workload.js';
 import type { GuestImage } from '../images.js';
 import type { KernelTree } from '../kernels/index.js';
 import { MACHINES, type MachineDef } from '../machines.js';
@@ -33,7 +34,7 @@ export interface GuestPlan {
   probeLog: string;
 }
 
-export function planGuest(cell: Cell, { kernel }: Fetched, built: Built, opts: { timeouts: Timeouts; dir: string; nonce?: string }): GuestPlan {
+export function planGuest(cell: Cell, { kernel }: Fetched, built: Built, opts: { timeouts: Timeouts; dir: string; nonce?: string; loopCount?: number }): GuestPlan {
   const machine = MACHINES[cell.kernel.machine]!;
   const nonce = opts.nonce ?? randomBytes(6).toString('hex');
   const { artifact, consumer, card } = built;
@@ -47,6 +48,7 @@ export function planGuest(cell: Cell, { kernel }: Fetched, built: Built, opts: {
     files: {
       ...consumer.files,
       ...(artifact ? { [ARTIFACT_IN_GUEST[cell.driver]!]: artifact } : {}),
+      ...built.driverFiles,
       ...(card ? Object.fromEntries(kernel.sdModules.map((m, i) => [`kmatrix/sd/${String(i).padStart(2, '0')}-${path.basename(m)}`, m])) : {}),
     },
     env: {
@@ -58,6 +60,7 @@ export function planGuest(cell: Cell, { kernel }: Fetched, built: Built, opts: {
       captureTimeout: opts.timeouts.capture,
       evtType: consumer.openatExit,
       sdcard: Boolean(card),
+      loopCount: opts.loopCount,
     },
     nonce,
     probeLog: path.join(opts.dir, 'kvm-probe.log'),
@@ -83,7 +86,7 @@ export interface GuestOutcome {
  * Run the plan on the context's backend; the clock follows the guest's
  * console (boot → load → capture). Starts in no phase; ends in the verdict's.
  */
-export async function vmPhase(cell: Cell, plan: GuestPlan, ctx: CellContext, clock: PhaseClock): Promise<GuestOutcome> {
+export async function vmPhase(cell: Cell, plan: GuestPlan, ctx: CellContext, clock: PhaseClock, notes?: string[]): Promise<GuestOutcome> {
   // a retried cell keeps every attempt's console
   const consoleLog = path.join(ctx.dir, ctx.attempt > 1 ? `console-attempt${ctx.attempt}.log` : 'console.log');
   const facts: CellFacts = { logs: { console: path.relative(ctx.runDir, consoleLog) } };
@@ -104,6 +107,8 @@ export async function vmPhase(cell: Cell, plan: GuestPlan, ctx: CellContext, clo
             vm.expect(ctx.timeouts.load);
           } else if (msg.verb === 'consumer') {
             vm.expect(ctx.timeouts.capture + 30);
+          } else if (msg.verb === 'loop') {
+            vm.expect(loopWatchdog(plan.env.loopCount ?? DEFAULT_LOOP_COUNT) + ctx.timeouts.capture);
           } else if (msg.verb === 'insmod' && reader.report.insmod?.rc !== 0) {
             await clock.end(false);
           } else if (msg.verb === 'attached') {
@@ -122,7 +127,8 @@ export async function vmPhase(cell: Cell, plan: GuestPlan, ctx: CellContext, clo
     const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed });
     if (reader.report.boot?.release) facts.kernel = { release: reader.report.boot.release };
     if (reader.report.sdcard) facts.kernel = { ...facts.kernel, sdcard: reader.report.sdcard };
-    facts.evidence = { events: v.events, marker: v.marker, lines: v.lines };
+    const overhead = v.overhead && notes?.length ? { ...v.overhead, notes: [...notes, ...(v.overhead.notes ?? [])] } : v.overhead;
+    facts.evidence = { events: v.events, marker: v.marker, lines: v.lines, untracedMarker: v.untracedMarker, overhead, warnings: v.warnings };
     if (v.oops) facts.oops = v.oops;
     const at = clock.phase;
     if (at && at !== v.phase && PHASES.indexOf(v.phase) > PHASES.indexOf(at)) {

@@ -79,6 +79,29 @@ fi
 
 marker=/tmp/kmatrix-marker-$KM_NONCE
 echo "$KM_NONCE" > "$marker"
+# pdig: the marker is opened by a command pdig runs (spawn mode: pdig traces
+# only it), and a second marker by a process it does not trace, which must
+# not show up. Other drivers see every process: the marker opener is plain cat.
+untraced=/tmp/kmatrix-untraced-$KM_NONCE
+echo "$KM_NONCE" > "$untraced"
+untraced_opens=0
+open_marker() {
+  if [ "$KM_DRIVER" = pdig ]; then
+    cat "$untraced" > /dev/null; untraced_opens=$((untraced_opens+1))
+    $KM_RUN_AS /kmatrix/pdig cat "$marker" > /dev/null 2>> /tmp/pdig.err
+  else
+    cat "$marker" > /dev/null
+  fi
+}
+# The timed syscall loop (/kmatrix/syscall-loop COUNT FILE prints elapsed ns): `loop MODE [PREFIX...]`.
+loop() {
+  mode=$1; shift
+  say loop mode=$mode state=start
+  "$@" /kmatrix/syscall-loop "$KM_LOOP_COUNT" /tmp/kmatrix-loop > /tmp/loop.out 2> /tmp/loop.err
+  lrc=$?
+  [ $lrc -eq 0 ] || log loop-$mode /tmp/loop.err
+  say loop mode=$mode rc=$lrc count=$KM_LOOP_COUNT ns=$(head -n 1 /tmp/loop.out)
+}
 # $KM_RUN_AS: the profile's command prefix (e.g. reduced capabilities); it
 # execs, so $! is the consumer itself.
 case "$KM_CONSUMER" in
@@ -107,15 +130,22 @@ say consumer started pid=$pid
 t=0; attached=0; found=0; alive=1
 while [ $t -lt "$window" ]; do
   if ! kill -0 $pid 2>/dev/null; then alive=0; break; fi
-  cat "$marker" > /dev/null
+  open_marker
   if [ $live = 1 ]; then
+    grep -q "kmatrix-marker-$KM_NONCE" /tmp/captured 2>/dev/null && found=1
     if [ $attached = 0 ] && grep -q -e "$first_event" /tmp/captured 2>/dev/null; then attached=1; say attached seconds=$t; fi
-    if grep -q "$KM_NONCE" /tmp/captured 2>/dev/null; then found=1; break; fi
+    [ $found = 1 ] && break
   fi
   # a quarter-second tick: the marker is seen (and capture ends) within 0.25 s of arriving
   usleep 250000; tick=$((${tick:-0}+1)); t=$((tick/4))
 done
 [ $found = 1 ] && hook capturing
+# pdig's cost: the loop untraced and under pdig, while the consumer reads pdig's ring.
+if [ "$KM_DRIVER" = pdig ] && [ $found = 1 ] && [ -x /kmatrix/syscall-loop ]; then
+  : > /tmp/kmatrix-loop
+  loop untraced
+  loop pdig $KM_RUN_AS /kmatrix/pdig
+fi
 if [ $alive = 1 ]; then
   kill -INT $pid 2>/dev/null
   i=0; while [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do usleep 100000; i=$((i+1)); done
@@ -130,8 +160,27 @@ log captured /tmp/captured.marker
   { grep -E 'Seen by driver|events correctly captured|Time elapsed' /tmp/captured; tail -n 40 /tmp/captured; } > /tmp/captured.tail
   log stats /tmp/captured.tail
 }
-grep -q "$KM_NONCE" /tmp/captured 2>/dev/null && found=1
-say capture found=$found alive=$alive rc=$rc seconds=$t
-if [ "$KM_DRIVER" = kmod ]; then rmmod scap > /tmp/rmmod.out 2>&1; rc=$?; log rmmod /tmp/rmmod.out; say rmmod rc=$rc; fi
+grep -q "kmatrix-marker-$KM_NONCE" /tmp/captured 2>/dev/null && found=1
+[ -s /tmp/pdig.err ] && log pdig /tmp/pdig.err
+say capture found=$found alive=$alive rc=$rc seconds=$t untraced=$untraced_opens
+if [ "$KM_DRIVER" = kmod ]; then rmmod /kmatrix/scap.ko > /tmp/rmmod.out 2>&1; rc=$?; log rmmod /tmp/rmmod.out; say rmmod rc=$rc; fi
 [ $found = 1 ] && hook unloaded
+
+# pdig next to the kernel module on this kernel: the same loop with the
+# module loaded and the consumer reading it (the host sends scap.ko along
+# with pdig where it built; a profile that cannot load modules has no figure).
+if [ "$KM_DRIVER" = pdig ] && [ $found = 1 ] && [ -f /kmatrix/scap.ko ] && [ -z "$KM_RUN_AS" ]; then
+  if insmod /kmatrix/scap.ko > /tmp/insmod.out 2>&1; then
+    sysdig --unbuffered -p 'KMEVT %evt.num %evt.dir %evt.type %proc.name %fd.name' "fd.name contains $KM_NONCE" > /tmp/kcaptured 2> /tmp/kconsumer.err &
+    kpid=$!; t=0
+    # capturing for sure once the marker shows
+    while [ $t -lt 60 ] && kill -0 $kpid 2>/dev/null && ! grep -q "$KM_NONCE" /tmp/kcaptured; do cat "$marker" > /dev/null; sleep 1; t=$((t+1)); done
+    # (a moment for the consumer's start-up work, which shares the guest's CPU with the loop)
+    if grep -q "$KM_NONCE" /tmp/kcaptured; then sleep 2; loop kmod; else log kconsumer /tmp/kconsumer.err; say loop mode=kmod rc=-1 why=consumer-not-capturing; fi
+    kill -INT $kpid 2>/dev/null; sleep 2; kill -KILL $kpid 2>/dev/null; wait $kpid 2>/dev/null
+    rmmod /kmatrix/scap.ko 2>/dev/null
+  else
+    log insmod /tmp/insmod.out; say loop mode=kmod rc=-1 why=insmod-failed
+  fi
+fi
 finish

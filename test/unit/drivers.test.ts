@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { engineArgs } from '../../harness/consumers.js';
-import { buildRecipe, consumerAccepts, firstCompilerError, notApplicable, readDriverConfig, treeHash } from '../../harness/drivers.js';
+import { buildRecipe, consumerAccepts, firstCompilerError, moduleName, noArtifact, notApplicable, readDriverConfig, treeHash } from '../../harness/drivers.js';
 import { kernelBuilderPackages } from '../../harness/images.js';
 import { compilerPackage } from '../../harness/kernels/compiler.js';
 import { relocateHeadersMakefile } from '../../harness/kernels/debian.js';
@@ -84,7 +84,7 @@ describe('drivers: applicability and build recipes', () => {
   it('a consumer without the engine, or refusing the API, is a skip', () => {
     assert.match(notApplicable('modern-ebpf', tree(true), sysdig)!, /has no modern-ebpf engine \(Debian's libscap builds never include modern_bpf\)/);
     assert.match(notApplicable('kmod', tree(true), { ...sysdig, requires: { api: '9.0.0', schema: '4.0.0' } })!, /not accepted by the consumer/);
-    assert.match(notApplicable('pdig', tree(true), sysdig)!, /^pdig source not available/);
+    assert.match(notApplicable('pdig', tree(true), sysdig)!, /^this driver source has no pdig tree/);
   });
 
   it('the legacy probe gets clang --target for a foreign arch and the 7.x flags', () => {
@@ -122,5 +122,28 @@ describe('drivers: applicability and build recipes', () => {
     assert.equal(engineArgs('sysdig', 'kmod'), '');
     assert.equal(engineArgs('scap-open', 'modern-ebpf'), '--modern_bpf');
     assert.equal(engineArgs('scap-open', 'ebpf'), '--bpf /kmatrix/probe.o');
+  });
+});
+
+describe('drivers from before the libs split', () => {
+  it('the module is named by the tree\'s Makefile (sysdig-probe, falco, scap)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-mk-'));
+    assert.equal(moduleName(dir), 'scap');
+    writeFileSync(path.join(dir, 'Makefile'), 'sysdig-probe-y += main.o\nobj-m += sysdig-probe.o\n');
+    assert.equal(moduleName(dir), 'sysdig-probe');
+    assert.equal(buildRecipe('kmod', { headers: 'h', arch: 'amd64', version: '5.10.1' }, 'sysdig-probe').artifact, 'sysdig-probe.ko');
+  });
+
+  it('make succeeding without the probe says so, and why when the Makefile uses the old `always +=`', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-bpf-'));
+    mkdirSync(path.join(dir, 'bpf'));
+    writeFileSync(path.join(dir, 'bpf', 'Makefile'), 'always += probe.o\n');
+    assert.match(noArtifact('bpf/probe.o', dir), /^make exited 0 but built no bpf\/probe\.o \(the probe's Makefile names it with kbuild's old `always \+=`/);
+    assert.equal(noArtifact('scap.ko', dir), 'make exited 0 but built no scap.ko');
+  });
+
+  it('a symbol the kernel does not export is modpost\'s error line, not make\'s echo', () => {
+    const log = '  MODPOST /build/Module.symvers\nERROR: modpost: "cc_mkenc" [/build/scap.ko] undefined!\nmake[1]: *** [Makefile.modpost:127: /build/Module.symvers] Error 1\n';
+    assert.equal(firstCompilerError(log), 'ERROR: modpost: "cc_mkenc" [/build/scap.ko] undefined!');
   });
 });

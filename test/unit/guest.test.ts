@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { GuestReader, judge, markerEvents, parseGuestLine, firstErrorLine, cellEnvFile } from '../../harness/guest.js';
+import { GuestReader, judge, markerEvents, parseGuestLine, firstErrorLine, cellEnvFile, loopWatchdog, overheadOf, pdigWarnings } from '../../harness/guest.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const logLine = (name: string, text: string) => `KMATRIX v1 log ${name} ${b64(text).length} ${b64(text)}`;
@@ -120,10 +120,11 @@ describe('cell verdict from the guest report', () => {
     assert.deepEqual([k.status, k.phase, k.reason], ['error', 'load', 'QEMU was ended from outside (signal SIGKILL) during load']);
   });
 
-  it('marker lines need an open-family syscall and the nonce', () => {
-    assert.deepEqual(markerEvents(`KMEVT 1 > openat cat /tmp/x-${NONCE}\nKMEVT 2 < read cat /tmp/x-${NONCE}\nKMEVT 3 < openat2 cat /tmp/x-${NONCE}`, NONCE), [
-      `KMEVT 1 > openat cat /tmp/x-${NONCE}`,
-      `KMEVT 3 < openat2 cat /tmp/x-${NONCE}`,
+  it('marker lines need an open-family syscall and the marker file of the nonce', () => {
+    const m = `/tmp/kmatrix-marker-${NONCE}`;
+    assert.deepEqual(markerEvents(`KMEVT 1 > openat cat ${m}\nKMEVT 2 < read cat ${m}\nKMEVT 3 < openat2 cat ${m}\nKMEVT 4 < openat cat /tmp/kmatrix-untraced-${NONCE}`, NONCE), [
+      `KMEVT 1 > openat cat ${m}`,
+      `KMEVT 3 < openat2 cat ${m}`,
     ]);
   });
 
@@ -157,5 +158,50 @@ describe('cell verdict from the guest report', () => {
     assert.equal(firstErrorLine('starting\nError: Unable to open /dev/scap0\nmore'), 'Error: Unable to open /dev/scap0');
     assert.equal(firstErrorLine('just text'), 'just text');
     assert.equal(firstErrorLine(''), undefined);
+  });
+});
+
+describe('pdig cells: scope and cost', () => {
+  const boot = 'KMATRIX v1 boot release=6.1.0-50-amd64 btime=1795868213';
+  const exit = { timedOut: false, phase: 'capture' as const };
+  const traced = `KMEVT 17 < openat pdig /tmp/kmatrix-marker-${NONCE}\n`;
+  const untraced = `KMEVT 9 < openat cat /tmp/kmatrix-untraced-${NONCE}\n`;
+  const loops = ['KMATRIX v1 loop mode=untraced state=start', 'KMATRIX v1 loop mode=untraced rc=0 count=5000 ns=100000000', 'KMATRIX v1 loop mode=pdig rc=0 count=5000 ns=2500000000', 'KMATRIX v1 loop mode=kmod rc=0 count=5000 ns=125000000'];
+
+  it('passes on the traced marker; the untraced one is recorded, not mistaken for it', () => {
+    const r = read([boot, 'KMATRIX v1 consumer started pid=9', logLine('captured', traced), ...loops, 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=3 untraced=3', 'KMATRIX v1 done']);
+    const v = judge(r, 'pdig', 'sysdig', NONCE, exit);
+    assert.deepEqual([v.status, v.marker, v.untracedMarker], ['pass', true, false]);
+    const wide = judge(read([boot, logLine('captured', traced + untraced), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=3 untraced=3']), 'pdig', 'sysdig', NONCE, exit);
+    assert.equal(wide.untracedMarker, true);
+    const only = judge(read([boot, logLine('captured', untraced), 'KMATRIX v1 capture found=0 alive=1 rc=0 seconds=90 untraced=90']), 'pdig', 'sysdig', NONCE, exit);
+    assert.deepEqual([only.status, only.marker, only.untracedMarker], ['fail', false, true], 'the untraced marker alone is no pass');
+  });
+
+  it('no untraced open, no claim about it', () => {
+    const v = judge(read([boot, logLine('captured', traced), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=3 untraced=0']), 'pdig', 'sysdig', NONCE, exit);
+    assert.equal(v.untracedMarker, undefined);
+  });
+
+  it('pdig failing to run its command is the first error', () => {
+    const v = judge(read([boot, logLine('pdig', 'pdig: ptrace(PTRACE_SEIZE): Operation not permitted\n'), 'KMATRIX v1 capture found=0 alive=1 rc=0 seconds=90 untraced=90']), 'pdig', 'sysdig', NONCE, exit);
+    assert.deepEqual([v.status, v.phase, v.firstError], ['fail', 'capture', 'pdig: ptrace(PTRACE_SEIZE): Operation not permitted']);
+  });
+
+  it('times the loop untraced, under pdig and with kmod, and gives the ratios', () => {
+    const r = read([boot, ...loops]);
+    assert.deepEqual(overheadOf(r.loops), { count: 5000, untracedNs: 100000000, kmodNs: 125000000, pdigNs: 2500000000, pdigVsKmod: 20, pdigSlowdown: 25, kmodSlowdown: 1.25 });
+    const failed = read([boot, loops[1]!, logLine('loop-pdig', 'pdig: cannot attach\n'), 'KMATRIX v1 loop mode=pdig rc=1 count=5000 ns=', 'KMATRIX v1 loop mode=kmod rc=-1 why=insmod-failed']);
+    assert.deepEqual(overheadOf(failed.loops), { count: 5000, untracedNs: 100000000, notes: ['pdig: pdig: cannot attach', 'kmod: insmod-failed'] });
+    assert.equal(overheadOf({}), undefined);
+  });
+
+  it('keeps pdig\'s complaints, counted', () => {
+    assert.deepEqual(pdigWarnings('corrupted filler for event type 293\ncorrupted filler for event type 293\nother\n'), ['pdig: corrupted filler for event type 293 (×2)', 'pdig: other']);
+  });
+
+  it('the host waits for a loop in proportion to its length', () => {
+    assert.ok(loopWatchdog(100000) >= 500 && loopWatchdog(5000) < 120);
+    assert.match(cellEnvFile({ driver: 'pdig', consumer: 'sysdig', nonce: 'n', engineArgs: '-u', runAs: '', captureTimeout: 5, loopCount: 5000 }), /^KM_LOOP_COUNT='5000'$/m);
   });
 });

@@ -103,3 +103,47 @@ describe('matrix', () => {
     expectUserError(() => loadMatrix('/nonexistent/matrix.yaml'), /Cannot read the matrix file \/nonexistent\/matrix\.yaml/, /--matrix/);
   });
 });
+
+describe('matrix: git sources', () => {
+  const C = 'fc679b8425860eaa9328b7c1bdba4f93bee6099b';
+  const base = (sources: string, consumers = '') => `
+kernels:
+  k61: { arch: amd64, machine: q35, debian: { suite: bookworm, flavour: amd64 } }
+consumers:
+  c: { kind: sysdig, debian: { suite: bookworm, package: sysdig }, engines: [kmod, pdig], requires: { api: "1.0.0", schema: "1.0.0" } }
+${consumers}
+sources:
+  d: { debian: { suite: bookworm, package: falcosecurity-scap-dkms }, consumer: c }
+${sources}
+matrix:
+  - { kernels: [k61], drivers: [pdig], sources: [p] }
+`;
+  it('a pinned commit, an optional libs tree and the kmod to compare with', () => {
+    const m = parseMatrix(base(`  p: { git: { url: https://github.com/falcosecurity/pdig, commit: ${C} }, libs: { url: https://github.com/falcosecurity/libs, commit: ${C} }, compareKmod: d, consumer: c }`), 'm.yaml');
+    assert.deepEqual(m.sources.p!.git, { url: 'https://github.com/falcosecurity/pdig', commit: C });
+    assert.equal(m.sources.p!.compareKmod?.id, 'd');
+    assert.equal(m.cells[0]!.id, 'k61/pdig@p/host');
+    assert.equal(m.workload.loopCount, 100000);
+  });
+  it('the commit must be a full commit id, not a branch', () => {
+    expectUserError(() => parseMatrix(base('  p: { git: { url: u, commit: master }, consumer: c }'), 'm.yaml'), /^m\.yaml:\d+: sources\.p\.git\.commit does not match \^\[0-9a-f\]\{40\}\$/);
+  });
+  it('libs only beside git', () => {
+    expectUserError(() => parseMatrix(base(`  p: { debian: { suite: bookworm, package: x }, libs: { url: u, commit: ${C} }, consumer: c }`), 'm.yaml'), /sources\.p: "libs" needs "git" beside it/);
+  });
+  it('compareKmod names another source', () => {
+    expectUserError(() => parseMatrix(base(`  p: { git: { url: u, commit: ${C} }, compareKmod: nope, consumer: c }`), 'm.yaml'), /^m\.yaml:\d+: source p compares with source "nope", which is not another source under sources: \(known: d, p\)\.$/);
+  });
+  it('a sysdig consumer is a Debian package or built from a git commit in a suite', () => {
+    const m = parseMatrix(base(`  p: { git: { url: u, commit: ${C} }, consumer: old }`, `  old: { kind: sysdig, git: { url: u, commit: ${C}, suite: bullseye }, engines: [kmod], requires: { api: "0.0.0", schema: "0.0.0" } }`), 'm.yaml');
+    assert.deepEqual(m.consumers.old!.git, { url: 'u', commit: C, suite: 'bullseye' });
+    expectUserError(() => parseMatrix(base(`  p: { git: { url: u, commit: ${C} }, consumer: old }`, `  old: { kind: sysdig, git: { url: u, commit: ${C} }, engines: [kmod], requires: { api: "0.0.0", schema: "0.0.0" } }`), 'm.yaml'), /^m\.yaml:\d+: consumers\.old\.git is missing the key "suite"/);
+  });
+  it('the default matrix names only public URLs, and its pdig cells are amd64 (and one ARM skip)', () => {
+    const m = loadMatrix('matrix.yaml');
+    for (const s of Object.values(m.sources)) for (const pin of [s.git, s.libs]) if (pin) assert.match(pin.url, /^https:\/\/github\.com\//);
+    const pdig = m.cells.filter((c) => c.driver === 'pdig');
+    assert.ok(pdig.some((c) => c.id === 'debian-6.1-amd64/pdig@pdig-fc679b8/ptrace-only'));
+    assert.deepEqual([...new Set(pdig.map((c) => c.kernel.arch))].sort(), ['amd64', 'arm64']);
+  });
+});

@@ -1,0 +1,73 @@
+// sysdig's own userspace from a git commit (e.g. the one Falco 0.26.0
+// pinned, from before the libs split): no Debian suite ships it, and Debian's
+// libscap refuses a driver without the API-version ioctl. Built with cmake in
+// a builder root of a suite of its time, against that suite's development
+// packages (MINIMAL_BUILD: no bundled downloads; no eBPF, no container
+// metadata), reading the driver configured as sysdig's CMake does.
+import { readFileSync } from 'node:fs';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cached } from '../cache.js';
+import type { ConsumerAssets } from '../consumers.js';
+import { CellSkip, firstCompilerError } from '../drivers.js';
+import { gitCheckout } from '../drivers/git.js';
+import { builderRoot, guestImage, inBuilder, type Debian } from '../images.js';
+import { hostDebianArch } from '../machines.js';
+import type { Arch, ConsumerSpec } from '../types.js';
+
+/** What sysdig's CMake looks for with MINIMAL_BUILD and no bundled deps (tests off: no gtest). */
+export const SYSDIG_BUILD_DEPS = ['build-essential', 'cmake', 'libluajit-5.1-dev', 'libjsoncpp-dev', 'libtbb-dev', 'libjq-dev', 'libncurses-dev', 'libb64-dev', 'zlib1g-dev', 'libelf-dev'];
+
+/**
+ * The build. Debian's LuaJIT 2.1 dropped Lua 5.0 names the chisel code still
+ * uses (mapped to their 5.1 equivalents), and sysdig's find_path knows only luajit-2.0.
+ */
+export function sysdigBuildScript(commit: string): string {
+  const flags = [
+    '-DMINIMAL_BUILD=ON',
+    '-DUSE_BUNDLED_DEPS=OFF',
+    '-DCREATE_TEST_TARGETS=OFF',
+    '-DBUILD_DRIVER=OFF',
+    '-DCMAKE_BUILD_TYPE=Release',
+    `-DPROBE_VERSION=${commit}`,
+    '-DLUAJIT_INCLUDE=/usr/include/luajit-2.1',
+    '"-DLUAJIT_LIB=$(ls /usr/lib/*/libluajit-5.1.so | head -n 1)"',
+    '"-DCMAKE_CXX_FLAGS=-DluaL_reg=luaL_Reg -DluaL_getn=lua_objlen"',
+  ];
+  return [
+    'set -e',
+    `cmake -S /work/src -B /work/build ${flags.join(' ')}`,
+    'make -C /work/build -j2 sysdig',
+    'bin=/work/build/userspace/sysdig/sysdig',
+    // the runtime packages: whoever ships each shared library the binary needs
+    `ldd $bin | awk '/=> \\//{print $3}' | xargs -n1 realpath | xargs dpkg -S | cut -d: -f1 | sort -u > /work/runtime-packages`,
+    'cp $bin /work/sysdig',
+  ].join('\n');
+}
+
+export async function buildGitSysdig(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[]): Promise<ConsumerAssets> {
+  const pin = spec.git!;
+  if (arch !== hostDebianArch()) throw new CellSkip(`no ${arch} consumer: sysdig from git is only built for ${hostDebianArch()} here`);
+  const src = await gitCheckout(pin);
+  const root = await builderRoot(debian, pin.suite, SYSDIG_BUILD_DEPS);
+  const script = sysdigBuildScript(pin.commit);
+  const out = await cached('consumers', { sysdig: pin.commit, script, root }, async (dir) => {
+    // its CMake writes into the source tree (driver/bpf): a copy of its own
+    const work = path.join(dir, 'work');
+    await mkdir(work);
+    await cp(src, path.join(work, 'src'), { recursive: true, filter: (f) => !f.endsWith(`${path.sep}.git`) });
+    const r = await inBuilder(root, [{ host: work, guest: '/work', writable: true }], ['sh', '-c', script], { cwd: '/work' });
+    const log = `$ sh -c '${script}'   # builder: ${pin.suite}\n${r.all ?? ''}\nexit ${r.exitCode}\n`;
+    await writeFile(path.join(dir, 'build.log'), log);
+    if (r.exitCode !== 0) {
+      const kept = dir.replace(/\.tmp-\d+$/, '.failed.log'); // the entry itself is discarded
+      await writeFile(kept, log);
+      throw new Error(`sysdig ${pin.commit.slice(0, 12)} build failed: ${firstCompilerError(log) ?? 'no error line'} (log: ${kept})`);
+    }
+  });
+  const work = path.join(out, 'work');
+  const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
+  // coreutils: older suites' busybox (bullseye's) has no base64 applet, which the guest's logs need
+  const image = await guestImage(debian, pin.suite, arch, [...runtime, 'coreutils', ...extra]);
+  return { image, files: { 'usr/bin/sysdig': path.join(work, 'sysdig') }, version: `sysdig ${pin.url}@${pin.commit.slice(0, 12)} (built in ${pin.suite}, MINIMAL_BUILD)` };
+}

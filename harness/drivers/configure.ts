@@ -1,0 +1,51 @@
+// A driver tree from a git checkout, configured the way its CMake does it:
+// driver_config.h from driver_config.h.in and Makefile from Makefile.in
+// (CMake's configure_file: ${VAR} and @VAR@), in a directory of its own
+// (CMake's build/driver/src), so the checkout itself stays as fetched.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cached } from '../cache.js';
+import { SourceUnavailable } from '../drivers.js';
+
+/** CMake's configure_file substitution (unknown variables become empty, as in CMake). */
+export function configureFile(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\{(\w+)\}|@(\w+)@/g, (_, a: string | undefined, b: string | undefined) => vars[(a ?? b)!] ?? '');
+}
+
+/**
+ * The variables the tree's CMake gives its driver: libs-era trees (API_VERSION
+ * and SCHEMA_VERSION files; DRIVER_NAME "scap"), or sysdig-era ones (no
+ * API/schema versions yet; sysdig's top-level CMake names the module
+ * sysdig-probe and the device sysdig, the version being the commit Falco pinned).
+ */
+export function driverVariables(driverDir: string, commit: string): Record<string, string> {
+  const vars: Record<string, string> = { GIT_COMMIT: commit, KBUILD_FLAGS: '' };
+  const triple = (file: string) => readFileSync(path.join(driverDir, file), 'utf8').match(/\d+/g)!.slice(0, 3);
+  if (existsSync(path.join(driverDir, 'API_VERSION'))) {
+    for (const [kind, file] of [['API', 'API_VERSION'], ['SCHEMA', 'SCHEMA_VERSION']] as const) {
+      const [major, minor, patch] = triple(file);
+      Object.assign(vars, { [`PPM_${kind}_CURRENT_VERSION_MAJOR`]: major, [`PPM_${kind}_CURRENT_VERSION_MINOR`]: minor, [`PPM_${kind}_CURRENT_VERSION_PATCH`]: patch });
+    }
+    Object.assign(vars, { DRIVER_VERSION: commit, DRIVER_NAME: 'scap', DRIVER_DEVICE_NAME: 'scap', DRIVER_PACKAGE_NAME: 'scap' });
+  } else {
+    Object.assign(vars, { PROBE_VERSION: commit, PROBE_NAME: 'sysdig-probe', PROBE_DEVICE_NAME: 'sysdig', PACKAGE_NAME: 'sysdig' });
+  }
+  return vars;
+}
+
+/** The configured driver tree of a checkout's `driver/` (cached by commit). */
+export async function configuredDriverTree(checkout: string, commit: string): Promise<string> {
+  const src = path.join(checkout, 'driver');
+  if (!existsSync(path.join(src, 'driver_config.h.in')))
+    throw new SourceUnavailable(`${commit}: no driver/driver_config.h.in in the checkout (not a Falco/sysdig driver tree)`);
+  const out = await cached('sources', { configured: commit, v: 1 }, async (dir) => {
+    const to = path.join(dir, 'driver');
+    await mkdir(to);
+    await cp(src, to, { recursive: true });
+    const vars = driverVariables(src, commit);
+    for (const f of readdirSync(src).filter((n) => n.endsWith('.in')))
+      await writeFile(path.join(to, f.replace(/\.in$/, '')), configureFile(readFileSync(path.join(src, f), 'utf8'), vars));
+  });
+  return path.join(out, 'driver');
+}

@@ -1,0 +1,16 @@
+// Git driver sources: a driver tree from one pinned commit (configured as its
+// CMake does), or pdig's tree with the libs tree it builds against.
+import type { DriverTree } from '../drivers.js';
+import { readDriverConfig } from '../drivers.js';
+import type { SourceSpec } from '../types.js';
+import { configuredDriverTree } from './configure.js';
+import { gitCheckout } from './git.js';
+
+export async function fetchGitSource(src: SourceSpec): Promise<DriverTree> {
+  const git = src.git!;
+  const [tree, libs] = await Promise.all([gitCheckout(git), src.libs ? gitCheckout(src.libs) : undefined]);
+  // pdig's events are the libs tree's: its versions are the driver's
+  const driver = libs ? await configuredDriverTree(libs, src.libs!.commit) : await configuredDriverTree(tree, git.commit);
+  const origin = `git:${git.url}@${git.commit}${libs ? ` + ${src.libs!.url}@${src.libs!.commit}` : ''}`;
+  return { dir: driver, ...readDriverConfig(driver), origin, ...(libs ? { pdig: { tree, libs } } : {}) };
+}

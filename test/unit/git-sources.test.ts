@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setCacheDir } from '../../harness/cache.js';
+import { notApplicable, SourceUnavailable, fetchDriverSource, type DriverTree } from '../../harness/drivers.js';
+import { configureFile, driverVariables } from '../../harness/drivers/configure.js';
+import { gitCheckout, GitPinMismatch } from '../../harness/drivers/git.js';
+import type { ConsumerSpec } from '../../harness/types.js';
+import { insteadOfEnv } from '../git-mirror.js';
+
+const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' }).trim();
+
+describe('git driver sources', () => {
+  let tmp: string;
+  let mirrors: string;
+  let commit: string;
+  const saved = { ...process.env };
+
+  /** A "GitHub" repository owner/driver with a sysdig-era driver/ tree, as a bare mirror under `mirrors`. */
+  before(() => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'kmatrix-git-'));
+    const work = path.join(tmp, 'work');
+    mkdirSync(path.join(work, 'driver'), { recursive: true });
+    writeFileSync(path.join(work, 'driver', 'driver_config.h.in'), '#define PROBE_VERSION "${PROBE_VERSION}"\n#define PROBE_NAME "${PROBE_NAME}"\n#define PROBE_DEVICE_NAME "${PROBE_DEVICE_NAME}"\n');
+    writeFileSync(path.join(work, 'driver', 'Makefile.in'), '@PROBE_NAME@-y += main.o\nobj-m += @PROBE_NAME@.o\nccflags-y := @KBUILD_FLAGS@\n');
+    writeFileSync(path.join(work, 'driver', 'main.c'), 'int x;\n');
+    git(tmp, 'init', '-q', work);
+    git(work, 'add', '.');
+    git(work, 'commit', '-qm', 'driver');
+    commit = git(work, 'rev-parse', 'HEAD');
+    mirrors = path.join(tmp, 'mirrors');
+    mkdirSync(path.join(mirrors, 'owner'), { recursive: true });
+    git(tmp, 'clone', '-q', '--bare', work, path.join(mirrors, 'owner', 'driver.git'));
+    git(path.join(mirrors, 'owner', 'driver.git'), 'config', 'uploadpack.allowAnySHA1InWant', 'true');
+    setCacheDir(path.join(tmp, 'cache'));
+    Object.assign(process.env, insteadOfEnv(mirrors));
+  });
+  after(() => {
+    setCacheDir(undefined);
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('insteadOf: the public URL is read from the local mirror, by git itself', () => {
+    const out = execFileSync('git', ['ls-remote', 'https://github.com/owner/driver'], { encoding: 'utf8', env: process.env });
+    assert.match(out, new RegExp(`^${commit}\\s+HEAD`, 'm'));
+    assert.deepEqual(insteadOfEnv('/m'), { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'url.file:///m/.insteadOf', GIT_CONFIG_VALUE_0: 'https://github.com/' });
+  });
+
+  it('fetches exactly the pinned commit, and caches it by commit id', async () => {
+    const tree = await gitCheckout({ url: 'https://github.com/owner/driver', commit });
+    assert.equal(git(tree, 'rev-parse', 'HEAD'), commit);
+    assert.equal(git(tree, 'rev-parse', '--is-shallow-repository'), 'true');
+    // cached: with the mirror gone, the same commit (from any URL) is still there
+    rmSync(path.join(mirrors, 'owner', 'driver.git'), { recursive: true });
+    assert.equal(await gitCheckout({ url: 'https://github.com/elsewhere/driver', commit }), tree);
+    git(tmp, 'clone', '-q', '--bare', path.join(tmp, 'work'), path.join(mirrors, 'owner', 'driver.git'));
+  });
+
+  it('a commit that cannot be fetched is a skip with git\'s reason', async () => {
+    await assert.rejects(gitCheckout({ url: 'https://github.com/owner/driver', commit: 'f'.repeat(40) }), (e: Error) => {
+      assert.ok(e instanceof SourceUnavailable, String(e));
+      assert.match(e.message, /^source unavailable: commit f{40} of https:\/\/github\.com\/owner\/driver cannot be fetched \(git fetch .*: fatal: /);
+      return true;
+    });
+    await assert.rejects(gitCheckout({ url: 'https://github.com/owner/missing', commit: '0'.repeat(40) }), SourceUnavailable, 'no such repository');
+  });
+
+  it('a checkout that is not the pinned commit is rejected, cached or not', async () => {
+    const tree = await gitCheckout({ url: 'https://github.com/owner/driver', commit });
+    writeFileSync(path.join(tree, 'driver', 'main.c'), 'int y;\n');
+    git(tree, 'commit', '-qam', 'moved');
+    await assert.rejects(gitCheckout({ url: 'https://github.com/owner/driver', commit }), (e: Error) => {
+      assert.ok(e instanceof GitPinMismatch, String(e));
+      assert.ok(!(e instanceof SourceUnavailable), 'an error, not a skip');
+      assert.match(e.message, new RegExp(`is at [0-9a-f]{40}, not the pinned commit ${commit}`));
+      return true;
+    });
+    git(tree, 'reset', '-q', '--hard', commit);
+  });
+
+  it('a git source is its driver/ tree configured as its CMake does (sysdig era: no API versions)', async () => {
+    const tree = await fetchDriverSource(undefined as never, { id: 'falco-0.26.0', consumer: 'c', git: { url: 'https://github.com/owner/driver', commit } });
+    assert.equal(tree.version, commit);
+    assert.deepEqual(tree.versions, { api: '0.0.0', schema: '0.0.0' });
+    assert.equal(readFileSync(path.join(tree.dir, 'Makefile'), 'utf8'), 'sysdig-probe-y += main.o\nobj-m += sysdig-probe.o\nccflags-y := \n');
+    assert.match(readFileSync(path.join(tree.dir, 'driver_config.h'), 'utf8'), /PROBE_DEVICE_NAME "sysdig"/);
+    assert.ok(!existsSync(path.join(tree.dir, '.git')));
+    assert.equal(tree.pdig, undefined);
+  });
+});
+
+describe('driver configuration (CMake configure_file)', () => {
+  it('replaces ${VAR} and @VAR@, unknown ones by nothing', () => {
+    assert.equal(configureFile('a ${X} b @Y@ c ${Z} $X', { X: '1', Y: '2' }), 'a 1 b 2 c  $X');
+  });
+  it('libs-era trees take their API/schema versions from API_VERSION and SCHEMA_VERSION', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-libs-'));
+    writeFileSync(path.join(dir, 'API_VERSION'), '1.0.0\n');
+    writeFileSync(path.join(dir, 'SCHEMA_VERSION'), '1.2.3\n');
+    const v = driverVariables(dir, 'abc');
+    assert.deepEqual([v.PPM_API_CURRENT_VERSION_MAJOR, v.PPM_SCHEMA_CURRENT_VERSION_MINOR, v.PPM_SCHEMA_CURRENT_VERSION_PATCH, v.DRIVER_NAME, v.DRIVER_VERSION], ['1', '2', '3', 'scap', 'abc']);
+  });
+});
+
+describe('pdig applicability', () => {
+  const consumer: ConsumerSpec = { id: 'sysdig-0.29', kind: 'sysdig', debian: { suite: 'bookworm', package: 'sysdig' }, engines: ['kmod', 'ebpf', 'pdig'], requires: { api: '1.0.0', schema: '1.0.0' } };
+  const pdigTree: DriverTree = { dir: '/x', version: 'v', versions: { api: '1.0.0', schema: '1.0.0' }, origin: 'git:pdig', pdig: { tree: '/p', libs: '/l' } };
+
+  it('runs on amd64, and says why not on ARM', () => {
+    assert.equal(notApplicable('pdig', pdigTree, consumer, 'amd64'), undefined);
+    assert.match(notApplicable('pdig', pdigTree, consumer, 'arm64')!, /^pdig is x86_64 only .*: no arm64 build$/);
+    assert.match(notApplicable('pdig', pdigTree, consumer, 'armhf')!, /x86_64 only/);
+  });
+  it('needs a consumer with the udig engine', () => {
+    assert.match(notApplicable('pdig', pdigTree, { ...consumer, engines: ['kmod'] }, 'amd64')!, /has no pdig engine/);
+  });
+  it('a pdig source is not a kernel driver source', () => {
+    assert.match(notApplicable('kmod', pdigTree, consumer, 'amd64')!, /this source is pdig's/);
+  });
+});
