@@ -68,6 +68,6 @@ export async function buildGitSysdig(debian: Debian, spec: ConsumerSpec, arch: A
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
   // coreutils: older suites' busybox (bullseye's) has no base64 applet, which the guest's logs need
-  const image = await guestImage(debian, pin.suite, arch, [...runtime, 'coreutils', ...extra]);
+  const image = await guestImage(debian, pin.suite, arch, [...runtime, 'coreutils', ...extra], [path.join(work, 'sysdig')]);
   return { image, files: { 'usr/bin/sysdig': path.join(work, 'sysdig') }, version: `sysdig ${pin.url}@${pin.commit.slice(0, 12)} (built in ${pin.suite}, MINIMAL_BUILD)` };
 }
