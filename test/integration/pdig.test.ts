@@ -8,7 +8,7 @@ import { readResults } from '../../harness/results.js';
 import { SHARED_GIT, sharedGitAvailable, useSharedGit } from '../git-mirror.js';
 import { describeCell, REPORTS, runMatrix } from './helpers.js';
 
-const missing = sharedGitAvailable() ? '' : ` — pending: no git mirrors at ${SHARED_GIT} (this machine has no internet)`;
+const missing = sharedGitAvailable() ? '' : ` — pending: no git mirrors at ${SHARED_GIT} (git sources need them offline)`;
 
 (missing ? describe.skip : describe)(`integration: pdig and Falco 0.26.0's driver from git${missing}`, function () {
   this.timeout(45 * 60_000);
