@@ -122,3 +122,13 @@ describe('pdig applicability', () => {
     assert.match(notApplicable('kmod', pdigTree, consumer, 'amd64')!, /this source is pdig's/);
   });
 });
+
+describe('sysdig built from git', () => {
+  it('MINIMAL_BUILD for the module; the whole of it (eBPF engine) only for a probe consumer', async () => {
+    const { sysdigBuildScript, SYSDIG_BUILD_DEPS, SYSDIG_FULL_BUILD_DEPS } = await import('../../harness/consumers/sysdig-git.js');
+    assert.match(sysdigBuildScript('c0ffee'), /-DMINIMAL_BUILD=ON .*-DPROBE_VERSION=c0ffee/);
+    assert.doesNotMatch(sysdigBuildScript('c0ffee', false), /MINIMAL_BUILD/);
+    assert.match(sysdigBuildScript('c0ffee'), /-DluaL_reg=luaL_Reg -DluaL_getn=lua_objlen/, "Debian's LuaJIT 2.1 lacks the Lua 5.0 names");
+    assert.ok(SYSDIG_FULL_BUILD_DEPS.includes('libgrpc++-dev') && !SYSDIG_BUILD_DEPS.includes('libgrpc++-dev'));
+  });
+});
