@@ -60,7 +60,8 @@ const missing = sharedGitAvailable() ? '' : ` — pending: no git mirrors at ${S
       assert.equal(v.recommended, 'pdig');
       const k61 = v.evidence.find((e) => e.kernel === 'debian-6.1-amd64')!;
       assert.deepEqual([k61.outcome, k61.cells], ['pass', [PDIG_PTRACE]]);
-      assert.equal(v.evidenceRecommends, 'pdig');
+      // one kernel of four ran here: evidence for pdig, never against it
+      assert.ok(!['contradicted', 'untested'].includes(v.verdict), `${v.verdict}: ${v.why}`);
     }
     // pdig missed the untraced process's marker; the kernel module (Falco 0.26.0's, on 5.10) sees the whole host
     const scope = file.verdicts!.claims.find((c) => c.id === 'pdig-process-scope')!;
