@@ -6,10 +6,21 @@
 // attributes. Everything from a result is escaped: logs are hostile input.
 import { MACHINES } from '../machines.js';
 import type { ResultsFile } from '../results.js';
-import { DRIVERS, PHASES, type CellResult } from '../types.js';
+import { DRIVERS, PHASES, type CellResult, type Overhead } from '../types.js';
 
 export const esc = (s: unknown) =>
   String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** A cell's timed syscall loop in words: how many times slower each driver made it. */
+export function overheadText(o: Overhead): string {
+  const x = (n: number) => `${n.toFixed(1)}×`;
+  const parts = [
+    o.pdigVsKmod !== undefined ? `pdig ${x(o.pdigVsKmod)} slower than the kernel module` : '',
+    o.pdigSlowdown !== undefined ? `pdig ${x(o.pdigSlowdown)} the untraced time` : '',
+    o.kmodSlowdown !== undefined ? `kernel module ${x(o.kmodSlowdown)} the untraced time` : '',
+  ].filter(Boolean);
+  return `syscall loop (${o.count} openat/close): ${parts.join('; ') || 'no ratio'}${o.notes?.length ? ` (${o.notes.join('; ')})` : ''}`;
+}
 
 export function compareVersions(a = '', b = ''): number {
   const pa = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
@@ -52,6 +63,9 @@ ${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
 ${c.oops ? `<details><summary>kernel console (Oops)</summary><pre class="err oops">${esc(c.oops)}</pre></details>` : ''}
 ${c.evidence ? `<div>evidence: ${c.evidence.marker ? 'marker seen' : 'marker not seen'}, ${c.evidence.events} event(s)</div>` : ''}
 ${c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
+${c.evidence?.untracedMarker !== undefined ? `<div>untraced process's marker: ${c.evidence.untracedMarker ? 'captured (pdig saw beyond what it traces)' : 'not captured (pdig sees only what it traces)'}</div>` : ''}
+${c.evidence?.overhead ? `<div class="overhead">${esc(overheadText(c.evidence.overhead))}</div>` : ''}
+${c.evidence?.warnings?.length ? `<details><summary>consumer warnings (${c.evidence.warnings.length})</summary><pre>${esc(c.evidence.warnings.join('\n'))}</pre></details>` : ''}
 <div>kernel ${esc(c.kernel.release ?? '?')}${c.kernel.builder ? ` (drivers built in ${esc(c.kernel.builder)})` : ''} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
 ${phases ? `<table class="ph">${phases}</table>` : ''}
 ${c.attempts > 1 ? `<div>attempts: ${c.attempts}</div>` : ''}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { compareVersions, renderReport } from '../../harness/reports/html.js';
+import { compareVersions, overheadText, renderReport } from '../../harness/reports/html.js';
 import { renderJUnit } from '../../harness/reports/junit.js';
 import { resultLine } from '../../harness/ui.js';
 import type { CellResult } from '../../harness/types.js';
@@ -48,6 +48,26 @@ describe('report', () => {
     assert.match(html, /href="cells\/debian-5.10-amd64\/build.log"/);
     assert.match(html, /expired Release accepted for: sid/);
     assert.doesNotMatch(html, /<script[^>]*\ssrc=|<link[^>]*\shref=|https?:\/\/(?!m\/debian)/, 'self-contained: no external scripts, styles or URLs');
+  });
+
+  it("shows a pdig cell's scope and cost: the untraced marker, the loop's ratios, the consumer's warnings (escaped)", () => {
+    const pdig = cell('debian-6.1-amd64', '6.1.176', 'pass', {
+      id: 'debian-6.1-amd64/pdig@pdig-fc679b8/host',
+      driver: { id: 'pdig', source: 'pdig-fc679b8' },
+      evidence: {
+        events: 4,
+        marker: true,
+        untracedMarker: false,
+        overhead: { count: 20000, untracedNs: 1e9, kmodNs: 2e9, pdigNs: 3.1e10, pdigVsKmod: 15.5, pdigSlowdown: 31, kmodSlowdown: 2 },
+        warnings: ['corrupted filler for event type 293 <b>'],
+      },
+    });
+    const html = renderReport({ run, cells: [pdig] });
+    assert.match(html, /untraced process's marker: not captured/);
+    assert.match(html, /syscall loop \(20000 openat\/close\): pdig 15\.5× slower than the kernel module; pdig 31\.0× the untraced time; kernel module 2\.0× the untraced time/);
+    assert.match(html, /consumer warnings \(1\)/);
+    assert.match(html, /event type 293 &lt;b&gt;/);
+    assert.equal(overheadText({ count: 10, notes: ['no kmod here'] }), 'syscall loop (10 openat/close): no ratio (no kmod here)');
   });
 
   it('one terminal line per finished cell names phase, reason and first error', () => {
