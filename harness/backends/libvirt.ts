@@ -250,7 +250,8 @@ export function reapDeadSessions(parent: string): string[] {
   return reaped;
 }
 
-function isAlive(pid: number): boolean {
+/** Is a process (a harness that started a session or made a volume) still running? */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

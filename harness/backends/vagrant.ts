@@ -26,7 +26,7 @@ import type { Fetched } from '../phases/fetch.js';
 import { CellEnd, type CellContext, type CellFacts, type PhaseClock } from '../phases/cell.js';
 import type { GuestOutcome, GuestPlan } from '../phases/vm.js';
 import { PHASES, type Cell } from '../types.js';
-import { LibvirtSession } from './libvirt.js';
+import { isAlive, LibvirtSession } from './libvirt.js';
 
 /** The in-box driver build under TCG is slow (a module takes minutes): its own timeout, seconds. */
 export const BOX_BUILD_TIMEOUT = 1800;
@@ -127,15 +127,6 @@ export function removeCellVolumes(dir: string, own: boolean): string[] {
     removed.push(f);
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 let instance: VagrantBackend | undefined;
