@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheDir, cacheStats, hashOf, noteUse } from './cache.js';
+import { cacheDir, cacheStats, hashOf, noteUse } from './cache/cache.js';
 import { UserError, errorLine } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 

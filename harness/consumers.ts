@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cached } from './cache.js';
+import { cached } from './cache/cache.js';
 import { CellSkip, firstCompilerError, isUnavailable, SourceUnavailable } from './drivers.js';
 import type { AptDist } from './apt.js';
 import { builderRoot, extractDebs, guestImage, inBuilder, type Debian, type GuestImage } from './images.js';

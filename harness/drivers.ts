@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cached } from './cache.js';
+import { cached } from './cache/cache.js';
 import { builderRoot, extractDebs, inBuilder, kernelBuilderPackages, TRIPLETS, type Debian } from './images.js';
 import { compilerAliases } from './kernels/compiler.js';
 import type { KernelTree } from './kernels/index.js';

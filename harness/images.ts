@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, rm, symlink, lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { AptDist, type SuiteOptions } from './apt.js';
-import { cached } from './cache.js';
+import { cached } from './cache/cache.js';
 import { trimGuest } from './guest-trim.js';
 import type { KernelTree } from './kernels/index.js';
 import type { Arch } from './types.js';

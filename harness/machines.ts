@@ -6,7 +6,7 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, createWriteStream } from 'node:fs';
 import { arch as hostArch, release } from 'node:os';
 import { createInterface } from 'node:readline';
-import { readCachedJson, writeCachedJson } from './cache.js';
+import { readCachedJson, writeCachedJson } from './cache/cache.js';
 import type { Arch } from './types.js';
 
 export type Accel = 'kvm' | 'tcg';

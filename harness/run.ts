@@ -8,7 +8,7 @@ import pLimit from 'p-limit';
 import { debianMirror } from './apt.js';
 import { QemuBackend } from './backends/qemu.js';
 import { abortVagrant, closeVagrant, vagrantBackend } from './backends/vagrant.js';
-import { recordUsage } from './cache-usage.js';
+import { recordUsage } from './cache/usage.js';
 import { errorLine } from './errors.js';
 import { endEverything } from './interrupt.js';
 import { reapLeftovers } from './leftovers.js';

@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, readdir, lstat, writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { cached } from './cache.js';
+import { cached } from './cache/cache.js';
 import { UserError } from './errors.js';
 import { extractDebs, type Debian } from './images.js';
 import type { KernelTree } from './kernels/index.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createLogUpdate } from 'log-update';
 import { parseGuestLine } from './guest.js';
 import type { Sink } from './run.js';
-import { expectedCost } from './shard.js';
+import { expectedCost } from './ci/shard.js';
 import type { CellResult, Phase, Status } from './types.js';
 
 const mark: Record<CellResult['status'], string> = { pass: 'PASS ', fail: 'FAIL ', skip: 'SKIP ', error: 'ERROR' };

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cached } from './cache.js';
+import { cached } from './cache/cache.js';
 import { builderRoot, inBuilder, TRIPLETS, type Debian } from './images.js';
 import { hostDebianArch } from './machines.js';
 import type { Arch } from './types.js';

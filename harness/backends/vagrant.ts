@@ -13,7 +13,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import { release as hostRelease, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { cached, cacheDir, readCachedJson } from '../cache.js';
+import { cached, cacheDir, readCachedJson } from '../cache/cache.js';
 import { ARTIFACT_IN_GUEST } from '../consumers.js';
 import { firstCompilerError, treeHash } from '../drivers.js';
 import { errorLine } from '../errors.js';

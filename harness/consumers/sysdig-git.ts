@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cached } from '../cache.js';
+import { cached } from '../cache/cache.js';
 import type { ConsumerAssets } from '../consumers.js';
 import { CellSkip, firstCompilerError } from '../drivers.js';
 import { gitCheckout } from '../drivers/git.js';

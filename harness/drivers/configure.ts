@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cached } from '../cache.js';
+import { cached } from '../cache/cache.js';
 import { SourceUnavailable } from '../drivers.js';
 
 /** CMake's configure_file substitution (unknown variables become empty, as in CMake). */

@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { cached } from '../cache.js';
+import { cached } from '../cache/cache.js';
 import { SourceUnavailable } from '../drivers.js';
 
 import type { GitPin } from '../types.js';

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cached } from '../cache.js';
+import { cached } from '../cache/cache.js';
 import { ARTIFACT_IN_GUEST } from '../consumers.js';
 import type { DriverBuild, DriverTree } from '../drivers.js';
 import { buildDriver, fetchDriverSource, firstCompilerError } from '../drivers.js';

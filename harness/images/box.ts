@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cached, cacheDir } from '../cache.js';
+import { cached, cacheDir } from '../cache/cache.js';
 import { UserError } from '../errors.js';
 import type { Debian } from '../images.js';
 

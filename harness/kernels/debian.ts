@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AptDist, PackageFile } from '../apt.js';
-import { cached } from '../cache.js';
+import { cached } from '../cache/cache.js';
 import { extractDebs } from '../images.js';
 import { hostDebianArch } from '../machines.js';
 import type { KernelSpec } from '../types.js';

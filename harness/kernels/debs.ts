@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PackageFile } from '../apt.js';
-import { cached } from '../cache.js';
+import { cached } from '../cache/cache.js';
 import { CellSkip } from '../drivers.js';
 import { UserError } from '../errors.js';
 import { extractDebs, TRIPLETS } from '../images.js';

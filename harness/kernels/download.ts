@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheDir } from '../cache.js';
+import { cacheDir } from '../cache/cache.js';
 import { CellSkip } from '../drivers.js';
 
 /** A kernel source that cannot be reached from here: the cell is a skip with this reason. */

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheDir, hashOf } from '../cache.js';
+import { cacheDir, hashOf } from '../cache/cache.js';
 import { CellSkip } from '../drivers.js';
 import { MACHINES } from '../machines.js';
 import type { Arch } from '../types.js';

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheDir } from '../cache.js';
+import { cacheDir } from '../cache/cache.js';
 import { CellSkip } from '../drivers.js';
 import { UserError } from '../errors.js';
 import type { Arch } from '../types.js';

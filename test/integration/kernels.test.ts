@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { cacheDir } from '../../harness/cache.js';
+import { cacheDir } from '../../harness/cache/cache.js';
 import { mainlineCacheDir } from '../../harness/kernels/mainline.js';
 import { importKernels } from '../../harness/kernels/store.js';
 import { parseMatrix } from '../../harness/matrix.js';

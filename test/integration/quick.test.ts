@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cacheDir } from '../../harness/cache.js';
+import { cacheDir } from '../../harness/cache/cache.js';
 import { liveVmCount } from '../../harness/machines.js';
 import { parseMatrix } from '../../harness/matrix.js';
 import { readResults } from '../../harness/results.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cacheDir } from '../../harness/cache.js';
+import { cacheDir } from '../../harness/cache/cache.js';
 import { describeCell, REPORTS, runMatrix } from './helpers.js';
 
 const BOX = 'debian-6.1-box/kmod@0.23.2/host';

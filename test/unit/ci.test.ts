@@ -6,14 +6,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { register } from 'node:module';
-import { checkExpectations, exitCodeFor, loadExpectations } from '../../harness/expectations.js';
+import { checkExpectations, exitCodeFor, loadExpectations } from '../../harness/ci/expectations.js';
 import { loadMatrix } from '../../harness/matrix.js';
-import { mergeShards } from '../../harness/merge.js';
+import { mergeShards } from '../../harness/ci/merge.js';
 import { addRun, diffRuns, historyEntry, streak, type History } from '../../harness/reports/history.js';
 import { publish } from '../../harness/reports/index.js';
 import { mochawesomeData } from '../../harness/reports/mochawesome.js';
 import type { ResultsFile } from '../../harness/results.js';
-import { expectedCost, parseShard, shardCells, splitCells } from '../../harness/shard.js';
+import { expectedCost, parseShard, shardCells, splitCells } from '../../harness/ci/shard.js';
 import type { CellResult, RunInfo, Status } from '../../harness/types.js';
 import { etaSeconds, summaryBlock, type Progress } from '../../harness/ui.js';
 

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setCacheDir } from '../../harness/cache.js';
+import { setCacheDir } from '../../harness/cache/cache.js';
 import { notApplicable, SourceUnavailable, fetchDriverSource, type DriverTree } from '../../harness/drivers.js';
 import { configureFile, driverVariables } from '../../harness/drivers/configure.js';
 import { gitCheckout, GitPinMismatch } from '../../harness/drivers/git.js';

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { setCacheDir } from '../../harness/cache.js';
+import { setCacheDir } from '../../harness/cache/cache.js';
 import { CellSkip, firstCompilerError } from '../../harness/drivers.js';
 import { UserError } from '../../harness/errors.js';
 import { bannerCompiler, chooseBuilder, compilerAliases, compileHCompiler, compilersInNames, detectCompiler, imageBanner, parseCompilerText, type SuiteCompilers } from '../../harness/kernels/compiler.js';

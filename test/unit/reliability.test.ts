@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { prunePlan } from '../../harness/cache-usage.js';
+import { prunePlan } from '../../harness/cache/usage.js';
 import { UserError } from '../../harness/errors.js';
 import { processStart, reapLeftovers, writePidFile } from '../../harness/leftovers.js';
 import { readResultLines, resumeState } from '../../harness/results.js';

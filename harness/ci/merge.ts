@@ -1,9 +1,9 @@
 // Merge: the results of a sharded run's jobs joined into one run. Every shard
 // must be there, every cell a shard was given must have exactly one result,
 // and two different results for one cell are refused, never picked from.
-import { UserError } from './errors.js';
-import type { ResultsFile } from './results.js';
-import type { CellResult, RunInfo } from './types.js';
+import { UserError } from '../errors.js';
+import type { ResultsFile } from '../results.js';
+import type { CellResult, RunInfo } from '../types.js';
 
 export interface ShardResults {
   /** Where it came from (named in errors). */

@@ -6,10 +6,10 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../atomic.js';
 import { cacheDir, usedPaths } from './cache.js';
-import { processStart } from './leftovers.js';
-import { UserError } from './errors.js';
+import { processStart } from '../leftovers.js';
+import { UserError } from '../errors.js';
 
 /** Record what this process used, under the run's id. */
 export async function recordUsage(runId: string): Promise<void> {

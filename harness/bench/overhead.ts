@@ -7,11 +7,11 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { debianMirror } from './apt.js';
-import { Debian } from './images.js';
-import { filterCells, type Matrix } from './matrix.js';
-import { runCells } from './run.js';
-import { SYSCALL_LOOP_IN_GUEST, syscallLoop } from './workload.js';
+import { debianMirror } from '../apt.js';
+import { Debian } from '../images.js';
+import { filterCells, type Matrix } from '../matrix.js';
+import { runCells } from '../run.js';
+import { SYSCALL_LOOP_IN_GUEST, syscallLoop } from '../workload.js';
 
 /** Shorter than the workload's default: under TCG an eBPF driver makes 100 000 pairs take about a minute. */
 const BENCH_LOOP_COUNT = 30_000;

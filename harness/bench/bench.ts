@@ -6,17 +6,17 @@
 //   driverOverhead     a fixed syscall loop in the guest per driver / with no driver
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { debianMirror } from './apt.js';
-import { QemuBackend } from './backends/qemu.js';
-import { cacheStats } from './cache.js';
-import { Debian, guestImage } from './images.js';
-import { fetchKernel } from './kernels/index.js';
-import { filterCells, loadMatrix, type Matrix } from './matrix.js';
-import { MACHINES } from './machines.js';
-import { GuestReader } from './guest.js';
-import { runCells } from './run.js';
-import type { CellResult, RunEvent } from './types.js';
-import { measureDriverOverhead, type DriverOverhead } from './bench-overhead.js';
+import { debianMirror } from '../apt.js';
+import { QemuBackend } from '../backends/qemu.js';
+import { cacheStats } from '../cache/cache.js';
+import { Debian, guestImage } from '../images.js';
+import { fetchKernel } from '../kernels/index.js';
+import { filterCells, loadMatrix, type Matrix } from '../matrix.js';
+import { MACHINES } from '../machines.js';
+import { GuestReader } from '../guest.js';
+import { runCells } from '../run.js';
+import type { CellResult, RunEvent } from '../types.js';
+import { measureDriverOverhead, type DriverOverhead } from './overhead.js';
 
 export const OVERHEAD_CELLS: Record<string, string> = {
   kmod: 'debian-6.1-amd64/kmod@0.23.2/host',

@@ -2,8 +2,8 @@
 // computes the same split from the same inputs) and balanced by expected cost
 // (the previous run's durations; a guess per driver for a cell never seen).
 import { createHash } from 'node:crypto';
-import { UserError } from './errors.js';
-import type { CellResult, DriverId } from './types.js';
+import { UserError } from '../errors.js';
+import type { CellResult, DriverId } from '../types.js';
 
 export interface ShardSpec {
   index: number; // 1-based

@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import picomatch from 'picomatch';
 import { parseDocument } from 'yaml';
-import { UserError, errorLine } from './errors.js';
-import type { CellResult, Status } from './types.js';
+import { UserError, errorLine } from '../errors.js';
+import type { CellResult, Status } from '../types.js';
 
 export interface Expectation {
   /** A cell id or a glob (`*` stays within a `/` segment). */
