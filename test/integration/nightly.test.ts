@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ResultsFile } from '../../harness/results.js';
 
-const CELLS = 'debian-{5.10-amd64/pdig,6.12-amd64/kmod,6.12-amd64/pdig}@0.1.1dev/host';
+// skips (no modern eBPF engine in bookworm's sysdig) and a cached build failure
+const CELLS = 'debian-{5.10-amd64/modern-ebpf,6.12-amd64/kmod,6.12-amd64/modern-ebpf}@0.1.1dev/host';
 
 describe('nightly glue: shards → merge → publish', function () {
   let work = '';
@@ -40,7 +41,7 @@ describe('nightly glue: shards → merge → publish', function () {
   it('splits the cells over the shards, each cell in exactly one', () => {
     const shards = [1, 2].map((i) => JSON.parse(readFileSync(path.join(work, `shards/shard-${i}/results.json`), 'utf8')) as ResultsFile);
     const ids = shards.flatMap((s) => s.cells.map((c) => c.id)).sort();
-    assert.deepEqual(ids, ['debian-5.10-amd64/pdig@0.1.1dev/host', 'debian-6.12-amd64/kmod@0.1.1dev/host', 'debian-6.12-amd64/pdig@0.1.1dev/host']);
+    assert.deepEqual(ids, ['debian-5.10-amd64/modern-ebpf@0.1.1dev/host', 'debian-6.12-amd64/kmod@0.1.1dev/host', 'debian-6.12-amd64/modern-ebpf@0.1.1dev/host']);
     assert.ok(shards.every((s) => s.cells.length > 0 && s.run.shard?.total === 2));
   });
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 describe('a copy of the project without ../shared', function () {
+  this.timeout(10 * 60_000); // a build and the whole unit suite (its matrix fuzzing runs the CLI many times)
   let copy = '';
   let files: string[] = [];
 
