@@ -5,7 +5,7 @@
 // ends what is still running there — only if the pid still names the same
 // process (same start time), never a reused pid.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22), or undefined if it is gone. */
@@ -32,7 +32,10 @@ export async function writePidFile(dir: string, pid: number, what: string): Prom
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, String(pid));
   const rec: PidRecord = { pid, start, harness: process.pid, harnessStart: processStart(process.pid)!, what };
-  await writeFile(file, JSON.stringify(rec) + '\n');
+  // written beside pids/ and renamed in: a reader (the next run, a test) never sees it half written
+  const tmp = path.join(dir, '..', `.pid-${pid}.tmp-${process.pid}`);
+  await writeFile(tmp, JSON.stringify(rec) + '\n');
+  await rename(tmp, file);
   return file;
 }
 
