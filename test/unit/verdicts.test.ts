@@ -311,10 +311,14 @@ describe('verdicts', () => {
       const t = table('kmod', ['kmod-fastest']);
       const judged = (ratio: Record<string, number>) => claimVerdicts(t, [], { overhead: { at: '2026-01-01', ratio } })[0]!;
       assert.equal(judged({ kmod: 1.4, ebpf: 3.2, 'modern-ebpf': 2.1 }).verdict, 'supported');
-      const c = judged({ kmod: 2.5, ebpf: 3.2, 'modern-ebpf': 1.9 });
+      const c = judged({ kmod: 2.5, ebpf: 3.2, 'modern-ebpf': 1.6 });
       assert.equal(c.verdict, 'contradicted');
-      assert.match(c.why, /modern-ebpf cost less than kmod/);
+      assert.match(c.why, /modern-ebpf cost clearly less than kmod/);
       assert.equal(judged({ kmod: 1.4 }).verdict, 'untested');
+      // one run's few percent either way is noise (this machine's bench: kmod ×3.35, ebpf ×3.23)
+      const close = judged({ kmod: 3.35, ebpf: 3.23, 'modern-ebpf': 3.55 });
+      assert.equal(close.verdict, 'untested');
+      assert.match(close.why, /^too close to call: ebpf, modern-ebpf within 25% of kmod/);
     });
 
     it('errored and skipped cells are never counted as pass or fail', () => {
