@@ -31,23 +31,24 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
   const facts: CellFacts = {};
   let artifact: string | undefined, consumer: ConsumerAssets, cachedBuild = false;
   let pdig: Awaited<ReturnType<typeof pdigAssets>> | undefined;
+  // the build's log goes with the cell; a failed build ends it at this phase
+  const keepBuild = async (b: { ok: boolean; log: string; firstError?: string }, failure: string) => {
+    const log = path.join(ctx.dir, 'build.log');
+    await copyFile(b.log, log);
+    facts.logs = { build: path.relative(ctx.runDir, log) };
+    if (!b.ok) throw new CellEnd('fail', 'build', failure, b.firstError, facts);
+  };
   try {
     // a box's driver is built in the box, after it boots (backends/vagrant.ts)
     if ((cell.driver === 'kmod' || cell.driver === 'ebpf') && !fetched.kernel.box) {
       const b = await buildDriver(ctx.debian, cell.driver, fetched.tree, fetched.kernel);
-      const log = path.join(ctx.dir, 'build.log');
-      await copyFile(b.log, log);
-      facts.logs = { build: path.relative(ctx.runDir, log) };
-      if (!b.ok) throw new CellEnd('fail', 'build', `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`, b.firstError, facts);
+      await keepBuild(b, `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`);
       artifact = b.artifact;
       cachedBuild = b.cached;
     }
     if (cell.driver === 'pdig') {
       pdig = await pdigAssets(ctx.debian, fetched.tree, fetched.kernel, cell.profile, cell.source.compareKmod);
-      const log = path.join(ctx.dir, 'build.log');
-      await copyFile(pdig.build.log, log);
-      facts.logs = { build: path.relative(ctx.runDir, log) };
-      if (!pdig.build.ok) throw new CellEnd('fail', 'build', 'pdig did not build', pdig.build.firstError, facts);
+      await keepBuild(pdig.build, 'pdig did not build');
       cachedBuild = pdig.build.cached;
     }
     consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
