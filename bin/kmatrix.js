@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-import { main } from '../dist/harness/cli.js';
+import { main } from '../dist/harness/cli/main.js';
 main(process.argv);

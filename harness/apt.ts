@@ -9,6 +9,7 @@ import path from 'node:path';
 import { cacheDir, cacheStats, hashOf, noteUse } from './cache/cache.js';
 import { UserError, errorLine } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
+import type { Arch, PackageFile } from './types.js';
 
 export interface SuiteOptions {
   /** Accept a Release file past its Valid-Until date (sid on a lagging mirror). Reported per run. */
@@ -22,12 +23,7 @@ export interface DistSpec extends SuiteOptions {
   arch: string;
 }
 
-export interface PackageFile {
-  name: string;
-  version: string;
-  file: string;
-  sha256: string;
-}
+export type { PackageFile };
 
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
@@ -336,3 +332,21 @@ export function parsePrintUris(text: string): PackageFile[] {
   }
   return out;
 }
+
+/** The Debian archive as the harness sees it: one mirror, per-suite options. */
+export class Debian {
+  private dists = new Map<string, AptDist>();
+  constructor(readonly mirror: string, readonly suites: Record<string, SuiteOptions>) {}
+
+  dist(suite: string, arch: Arch): AptDist {
+    const key = `${suite}/${arch}`;
+    let d = this.dists.get(key);
+    if (!d) this.dists.set(key, (d = new AptDist({ mirror: this.mirror, suite, arch, ...(this.suites[suite] ?? {}) })));
+    return d;
+  }
+
+  expiredAccepted(): string[] {
+    return Object.entries(this.suites).filter(([, o]) => o.allowExpired).map(([s]) => s);
+  }
+}
+

@@ -4,6 +4,9 @@
 import type { ConsumerKind, DriverId, Overhead, Phase, ProfileSpec } from './types.js';
 import { DEFAULT_LOOP_COUNT, slowdown, type LoopTiming } from './workload.js';
 
+/** Where the guest finds a driver artifact the host built (init.sh reads the same paths). */
+export const ARTIFACT_IN_GUEST: Partial<Record<DriverId, string>> = { kmod: 'kmatrix/scap.ko', ebpf: 'kmatrix/probe.o' };
+
 export interface CellEnv {
   driver: DriverId;
   consumer: ConsumerKind;

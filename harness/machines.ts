@@ -13,6 +13,8 @@ export type Accel = 'kvm' | 'tcg';
 
 export interface MachineDef {
   id: string;
+  /** Which backend boots it: QEMU directly, or Vagrant (a box's own kernel). */
+  backend: 'qemu' | 'vagrant';
   arches: Arch[];
   qemu: string;
   board: string[];
@@ -34,6 +36,7 @@ export interface MachineDef {
 export const MACHINES: Record<string, MachineDef> = {
   q35: {
     id: 'q35',
+    backend: 'qemu',
     arches: ['amd64'],
     qemu: 'qemu-system-x86_64',
     board: ['-M', 'q35'],
@@ -48,6 +51,7 @@ export const MACHINES: Record<string, MachineDef> = {
   },
   virt: {
     id: 'virt',
+    backend: 'qemu',
     arches: ['arm64'],
     qemu: 'qemu-system-aarch64',
     board: ['-M', 'virt'],
@@ -63,6 +67,7 @@ export const MACHINES: Record<string, MachineDef> = {
   },
   raspi3b: {
     id: 'raspi3b',
+    backend: 'qemu',
     arches: ['arm64'],
     qemu: 'qemu-system-aarch64',
     board: ['-M', 'raspi3b'],
@@ -78,6 +83,7 @@ export const MACHINES: Record<string, MachineDef> = {
   },
   raspi2b: {
     id: 'raspi2b',
+    backend: 'qemu',
     arches: ['armhf'],
     qemu: 'qemu-system-arm',
     board: ['-M', 'raspi2b'],
@@ -94,6 +100,7 @@ export const MACHINES: Record<string, MachineDef> = {
   // A Vagrant box (vagrant-libvirt): libvirt's QEMU boots the box's own kernel; see backends/vagrant.ts.
   vagrant: {
     id: 'vagrant',
+    backend: 'vagrant',
     arches: ['amd64'],
     qemu: 'qemu-system-x86_64',
     board: [],

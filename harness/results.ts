@@ -6,7 +6,7 @@ import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { UserError } from './errors.js';
-import type { Sink } from './run.js';
+import type { Sink } from './plan.js';
 import type { Matrix } from './matrix.js';
 import type { CellResult, RunInfo } from './types.js';
 import { claimVerdicts, loadRecommended, platformVerdicts, type ClaimContext, type ClaimVerdict, type PlatformVerdict } from './verdicts.js';

@@ -5,25 +5,21 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { debianMirror } from './apt.js';
-import { QemuBackend } from './backends/qemu.js';
-import { abortVagrant, closeVagrant, vagrantBackend } from './backends/vagrant.js';
+import { Debian, debianMirror } from './apt.js';
+import type { Backend } from './backends/backend.js';
+import { Backends } from './backends/index.js';
 import { recordUsage } from './cache/usage.js';
 import { errorLine } from './errors.js';
 import { endEverything } from './interrupt.js';
 import { reapLeftovers } from './leftovers.js';
-import { Debian } from './images.js';
+import { MACHINES } from './machines.js';
 import type { Matrix } from './matrix.js';
 import { projectRoot } from './paths.js';
 import { buildPhase } from './phases/build.js';
-import { addFacts, cellDir, CellEnd, PhaseClock, type CellContext, type Sink } from './phases/cell.js';
 import { fetchedFacts, fetchPhase } from './phases/fetch.js';
-import { planGuest, vmPhase } from './phases/vm.js';
+import { planGuest } from './phases/vm.js';
+import { addFacts, cellDir, CellEnd, PhaseClock, type CellContext, type Sink } from './plan.js';
 import type { Cell, CellResult, RunEvent, RunInfo } from './types.js';
-
-export type { Sink } from './phases/cell.js';
-export { cellDirName } from './phases/cell.js';
-export { GUEST_INIT } from './paths.js';
 
 export interface RunOptions {
   matrix: Matrix;
@@ -78,8 +74,8 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
 
   const signal = opts.signal;
   signal?.addEventListener('abort', endEverything, { once: true });
-  signal?.addEventListener('abort', abortVagrant, { once: true });
-  const backend = new QemuBackend((message) => emit({ type: 'note', message }), path.join(runDir, 'pids'));
+  const backends = new Backends({ note: (message) => emit({ type: 'note', message }), pidDir: path.join(runDir, 'pids') });
+  signal?.addEventListener('abort', () => backends.abort(), { once: true });
   const limit = pLimit(Math.max(1, opts.jobs));
   const finished = await Promise.all(
     opts.cells.map((cell) =>
@@ -87,7 +83,9 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
         const attempts = opts.attempts ?? 2;
         let result: CellResult | undefined;
         for (let n = 1; n <= attempts && !signal?.aborted; n++) {
-          result = await runCell(cell, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, backend, attempt: n, guestFiles: opts.guestFiles });
+          // the kernel's machine says which backend boots the cell
+          const backend = backends.for(MACHINES[cell.kernel.machine]!);
+          result = await runCell(cell, backend, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, attempt: n, guestFiles: opts.guestFiles });
           if (result.status !== 'error') break;
           if (n < attempts && !signal?.aborted) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
         }
@@ -101,14 +99,14 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   const results = [...(opts.resume?.previous ?? []), ...finished.filter((r): r is CellResult => r !== undefined)];
   run.finishedAt = new Date().toISOString();
   if (signal?.aborted) run.interrupted = true;
-  await closeVagrant();
-  run.accel = await backend.summary();
+  await backends.close();
+  run.accel = await backends.summary();
   await recordUsage(run.id);
   await emit({ type: 'run-end', run, results });
   return { run, results };
 }
 
-async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
+async function runCell(cell: Cell, backend: Backend, ctx: CellContext): Promise<CellResult> {
   await mkdir(ctx.dir, { recursive: true });
   const clock = new PhaseClock(cell.id, ctx.emit);
   const result: CellResult = {
@@ -141,8 +139,8 @@ async function runCell(cell: Cell, ctx: CellContext): Promise<CellResult> {
 
     const plan = planGuest(cell, fetched, built, ctx);
     Object.assign(plan.files, ctx.guestFiles);
-    // a kernel inside a Vagrant box: boot → build in the box → load → capture over vagrant ssh
-    const { verdict: v, facts } = fetched.kernel.box ? await vagrantBackend().runCell(cell, plan, fetched, ctx, clock) : await vmPhase(cell, plan, ctx, clock, built.notes);
+    // boot → load → capture (a box builds its driver in between)
+    const { verdict: v, facts } = await backend.run({ cell, fetched, built, plan }, ctx, clock);
     addFacts(result, facts);
     return end(new CellEnd(v.status, v.phase, v.reason, v.firstError));
   } catch (e) {

@@ -157,6 +157,95 @@ export interface Overhead {
   notes?: string[];
 }
 
+
+// What the phases fetch and build — shared by kernel sources, drivers, consumers, images and backends.
+
+/** A Debian package downloaded into the cache. */
+export interface PackageFile {
+  name: string;
+  version: string;
+  file: string;
+  sha256: string;
+}
+
+/** A bootable kernel and its module build tree, whatever its source. */
+export interface KernelTree {
+  /** `uname -r` of the kernel, e.g. 6.1.0-50-amd64 or 4.9.229. */
+  release: string;
+  /** Upstream version, e.g. 6.1.176 or 4.9.229. */
+  version: string;
+  /** Where it came from, for the results: `linux-image-<release>=<package version>`, `store:…`, `mainline:…`. */
+  origin: string;
+  arch: Arch;
+  /** Root of the extracted packages (usr/src/..., boot/...). */
+  root: string;
+  /** Relative to root: the headers dir `make -C` goes to. */
+  headers: string;
+  /** The boot image (absolute). */
+  image: string;
+  dtbDir?: string;
+  /** The SD card's modules (mmc host, ext4 and its dependencies), in load order, where the kernel has them as modules. */
+  sdModules: string[];
+  /** The compiler the kernel records it was built with, e.g. `gcc-12` or `gcc version 11.3.0 (Debian 11.3.0-12)`. */
+  compiler: string;
+  /** The builder root that builds drivers for it. */
+  builder: BuilderChoice;
+  /** The kernel's packages: their sha256 keys every build made for it. */
+  packages: PackageFile[];
+  /** A kernel inside a Vagrant box: booted by the Vagrant backend, drivers built in the box. */
+  box?: BoxRef;
+}
+
+/** Which Debian suite's root builds drivers for a kernel, with which compiler package. */
+export interface BuilderChoice {
+  suite: string;
+  /** The compiler package (native name), e.g. gcc-11 or clang-14. */
+  compiler: string;
+  /** Set when no suite has the kernel's own compiler: what was used instead, and why. */
+  substitution?: string;
+  /**
+   * The kernel's tree calls its compiler by the plain name (`gcc`,
+   * `<triplet>-gcc`: a self-built tree); builds then find the chosen one under it.
+   * Debian's trees name the versioned compiler themselves.
+   */
+  plainName?: boolean;
+}
+
+/** A Vagrant box, pinned. */
+export interface BoxRef {
+  name: string;
+  version: string;
+  local: boolean;
+}
+
+/** A driver source fetched: its tree and what it declares. */
+export interface DriverTree {
+  /** The driver dir (kmod sources at top, legacy probe in bpf/). */
+  dir: string;
+  version: string;
+  versions: Versions;
+  origin: string;
+  /** A pdig source: pdig's checkout and the libs checkout it builds against. */
+  pdig?: { tree: string; libs: string };
+}
+
+/** A consumer ready for a guest. */
+export interface ConsumerAssets {
+  image: GuestImage;
+  /** Files added to the guest (guest path → host path), e.g. a built scap-open. */
+  files: Record<string, string>;
+  version: string;
+  /** For scap-open: the openat exit event number of its libs (printed with --evt_type). */
+  openatExit?: number;
+}
+
+/** A guest's base initramfs (harness/images/guest.ts). */
+export interface GuestImage {
+  /** Uncompressed newc cpio: busybox + the consumer's dependency closure. */
+  cpio: string;
+  packages: { name: string; version: string }[];
+}
+
 export interface RunInfo {
   id: string;
   startedAt: string;

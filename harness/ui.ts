@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLogUpdate } from 'log-update';
 import { parseGuestLine } from './guest.js';
-import type { Sink } from './run.js';
+import type { Sink } from './plan.js';
 import { expectedCost } from './ci/shard.js';
 import type { CellResult, Phase, Status } from './types.js';
 

@@ -7,7 +7,8 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached } from './cache/cache.js';
-import { builderRoot, inBuilder, TRIPLETS, type Debian } from './images.js';
+import type { Debian } from './apt.js';
+import { builderRoot, inBuilder, TRIPLETS } from './builder.js';
 import { hostDebianArch } from './machines.js';
 import type { Arch } from './types.js';
 

@@ -1,18 +1,47 @@
 // The QEMU backend: the plan's kernel booted directly with an initramfs made of
 // the cached guest image followed by a small per-cell archive (init, cell.env,
 // the driver), console on the serial port. Acceleration is resolved per machine
-// (KVM only when a probe boot proves it works).
+// (KVM only when a probe boot proves it works). The cell's clock follows the
+// guest's console: boot → load → capture.
 import { execa } from 'execa';
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cellEnvFile, GuestReader } from '../guest.js';
-import { writeCpio, type GuestImage } from '../images.js';
-import { qemuCommand, resolveAccel, startVm, type Accel, type MachineDef } from '../machines.js';
+import { errorLine } from '../errors.js';
+import { cellEnvFile, GuestReader, judge, loopWatchdog } from '../guest.js';
+import { writeCpio } from '../images/guest.js';
 import { writePidFile } from '../leftovers.js';
+import { qemuCommand, resolveAccel, startVm, type Accel, type MachineDef } from '../machines.js';
 import { guestInit } from '../paths.js';
-import type { GuestPlan } from '../phases/vm.js';
-import type { Backend, GuestIo, GuestRun } from './backend.js';
+import { CellEnd, type CellContext, type CellFacts, type CellJob, type GuestOutcome, type GuestPlan, type PhaseClock } from '../plan.js';
+import { PHASES, type GuestImage } from '../types.js';
+import { DEFAULT_LOOP_COUNT } from '../workload.js';
+import type { Backend } from './backend.js';
+
+export interface GuestExit {
+  timedOut: boolean;
+  /** The harness ended it after the guest said `done` (or the run was interrupted). */
+  endedByHarness: boolean;
+  exitCode?: number;
+  /** Ended by someone else (a signal the harness did not send) or crashed: infrastructure. */
+  killed?: string;
+  seconds: number;
+}
+
+export interface GuestRun {
+  /** Allow this many seconds (from now) until the next `expect` or the end. */
+  expect(seconds: number): void;
+  /** End the guest now. */
+  stop(): void;
+  done: Promise<GuestExit>;
+}
+
+export interface GuestIo {
+  consoleLog: string;
+  onLine: (line: string) => void;
+  /** Seconds until the guest's first `expect` (the boot timeout). */
+  firstTimeout: number;
+}
 
 export class QemuBackend implements Backend {
   readonly id = 'qemu';
@@ -40,6 +69,67 @@ export class QemuBackend implements Backend {
       throw e;
     }
   }
+
+  /** boot → load → capture on the guest's console; the clock starts at boot and ends in the verdict's phase. */
+  async run({ cell, plan, built }: CellJob, ctx: CellContext, clock: PhaseClock): Promise<GuestOutcome> {
+    // a retried cell keeps every attempt's console
+    const consoleLog = path.join(ctx.dir, ctx.attempt > 1 ? `console-attempt${ctx.attempt}.log` : 'console.log');
+    const facts: CellFacts = { logs: { console: path.relative(ctx.runDir, consoleLog) } };
+    const reader = new GuestReader();
+    try {
+      await clock.start('boot');
+      let steps = Promise.resolve(); // console lines are handled strictly in order
+      const vm = await this.start(plan, {
+        consoleLog,
+        firstTimeout: ctx.timeouts.boot,
+        onLine: (line) => {
+          const msg = reader.feed(line);
+          if (!msg) return;
+          const step = async () => {
+            if (msg.verb === 'boot') {
+              await clock.end(true, reader.report.boot?.release);
+              await clock.start('load');
+              vm.expect(ctx.timeouts.load);
+            } else if (msg.verb === 'consumer') {
+              vm.expect(ctx.timeouts.capture + 30);
+            } else if (msg.verb === 'loop') {
+              vm.expect(loopWatchdog(plan.env.loopCount ?? DEFAULT_LOOP_COUNT) + ctx.timeouts.capture);
+            } else if (msg.verb === 'insmod' && reader.report.insmod?.rc !== 0) {
+              await clock.end(false);
+            } else if (msg.verb === 'attached') {
+              // a streaming consumer printed its first event: the driver is loaded and attached
+              await clock.end(true);
+              await clock.start('capture');
+            } else if (msg.verb === 'done') {
+              if (!plan.machine.exitsOnPoweroff) vm.stop();
+            }
+          };
+          steps = steps.then(step);
+        },
+      });
+      const exit = await vm.done;
+      await steps;
+      const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed });
+      if (reader.report.boot?.release) facts.kernel = { release: reader.report.boot.release };
+      if (reader.report.sdcard) facts.kernel = { ...facts.kernel, sdcard: reader.report.sdcard };
+      const overhead = v.overhead && built.notes?.length ? { ...v.overhead, notes: [...built.notes!, ...(v.overhead.notes ?? [])] } : v.overhead;
+      facts.evidence = { events: v.events, marker: v.marker, lines: v.lines, untracedMarker: v.untracedMarker, overhead, warnings: v.warnings };
+      if (v.oops) facts.oops = v.oops;
+      const at = clock.phase;
+      if (at && at !== v.phase && PHASES.indexOf(v.phase) > PHASES.indexOf(at)) {
+        // the guest's facts place the end later than the console showed (scap-open's window is load and capture at once)
+        await clock.end(true);
+        await clock.start(v.phase);
+      }
+      return { verdict: v, report: reader.report, facts };
+    } catch (e) {
+      throw new CellEnd('error', clock.phase ?? 'boot', `VM infrastructure failed: ${errorLine(e)}`, undefined, facts);
+    }
+  }
+
+  abort(): void {} // every VM is ended by the run's interrupt handler (interrupt.ts)
+
+  async close(): Promise<void> {}
 
   async describe(plan: GuestPlan): Promise<string[]> {
     const accel = process.env.KMATRIX_ACCEL === 'kvm' ? 'kvm' : 'tcg';

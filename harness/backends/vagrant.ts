@@ -13,19 +13,17 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import { release as hostRelease, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { firstCompilerError, ranToExit } from '../builder.js';
 import { cached, cacheDir, readCachedJson } from '../cache/cache.js';
-import { ARTIFACT_IN_GUEST } from '../consumers.js';
-import { firstCompilerError, treeHash } from '../drivers.js';
+import { treeHash } from '../drivers/build.js';
 import { errorLine } from '../errors.js';
-import { cellEnvFile, GuestReader, judge } from '../guest.js';
+import { ARTIFACT_IN_GUEST, cellEnvFile, GuestReader, judge } from '../guest.js';
 import { lastMeaningful, vagrantEnv } from '../images/box.js';
-import type { BoxRef } from '../kernels/box.js';
 import { MACHINES } from '../machines.js';
 import { guestInit } from '../paths.js';
-import type { Fetched } from '../phases/fetch.js';
-import { CellEnd, type CellContext, type CellFacts, type PhaseClock } from '../phases/cell.js';
-import type { GuestOutcome, GuestPlan } from '../phases/vm.js';
-import { PHASES, type Cell } from '../types.js';
+import { CellEnd, type CellContext, type CellFacts, type CellJob, type GuestOutcome, type GuestPlan, type PhaseClock } from '../plan.js';
+import { PHASES, type BoxRef } from '../types.js';
+import type { Backend } from './backend.js';
 import { isAlive, LibvirtSession } from './libvirt.js';
 
 /** The in-box driver build under TCG is slow (a module takes minutes): its own timeout, seconds. */
@@ -129,29 +127,7 @@ export function removeCellVolumes(dir: string, own: boolean): string[] {
   return removed;
 }
 
-let instance: VagrantBackend | undefined;
-
-/** The run's Vagrant backend (one libvirt session for every box cell of the process). */
-export function vagrantBackend(): VagrantBackend {
-  return (instance ??= new VagrantBackend());
-}
-
-/**
- * The run is interrupted (SIGINT/SIGTERM): end the session now — its namespace
- * with libvirtd and every box's QEMU — and start no other.
- */
-export function abortVagrant(): void {
-  instance?.abort();
-}
-
-/** End the session if one was started (the runner calls it at the end of a run). */
-export async function closeVagrant(): Promise<void> {
-  const b = instance;
-  instance = undefined;
-  await b?.close();
-}
-
-export class VagrantBackend {
+export class VagrantBackend implements Backend {
   readonly id = 'vagrant';
   private session?: Promise<LibvirtSession>;
   private cells = 0;
@@ -185,6 +161,18 @@ export class VagrantBackend {
     // a session still starting is ended by the exit hook or by close()
   }
 
+  async describe(plan: GuestPlan): Promise<string[]> {
+    return [
+      `vagrant up --provider libvirt (libvirt.driver ${await libvirtDriver()}, ${plan.machine.cpus} vCPU, ${plan.machine.memoryMiB} MiB; libvirtd in a network namespace of the run)`,
+      'vagrant ssh: the driver built in the box against its own headers, then the guest init chrooted into the consumer image',
+      'vagrant destroy -f',
+    ];
+  }
+
+  async summary(): Promise<string> {
+    return this.cells ? `vagrant:${await libvirtDriver()}` : '';
+  }
+
   async close(): Promise<void> {
     const s = await this.session?.catch(() => undefined);
     this.session = undefined;
@@ -192,7 +180,7 @@ export class VagrantBackend {
   }
 
   /** boot → build (in the box) → load → capture for one cell; the box is destroyed however it ends. */
-  async runCell(cell: Cell, plan: GuestPlan, fetched: Fetched, ctx: CellContext, clock: PhaseClock): Promise<GuestOutcome> {
+  async run({ cell, plan, fetched }: CellJob, ctx: CellContext, clock: PhaseClock): Promise<GuestOutcome> {
     const box = fetched.kernel.box!;
     const project = path.join(ctx.dir, ctx.attempt > 1 ? `vagrant-attempt${ctx.attempt}` : 'vagrant');
     const consoleLog = path.join(ctx.dir, ctx.attempt > 1 ? `console-attempt${ctx.attempt}.log` : 'console.log');
@@ -256,6 +244,8 @@ export class VagrantBackend {
           await writeFile(path.join(dir, 'build.sh'), boxBuildScript(driver));
           const b = await vagrant(['ssh', '--no-tty', '-c', `sudo sh -c ${shq(boxBuildScript(driver))}`], { timeout: BOX_BUILD_TIMEOUT, stdin: tarball, log: path.join(dir, 'build.log') });
           await rm(tarball);
+          // killed, timed out or no exit code: nothing is known of the driver, and nothing is cached
+          ranToExit(b, 'the in-box build');
           const ok = b.exitCode === 0;
           if (ok) {
             const got = await vagrant(['ssh', '--no-tty', '-c', `sudo base64 -w0 ${ARTIFACT_IN_BOX[driver]}`], { timeout: 300, log: path.join(dir, 'fetch.log') });
@@ -263,7 +253,6 @@ export class VagrantBackend {
             const b64 = got.stdout.trim().split('\n').pop() ?? '';
             await writeFile(path.join(dir, path.basename(ARTIFACT_IN_BOX[driver])), Buffer.from(b64, 'base64'));
           }
-          if (b.timedOut) throw new Error(`the in-box build did not finish within ${BOX_BUILD_TIMEOUT}s`);
           await writeFile(path.join(dir, 'result.json'), JSON.stringify({ ok }));
         }).catch((e: unknown) => {
           throw new CellEnd('error', 'build', `in-box build infrastructure failed: ${errorLine(e)}`, undefined, facts);
@@ -371,7 +360,10 @@ async function guestRootTar(plan: GuestPlan, extra: Record<string, string>): Pro
 }
 
 interface Logged {
-  exitCode: number;
+  /** None when it was killed (signal) or did not start. */
+  exitCode?: number;
+  signal?: string;
+  cause?: unknown;
   timedOut: boolean;
   /** Everything printed (stdout and stderr). */
   out: string;
@@ -425,5 +417,5 @@ async function runLogged(
   clearTimeout(timer);
   running.delete(proc);
   await new Promise<void>((resolve) => log.end(resolve));
-  return { exitCode: r.exitCode ?? (timedOut ? 124 : 1), timedOut, out, stdout };
+  return { exitCode: r.exitCode, signal: r.signal, cause: r.cause, timedOut, out, stdout };
 }

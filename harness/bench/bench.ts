@@ -6,10 +6,10 @@
 //   driverOverhead     a fixed syscall loop in the guest per driver / with no driver
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { debianMirror } from '../apt.js';
+import { Debian, debianMirror } from '../apt.js';
 import { QemuBackend } from '../backends/qemu.js';
 import { cacheStats } from '../cache/cache.js';
-import { Debian, guestImage } from '../images.js';
+import { guestImage } from '../images/guest.js';
 import { fetchKernel } from '../kernels/index.js';
 import { filterCells, loadMatrix, type Matrix } from '../matrix.js';
 import { MACHINES } from '../machines.js';

@@ -7,8 +7,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { debianMirror } from '../apt.js';
-import { Debian } from '../images.js';
+import { Debian, debianMirror } from '../apt.js';
 import { filterCells, type Matrix } from '../matrix.js';
 import { runCells } from '../run.js';
 import { SYSCALL_LOOP_IN_GUEST, syscallLoop } from '../workload.js';

@@ -7,13 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Debian } from '../apt.js';
+import { builderRoot, firstCompilerError, inBuilder } from '../builder.js';
 import { cached } from '../cache/cache.js';
-import type { ConsumerAssets } from '../consumers.js';
-import { CellSkip, firstCompilerError } from '../drivers.js';
-import { gitCheckout } from '../drivers/git.js';
-import { builderRoot, guestImage, inBuilder, type Debian } from '../images.js';
+import { BuildFailure, CellSkip } from '../errors.js';
+import { gitCheckout } from '../git.js';
+import { guestImage } from '../images/guest.js';
 import { hostDebianArch } from '../machines.js';
-import type { Arch, ConsumerSpec } from '../types.js';
+import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
 
 /** What sysdig's CMake looks for with MINIMAL_BUILD and no bundled deps (tests off: no gtest). */
 export const SYSDIG_BUILD_DEPS = ['build-essential', 'cmake', 'libluajit-5.1-dev', 'libjsoncpp-dev', 'libtbb-dev', 'libjq-dev', 'libncurses-dev', 'libb64-dev', 'zlib1g-dev', 'libelf-dev'];
@@ -65,7 +66,7 @@ export async function buildGitSysdig(debian: Debian, spec: ConsumerSpec, arch: A
     if (r.exitCode !== 0) {
       const kept = dir.replace(/\.tmp-\d+$/, '.failed.log'); // the entry itself is discarded
       await writeFile(kept, log);
-      throw new Error(`sysdig ${pin.commit.slice(0, 12)} build failed: ${firstCompilerError(log) ?? 'no error line'} (log: ${kept})`);
+      throw new BuildFailure(`sysdig ${pin.commit.slice(0, 12)} did not build (log: ${kept})`, firstCompilerError(log) ?? 'no error line');
     }
   });
   const work = path.join(out, 'work');

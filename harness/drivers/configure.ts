@@ -6,7 +6,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from '../cache/cache.js';
-import { SourceUnavailable } from '../drivers.js';
+import { SourceUnavailable } from '../errors.js';
+import type { Versions } from '../types.js';
 
 /** CMake's configure_file substitution (unknown variables become empty, as in CMake). */
 export function configureFile(text: string, vars: Record<string, string>): string {
@@ -48,4 +49,17 @@ export async function configuredDriverTree(checkout: string, commit: string): Pr
       await writeFile(path.join(to, f.replace(/\.in$/, '')), configureFile(readFileSync(path.join(src, f), 'utf8'), vars));
   });
   return path.join(out, 'driver');
+}
+
+/** What a configured tree declares: its version and API/schema versions (driver_config.h). */
+export function readDriverConfig(dir: string): { version: string; versions: Versions } {
+  const text = readFileSync(path.join(dir, 'driver_config.h'), 'utf8');
+  const num = (name: string) => new RegExp(`#define\\s+${name}\\s+(\\d+)`).exec(text)?.[1] ?? '0';
+  const triple = (kind: 'API' | 'SCHEMA') =>
+    ['MAJOR', 'MINOR', 'PATCH'].map((p) => num(`PPM_${kind}_CURRENT_VERSION_${p}`)).join('.');
+  return {
+    // sysdig-era trees (before API/schema versions) call it PROBE_VERSION
+    version: /#define\s+(?:DRIVER|PROBE)_VERSION\s+"([^"]+)"/.exec(text)?.[1] ?? 'unknown',
+    versions: { api: triple('API'), schema: triple('SCHEMA') },
+  };
 }

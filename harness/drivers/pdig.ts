@@ -5,12 +5,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from '../cache/cache.js';
-import { ARTIFACT_IN_GUEST } from '../consumers.js';
-import type { DriverBuild, DriverTree } from '../drivers.js';
-import { buildDriver, fetchDriverSource, firstCompilerError } from '../drivers.js';
-import { builderRoot, inBuilder, type Debian } from '../images.js';
-import type { KernelTree } from '../kernels/index.js';
-import type { ProfileSpec, SourceSpec } from '../types.js';
+import type { Debian } from '../apt.js';
+import { builderRoot, firstCompilerError, inBuilder } from '../builder.js';
+import { ARTIFACT_IN_GUEST } from '../guest.js';
+import type { DriverTree, KernelTree, ProfileSpec, SourceSpec } from '../types.js';
+import { buildDriver, type DriverBuild } from './build.js';
+import { fetchDriverSource } from './index.js';
 import { SYSCALL_LOOP_IN_GUEST, syscallLoop, USERSPACE_SUITE, userspaceBuilderPackages } from '../workload.js';
 
 /** Where the guest finds pdig. */

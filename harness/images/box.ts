@@ -12,7 +12,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached, cacheDir } from '../cache/cache.js';
 import { UserError } from '../errors.js';
-import type { Debian } from '../images.js';
+import type { Debian } from '../apt.js';
 
 /** The box the default matrix names for the backend's own test. */
 export const LOCAL_BOX = { name: 'kmatrix/debian12-6.1', suite: 'bookworm', flavour: 'amd64' } as const;

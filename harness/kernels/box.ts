@@ -5,10 +5,10 @@
 // Debian packages by `kmatrix images build-box`) is built when missing. The
 // drivers for a box are built inside it, against its own headers.
 import { execa } from 'execa';
-import { CellSkip } from '../drivers.js';
+import { CellSkip } from '../errors.js';
 import { boxAdded, buildLocalBox, lastMeaningful, LOCAL_BOX, vagrantEnv } from '../images/box.js';
-import type { KernelContext, KernelKind, KernelTree } from './index.js';
-import type { KernelSpec } from '../types.js';
+import type { BoxRef, KernelSpec, KernelTree } from '../types.js';
+import type { KernelContext, KernelKind } from './kind.js';
 
 export interface BoxKernelSource {
   kind: 'box';
@@ -33,11 +33,6 @@ export const boxKernels: KernelKind<BoxKernelSource> = {
 };
 
 /** The box a cell boots (on KernelTree.box). */
-export interface BoxRef {
-  name: string;
-  version: string;
-  local: boolean;
-}
 
 /** What `vagrant box add` said when a box could not be had, as a skip reason. */
 export function unreachable(output: string): CellSkip {

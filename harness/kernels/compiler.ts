@@ -6,9 +6,8 @@ import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Debian } from '../images.js';
-import type { Arch } from '../types.js';
-import type { BuilderChoice } from './index.js';
+import type { Debian } from '../apt.js';
+import type { Arch, BuilderChoice } from '../types.js';
 
 export interface KernelCompiler {
   kind: 'gcc' | 'clang';

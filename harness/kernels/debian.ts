@@ -4,13 +4,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AptDist, PackageFile } from '../apt.js';
+import type { AptDist } from '../apt.js';
 import { cached } from '../cache/cache.js';
-import { extractDebs } from '../images.js';
+import { extractDebs } from '../builder.js';
 import { hostDebianArch } from '../machines.js';
-import type { KernelSpec } from '../types.js';
+import type { KernelSpec, KernelTree, PackageFile } from '../types.js';
 import { compilerPackage } from './compiler.js';
-import type { KernelContext, KernelKind, KernelTree } from './index.js';
+import type { KernelContext, KernelKind } from './kind.js';
 
 export interface DebianKernelSource {
   kind: 'debian';

@@ -6,17 +6,15 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { PackageFile } from '../apt.js';
 import { cached } from '../cache/cache.js';
-import { CellSkip } from '../drivers.js';
-import { UserError } from '../errors.js';
-import { extractDebs, TRIPLETS } from '../images.js';
+import { extractDebs, TRIPLETS } from '../builder.js';
+import { CellSkip, UserError } from '../errors.js';
 import { hostDebianArch } from '../machines.js';
-import type { Arch, KernelSpec } from '../types.js';
+import type { Arch, KernelSpec, KernelTree, PackageFile } from '../types.js';
 import { BUILDER_SUITES, chooseBuilder, detectCompiler, suiteCompilers } from './compiler.js';
 import { SD_MODULES, sdModulesIn } from './debian.js';
 import { downloadPinned, sha256File } from './download.js';
-import type { KernelContext, KernelDescription, KernelKind, KernelTree } from './index.js';
+import type { KernelContext, KernelDescription, KernelKind } from './kind.js';
 
 export type DebsEntry = { path: string } | { url: string; sha256: string };
 

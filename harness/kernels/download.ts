@@ -6,7 +6,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir } from '../cache/cache.js';
-import { CellSkip } from '../drivers.js';
+import { CellSkip } from '../errors.js';
 
 /** A kernel source that cannot be reached from here: the cell is a skip with this reason. */
 export class KernelUnreachable extends CellSkip {

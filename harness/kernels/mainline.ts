@@ -6,12 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir, hashOf } from '../cache/cache.js';
-import { CellSkip } from '../drivers.js';
+import { CellSkip } from '../errors.js';
 import { MACHINES } from '../machines.js';
 import type { Arch } from '../types.js';
 import { CHOSEN_BUILDER, kernelFromDebs, readDebs } from './debs.js';
 import { downloadPinned, getBytes, KernelUnreachable } from './download.js';
-import type { KernelKind } from './index.js';
+import type { KernelKind } from './kind.js';
 
 /** The public archive; a matrix can point elsewhere (`mainline: { base: … }`, at the top or on a kernel). */
 export const DEFAULT_MAINLINE_BASE = 'https://kernel.ubuntu.com/mainline';

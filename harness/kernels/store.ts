@@ -5,11 +5,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir } from '../cache/cache.js';
-import { CellSkip } from '../drivers.js';
-import { UserError } from '../errors.js';
+import { CellSkip, UserError } from '../errors.js';
 import type { Arch } from '../types.js';
 import { CHOSEN_BUILDER, debFiles, groupKernels, kernelFromDebs, readDebs, type KernelDeb } from './debs.js';
-import type { KernelKind } from './index.js';
+import type { KernelKind } from './kind.js';
 
 export interface StoreKernelSource {
   kind: 'store';

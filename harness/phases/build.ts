@@ -2,30 +2,15 @@
 // the consumer (modern eBPF is built into it); a Pi's SD card where the kernel boots from one.
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { prepareConsumer, type ConsumerAssets } from '../consumers.js';
-import { buildDriver, CellSkip } from '../drivers.js';
+import { prepareConsumer } from '../consumers/index.js';
+import { buildDriver } from '../drivers/build.js';
 import { pdigAssets } from '../drivers/pdig.js';
-import { errorLine } from '../errors.js';
+import { BuildFailure, CellSkip, errorLine } from '../errors.js';
 import { profilePackages } from '../guest.js';
+import { piSdCard, type PiSdCard } from '../images/sdcard.js';
 import { MACHINES } from '../machines.js';
-import { piSdCard, type PiSdCard } from '../sdcard.js';
-import type { Cell } from '../types.js';
-import { CellEnd, type CellContext, type CellFacts } from './cell.js';
-import type { Fetched } from './fetch.js';
-
-export interface Built {
-  /** The driver artifact on the host (kmod: scap.ko, ebpf: probe.o); none for drivers built into the consumer. */
-  artifact?: string;
-  consumer: ConsumerAssets;
-  card?: PiSdCard;
-  /** More files for the guest a driver brings (pdig: pdig, the syscall loop, a kmod to compare with). */
-  driverFiles?: Record<string, string>;
-  /** Why some of those are missing (e.g. no kernel module to compare pdig with). */
-  notes?: string[];
-  /** Every build this phase needed was found in the cache. */
-  cached: boolean;
-  facts: CellFacts;
-}
+import { CellEnd, type Built, type CellContext, type CellFacts, type Fetched } from '../plan.js';
+import type { Cell, ConsumerAssets, DriverId } from '../types.js';
 
 export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellContext, 'debian' | 'runDir' | 'dir'>): Promise<Built> {
   const facts: CellFacts = {};
@@ -53,11 +38,7 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
     }
     consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
   } catch (e) {
-    if (e instanceof CellEnd) throw e;
-    if (e instanceof CellSkip) throw new CellEnd('skip', 'build', e.message, undefined, facts);
-    // modern eBPF lives in the consumer: its build failing is the driver failing to build
-    if (cell.driver === 'modern-ebpf') throw new CellEnd('fail', 'build', 'the consumer with the modern eBPF probe did not build', errorLine(e), facts);
-    throw new CellEnd('error', 'build', `build infrastructure failed: ${errorLine(e)}`, undefined, facts);
+    throw buildEnd(e, cell.driver, facts);
   }
   // A Pi SD card (built from Debian packages): kernel and DTB come from its boot partition.
   let card: PiSdCard | undefined;
@@ -71,4 +52,20 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
   }
   facts.consumer = { id: cell.consumer.id, version: consumer.version };
   return { artifact, consumer, card, cached: cachedBuild, facts, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
+}
+
+/**
+ * How a build step's exception ends the cell. Only a build that ran to its
+ * end and failed is the code's failure — and a driver failure only where the
+ * built thing holds the driver (modern eBPF lives in its consumer). Anything
+ * else (a tool that never ran, was killed, an apt or mmdebstrap fault) is
+ * infrastructure: `error`, retried.
+ */
+export function buildEnd(e: unknown, driver: DriverId, facts: CellFacts = {}): CellEnd {
+  if (e instanceof CellEnd) return e;
+  if (e instanceof CellSkip) return new CellEnd('skip', 'build', e.message, undefined, facts);
+  if (e instanceof BuildFailure && driver === 'modern-ebpf')
+    return new CellEnd('fail', 'build', 'the consumer with the modern eBPF probe did not build', e.firstError ?? errorLine(e), facts);
+  if (e instanceof BuildFailure) return new CellEnd('error', 'build', `the consumer did not build: ${errorLine(e)}`, e.firstError, facts);
+  return new CellEnd('error', 'build', `build infrastructure failed: ${errorLine(e)}`, undefined, facts);
 }

@@ -1,14 +1,9 @@
 // fetch: the kernel (+ headers) and the driver source; then, is the cell applicable at all?
-import { CellSkip, fetchDriverSource, notApplicable, type DriverTree } from '../drivers.js';
-import { errorLine, isUserError } from '../errors.js';
-import { fetchKernel, type KernelTree } from '../kernels/index.js';
-import type { Cell, CellResult } from '../types.js';
-import { CellEnd, type CellContext, type CellFacts } from './cell.js';
-
-export interface Fetched {
-  kernel: KernelTree;
-  tree: DriverTree;
-}
+import { fetchDriverSource, notApplicable } from '../drivers/index.js';
+import { CellSkip, errorLine, isUserError } from '../errors.js';
+import { fetchKernel } from '../kernels/index.js';
+import { CellEnd, type CellContext, type CellFacts, type Fetched } from '../plan.js';
+import type { Cell, CellResult, DriverTree, KernelTree } from '../types.js';
 
 export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian' | 'kernelSettings'>): Promise<Fetched> {
   let kernel: KernelTree, tree: DriverTree;

@@ -4,8 +4,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { debianMirror } from '../../harness/apt.js';
-import { fetchDriverSource } from '../../harness/drivers.js';
-import { Debian } from '../../harness/images.js';
+import { Debian } from '../../harness/apt.js';
+import { fetchDriverSource } from '../../harness/drivers/index.js';
 import { loadMatrix, parseMatrix } from '../../harness/matrix.js';
 import { describeCell, runMatrix } from './helpers.js';
 

@@ -14,7 +14,7 @@ import { processStart, type PidRecord } from '../../harness/leftovers.js';
 import { liveVmCount } from '../../harness/machines.js';
 import { loadMatrix } from '../../harness/matrix.js';
 import { GUEST_INIT } from '../../harness/paths.js';
-import { cellDirName } from '../../harness/phases/cell.js';
+import { cellDirName } from '../../harness/plan.js';
 import { readResultLines, readResults } from '../../harness/results.js';
 import type { CellResult, RunEvent } from '../../harness/types.js';
 import { describeCell, qemuProcesses, REPORTS, runMatrix } from './helpers.js';

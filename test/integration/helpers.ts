@@ -3,7 +3,8 @@ import { execa } from 'execa';
 import path from 'node:path';
 import { filterCells, loadMatrix, type Matrix } from '../../harness/matrix.js';
 import { matrixVerdicts, resultsWriter } from '../../harness/results.js';
-import { runCells, type Sink } from '../../harness/run.js';
+import type { Sink } from '../../harness/plan.js';
+import { runCells } from '../../harness/run.js';
 import type { CellResult, RunEvent } from '../../harness/types.js';
 
 export const REPORTS = path.resolve('reports/test-runs');

@@ -4,9 +4,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setCacheDir } from '../../harness/cache/cache.js';
-import { notApplicable, SourceUnavailable, fetchDriverSource, type DriverTree } from '../../harness/drivers.js';
+import { fetchDriverSource, notApplicable } from '../../harness/drivers/index.js';
+import { SourceUnavailable } from '../../harness/errors.js';
+import type { DriverTree } from '../../harness/types.js';
 import { configureFile, driverVariables } from '../../harness/drivers/configure.js';
-import { gitCheckout, GitPinMismatch } from '../../harness/drivers/git.js';
+import { gitCheckout, GitPinMismatch } from '../../harness/git.js';
 import type { ConsumerSpec } from '../../harness/types.js';
 import { insteadOfEnv } from '../git-mirror.js';
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setCacheDir } from '../../harness/cache/cache.js';
-import { CellSkip, firstCompilerError } from '../../harness/drivers.js';
+import { firstCompilerError } from '../../harness/builder.js';
+import { CellSkip } from '../../harness/errors.js';
 import { UserError } from '../../harness/errors.js';
 import { bannerCompiler, chooseBuilder, compilerAliases, compileHCompiler, compilersInNames, detectCompiler, imageBanner, parseCompilerText, type SuiteCompilers } from '../../harness/kernels/compiler.js';
 import { groupKernels, hostToolsArch, imageRelease, kernelVersion, pinArchMakefile, selectKernel, type KernelDeb } from '../../harness/kernels/debs.js';
@@ -15,7 +16,7 @@ import { KernelUnreachable, getBytes } from '../../harness/kernels/download.js';
 import { fetchKernel } from '../../harness/kernels/index.js';
 import { mainlineDir, mainlinePackages, parseChecksums } from '../../harness/kernels/mainline.js';
 import { importKernels, IMPORT_HINT, listStore, readStoreEntry, removeFromStore, storeKey } from '../../harness/kernels/store.js';
-import { Debian } from '../../harness/images.js';
+import { Debian } from '../../harness/apt.js';
 import { parseMatrix } from '../../harness/matrix.js';
 
 const deb = (file: string, arch: string): KernelDeb => {

@@ -13,7 +13,7 @@ import {
   readPartitionTable,
   sdLayout,
   sfdiskScript,
-} from '../../harness/sdcard.js';
+} from '../../harness/images/sdcard.js';
 
 const MiB = 1024 * 1024;
 const env = { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` };

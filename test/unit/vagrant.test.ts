@@ -1,7 +1,7 @@
 // The Vagrant backend without a VM: Vagrantfile generation, box metadata, the
 // network namespace plan, and an unreachable box as a skip.
 import assert from 'node:assert/strict';
-import { CellSkip } from '../../harness/drivers.js';
+import { CellSkip } from '../../harness/errors.js';
 import { LIBVIRT_DIRS, sessionPlan, withLibvirtUser } from '../../harness/backends/libvirt.js';
 import { BOX_RUN_SCRIPT, boxBuildScript, removeCellVolumes, vagrantfile } from '../../harness/backends/vagrant.js';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';

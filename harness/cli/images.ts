@@ -1,9 +1,8 @@
 // `kmatrix images build-box`: the local Vagrant box, built from Debian packages and added to the harness's VAGRANT_HOME.
 import type { Command } from 'commander';
-import { debianMirror } from '../apt.js';
-import { Debian } from '../images.js';
+import { Debian, debianMirror } from '../apt.js';
 import { loadMatrix } from '../matrix.js';
-import { buildLocalBox, vagrantHome } from './box.js';
+import { buildLocalBox, vagrantHome } from '../images/box.js';
 
 export function imagesCommands(program: Command): void {
   const images = program.command('images').description('images the harness builds itself');

@@ -1,46 +1,22 @@
-// Consumers: the userspace that opens a driver and reads its events — Debian's
-// sysdig (a binary package and its closure), or libscap's scap-open example
-// built from a Debian falcosecurity-libs source package (the only way to get a
-// modern-eBPF engine: Debian's libscap builds never include it). Also how each
-// one is told which driver to open, and how its output shows the marker.
+// scap-open, libscap's example consumer, built from a Debian
+// falcosecurity-libs source package in a builder root of its suite — with the
+// modern eBPF engine where asked (the probe is then built into it). Its stdout
+// is line-buffered in the guest (coreutils' libstdbuf), so capture ends at the marker.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cached } from './cache/cache.js';
-import { CellSkip, firstCompilerError, isUnavailable, SourceUnavailable } from './drivers.js';
-import type { AptDist } from './apt.js';
-import { builderRoot, extractDebs, guestImage, inBuilder, type Debian, type GuestImage } from './images.js';
-import { buildGitSysdig } from './consumers/sysdig-git.js';
-import type { Arch, ConsumerSpec, DriverId } from './types.js';
-
-export interface ConsumerAssets {
-  image: GuestImage;
-  /** Files added to the guest (guest path → host path), e.g. a built scap-open. */
-  files: Record<string, string>;
-  version: string;
-  /** For scap-open: the openat exit event number of its libs (printed with --evt_type). */
-  openatExit?: number;
-}
+import type { AptDist, Debian } from '../apt.js';
+import { builderRoot, extractDebs, firstCompilerError, inBuilder } from '../builder.js';
+import { cached } from '../cache/cache.js';
+import { BuildFailure, CellSkip, isUnavailable, SourceUnavailable } from '../errors.js';
+import { guestImage } from '../images/guest.js';
+import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
 
 /** scap-open's build dependencies with MINIMAL_BUILD and system libraries (libsinsp is always configured). */
 const SCAP_OPEN_BUILD = ['build-essential', 'dpkg-dev', 'cmake', 'libelf-dev', 'zlib1g-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libvalijson-dev', 'libre2-dev', 'uthash-dev'];
 const MODERN_BUILD = ['clang', 'bpftool', 'libbpf-dev'];
 
-/** The consumer and its guest image (plus `extra` guest packages, e.g. a profile's setpriv). */
-export async function prepareConsumer(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[] = []): Promise<ConsumerAssets> {
-  if (spec.debian) {
-    const image = await guestImage(debian, spec.debian.suite, arch, [spec.debian.package, ...extra]).catch((e: unknown) => {
-      if (isUnavailable(e)) throw new SourceUnavailable(`${spec.debian!.package} is not in ${spec.debian!.suite} for ${arch}`);
-      throw e;
-    });
-    const pkg = image.packages.find((p) => p.name === spec.debian!.package)!;
-    return { image, files: {}, version: `${pkg.name}=${pkg.version}` };
-  }
-  if (spec.git) return buildGitSysdig(debian, spec, arch, extra);
-  return buildScapOpen(debian, spec, arch, extra);
-}
-
-async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[]): Promise<ConsumerAssets> {
+export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[]): Promise<ConsumerAssets> {
   const libs = spec.libs!;
   if (arch !== 'amd64')
     // modern_bpf's CMake takes the BPF target arch from the build host's uname: no cross build as is.
@@ -77,7 +53,7 @@ async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, ext
     if (r.exitCode !== 0) {
       const kept = dir.replace(/\.tmp-\d+$/, '.failed.log'); // the entry itself is discarded
       await writeFile(kept, log);
-      throw new Error(`scap-open build failed: ${firstCompilerError(log) ?? 'no error line'} (log: ${kept})`);
+      throw new BuildFailure(`scap-open did not build (log: ${kept})`, firstCompilerError(log) ?? 'no error line');
     }
   });
   const work = path.join(out, 'work');
@@ -101,18 +77,4 @@ async function stdbufLib(dist: AptDist): Promise<string> {
   const lib = path.join(dir, STDBUF_LIB);
   if (!existsSync(lib)) throw new Error(`coreutils (${dist.spec.suite}/${dist.spec.arch}) has no ${STDBUF_LIB}`);
   return lib;
-}
-
-/** Where the guest finds the driver artifact, and how the consumer is told to open it. */
-export const ARTIFACT_IN_GUEST: Partial<Record<DriverId, string>> = { kmod: 'kmatrix/scap.ko', ebpf: 'kmatrix/probe.o' };
-
-export function engineArgs(kind: ConsumerSpec['kind'], driver: DriverId): string {
-  const probe = `/${ARTIFACT_IN_GUEST.ebpf}`;
-  // -B takes its path attached only; -u: libscap's udig engine, reading pdig's ring in /dev/shm
-  if (kind === 'sysdig') return driver === 'ebpf' ? `--bpf=${probe}` : driver === 'pdig' ? '-u' : '';
-  return { kmod: '--kmod', ebpf: `--bpf ${probe}`, 'modern-ebpf': '--modern_bpf', pdig: '' }[driver];
-}
-
-export function consumerHasEngine(spec: ConsumerSpec, driver: DriverId): boolean {
-  return spec.engines.includes(driver);
 }

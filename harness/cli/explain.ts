@@ -2,17 +2,16 @@
 // driver build command, consumer, QEMU command line, guest steps — from the
 // matrix alone: nothing is fetched, built or booted. What only the run can
 // know (the suite's current ABI, the kernel's compiler) is shown as <…>.
-import { QemuBackend } from './backends/qemu.js';
-import { ARTIFACT_IN_GUEST } from './consumers.js';
-import { buildRecipe, type DriverTree } from './drivers.js';
-import { runAsPrefix } from './guest.js';
-import { kernelBuilderPackages, type GuestImage } from './images.js';
-import { describeKernel, type KernelTree } from './kernels/index.js';
-import { hostDebianArch, MACHINES } from './machines.js';
-import type { Matrix } from './matrix.js';
-import type { Built } from './phases/build.js';
-import { guestSteps, planGuest } from './phases/vm.js';
-import type { Cell } from './types.js';
+import { QemuBackend } from '../backends/qemu.js';
+import { kernelBuilderPackages } from '../builder.js';
+import { buildRecipe } from '../drivers/build.js';
+import { ARTIFACT_IN_GUEST, runAsPrefix } from '../guest.js';
+import { describeKernel } from '../kernels/index.js';
+import { hostDebianArch, MACHINES } from '../machines.js';
+import type { Matrix } from '../matrix.js';
+import { guestSteps, planGuest } from '../phases/vm.js';
+import type { Built } from '../plan.js';
+import type { Cell, DriverTree, GuestImage, KernelTree } from '../types.js';
 
 export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
   const k = cell.kernel;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { importKernels, listStore, removeFromStore, storeDir } from './store.js';
+import { importKernels, listStore, removeFromStore, storeDir } from '../kernels/store.js';
 
 export function kernelCommands(program: Command): void {
   const kernel = program.command('kernel').description('the kernel store: kernels given as packages (e.g. `make bindeb-pkg` output), named in matrix.yaml as store: { release }');

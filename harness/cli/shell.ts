@@ -6,17 +6,16 @@ import { execa } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { debianMirror } from './apt.js';
-import { cellInitrd, QemuBackend } from './backends/qemu.js';
-import { cellEnvFile } from './guest.js';
-import { Debian } from './images.js';
-import { qemuCommand } from './machines.js';
-import type { Matrix } from './matrix.js';
-import { buildPhase } from './phases/build.js';
-import { CellEnd } from './phases/cell.js';
-import { fetchPhase } from './phases/fetch.js';
-import { planGuest } from './phases/vm.js';
-import type { Cell } from './types.js';
+import { Debian, debianMirror } from '../apt.js';
+import { cellInitrd, QemuBackend } from '../backends/qemu.js';
+import { cellEnvFile } from '../guest.js';
+import { qemuCommand } from '../machines.js';
+import type { Matrix } from '../matrix.js';
+import { buildPhase } from '../phases/build.js';
+import { fetchPhase } from '../phases/fetch.js';
+import { planGuest } from '../phases/vm.js';
+import { CellEnd } from '../plan.js';
+import type { Cell } from '../types.js';
 
 /** Lines after which a board that does not exit on poweroff (Pi) is ended by the harness. */
 const POWERED_OFF = /reboot: (Power down|System halted)|System halted/;

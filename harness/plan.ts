@@ -1,10 +1,14 @@
-// What every phase of a cell shares: its context (where it writes, how it
-// reports), the clock that turns phase boundaries into events, and CellEnd —
-// how a phase stops the cell early with its verdict (skip, fail, error).
+// A cell on its way, shared by the phases, the backends and the runner: its
+// context (where it writes, how it reports), what each step hands the next
+// (Fetched → Built → GuestPlan → GuestOutcome), the clock that turns phase
+// boundaries into events, and CellEnd — how a step stops the cell early with
+// its verdict (skip, fail, error). It sits below all of them.
 import path from 'node:path';
-import type { Backend } from '../backends/backend.js';
-import type { Debian } from '../images.js';
-import type { CellResult, Phase, RunEvent, Status, Timeouts } from '../types.js';
+import type { Debian } from './apt.js';
+import type { CellEnv, GuestReport, GuestVerdict } from './guest.js';
+import type { PiSdCard } from './images/sdcard.js';
+import type { MachineDef } from './machines.js';
+import type { Cell, CellResult, ConsumerAssets, DriverTree, GuestImage, KernelTree, Phase, RunEvent, Status, Timeouts } from './types.js';
 
 export type Sink = (e: RunEvent) => void | Promise<void>;
 
@@ -19,8 +23,6 @@ export interface CellContext {
   /** Top-level matrix settings of the kernel kinds (kernels/index.ts). */
   kernelSettings: Record<string, unknown>;
   emit: Sink;
-  /** How boot → load → capture runs (QEMU by default). */
-  backend: Backend;
   attempt: number;
   /** Files added to the guest beyond the cell's own (guest path → host path). */
   guestFiles?: Record<string, string>;
@@ -85,4 +87,60 @@ export class PhaseClock {
   get phase(): Phase | undefined {
     return this.current?.phase;
   }
+}
+
+/** The fetch phase's hand-over: the kernel and the driver source. */
+export interface Fetched {
+  kernel: KernelTree;
+  tree: DriverTree;
+}
+
+/** The build phase's hand-over. */
+export interface Built {
+  /** The driver artifact on the host (kmod: scap.ko, ebpf: probe.o); none for drivers built into the consumer. */
+  artifact?: string;
+  consumer: ConsumerAssets;
+  card?: PiSdCard;
+  /** More files for the guest a driver brings (pdig: pdig, the syscall loop, a kmod to compare with). */
+  driverFiles?: Record<string, string>;
+  /** Why some of those are missing (e.g. no kernel module to compare pdig with). */
+  notes?: string[];
+  /** Every build this phase needed was found in the cache. */
+  cached: boolean;
+  facts: CellFacts;
+}
+
+/** What boots, with which files and guest steps — made without running anything (`explain`, `--shell`). */
+export interface GuestPlan {
+  machine: MachineDef;
+  /** The kernel image booted (a Pi SD card's copy where the cell boots from one). */
+  kernel: string;
+  dtb?: string;
+  sd?: string;
+  /** Kernel arguments beyond the machine's. */
+  append: string[];
+  /** The cached guest image (busybox + the consumer's closure). */
+  base: GuestImage;
+  /** Files added to the guest: guest path → host path (driver, consumer, SD modules). */
+  files: Record<string, string>;
+  /** The guest init's parameters (cell.env). */
+  env: CellEnv;
+  nonce: string;
+  /** Where a KVM probe boot writes its console. */
+  probeLog: string;
+}
+
+/** One cell as a backend gets it: what was fetched and built, and the guest plan. */
+export interface CellJob {
+  cell: Cell;
+  fetched: Fetched;
+  built: Built;
+  plan: GuestPlan;
+}
+
+/** How the guest ended: the verdict read from its facts, and what they add to the result. */
+export interface GuestOutcome {
+  verdict: GuestVerdict;
+  report: GuestReport;
+  facts: CellFacts;
 }

@@ -12,10 +12,11 @@ import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, readdir, lstat, writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { cached } from './cache/cache.js';
-import { UserError } from './errors.js';
-import { extractDebs, type Debian } from './images.js';
-import type { KernelTree } from './kernels/index.js';
+import type { Debian } from '../apt.js';
+import { extractDebs } from '../builder.js';
+import { cached } from '../cache/cache.js';
+import { UserError } from '../errors.js';
+import type { KernelTree } from '../types.js';
 
 const SECTOR = 512;
 const MiB = 1024 * 1024;

@@ -1,0 +1,171 @@
+// The builder: Debian roots to build in (mmdebstrap, one per suite and package
+// set, cached), a command run inside one (bubblewrap: private namespaces, no
+// network), package extraction, and how a build's outcome is read — the
+// compiler's first error, or an infrastructure failure when the tool never
+// ran to an exit code. Kernels, drivers, consumers and guest images use it; it
+// uses none of them.
+import { execa } from 'execa';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Debian } from './apt.js';
+import { cached } from './cache/cache.js';
+import { InfraError } from './errors.js';
+import type { Arch, BuilderChoice } from './types.js';
+
+/** Extract .deb files into `dir`; `members` limits what is taken from each (tar patterns). */
+export async function extractDebs(debs: string[], dir: string, members: string[] = []): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const deb of debs) {
+    if (!members.length) {
+      await execa('dpkg-deb', ['-x', deb, dir]);
+      continue;
+    }
+    // tar complains about patterns a package does not have (no DTBs on amd64); what matters is checked by the caller.
+    await execa('bash', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards --no-anchored "${@:3}" 2>/dev/null; true', 'bash', deb, dir, ...members]);
+  }
+}
+
+/** GNU triplets of the Debian arches, for cross compilers and clang --target. */
+export const TRIPLETS: Record<Arch, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'arm-linux-gnueabihf' };
+
+/**
+ * Packages of the builder root for a kernel: kbuild's needs (pahole for 6.12+
+ * module BTF), clang/llvm for BPF objects, and the kernel's own compiler (its
+ * builder choice) — the cross gcc for a foreign arch.
+ */
+export function kernelBuilderPackages(kernel: { builder: BuilderChoice; arch: Arch }, hostArch: Arch): string[] {
+  const cc = kernel.builder.compiler;
+  const foreign = kernel.arch !== hostArch;
+  const triplet = TRIPLETS[kernel.arch].replace(/_/g, '-');
+  // clang is one compiler for every target; a foreign arch still needs its binutils
+  const own = cc.startsWith('clang') ? [cc, ...(foreign ? [`binutils-${triplet}`] : [])] : [foreign ? `${cc}-${triplet}` : cc];
+  return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...own];
+}
+
+/**
+ * A root filesystem of a Debian suite with the given packages (e.g. the
+ * compiler that built a kernel), made by mmdebstrap (unshare mode: nothing is
+ * mounted on the host) and cached.
+ */
+export async function builderRoot(debian: Debian, suite: string, packages: string[]): Promise<string> {
+  const opts = debian.suites[suite] ?? {};
+  return cached('builders', { suite, mirror: debian.mirror, packages, opts }, async (dir) => {
+    const target = path.join(dir, 'root');
+    const r = ranToExit(
+      await execa(
+        'mmdebstrap',
+        [
+          '--mode=unshare',
+          '--variant=apt',
+          '--quiet',
+          `--include=${packages.join(',')}`,
+          ...(opts.allowExpired ? ['--aptopt=Acquire::Check-Valid-Until "false"'] : []),
+          `--components=${(opts.components ?? ['main']).join(',')}`,
+          suite,
+          target,
+          debian.mirror,
+        ],
+        { reject: false, all: true },
+      ),
+      `mmdebstrap ${suite}`,
+    );
+    if (r.exitCode !== 0) throw new Error(`mmdebstrap ${suite} failed: ${(r.all ?? '').split('\n').filter((l) => /^E:/.test(l)).join(' ') || (r.all ?? '').slice(-400)}`);
+  }).then((d) => path.join(d, 'root'));
+}
+
+export interface SandboxMount {
+  host: string;
+  guest: string;
+  writable?: boolean;
+}
+
+/** What a finished tool run looks like, whatever ran it (execa's result, or the harness's own runners). */
+export interface ToolRun {
+  exitCode?: number;
+  signal?: string;
+  /** Why it did not start (spawn failure), as execa reports it. */
+  cause?: unknown;
+  all?: string;
+  /** execa's flags: ended by its own timeout, by cancellation. */
+  timedOut?: boolean;
+  isCanceled?: boolean;
+}
+
+/**
+ * The tool ran and ended with an exit code — only then does its result say
+ * anything about what it built. A run that did not start, was killed, timed
+ * out or ended without a code raises InfraError (never a driver failure, never
+ * cached); so does bubblewrap failing to set up its sandbox.
+ */
+export function ranToExit<T extends ToolRun>(r: T, what: string): T {
+  const why =
+    r.exitCode === undefined && r.cause instanceof Error && !r.signal
+      ? `did not start (${r.cause.message.split('\n')[0]})`
+      : r.timedOut
+        ? 'timed out'
+        : r.isCanceled
+          ? 'was cancelled'
+          : r.signal
+            ? `was killed (${r.signal})`
+            : typeof r.exitCode !== 'number'
+              ? 'ended without an exit code'
+              : /^bwrap: /m.test(r.all ?? '') && r.exitCode === 1 && !/\n/.test((r.all ?? '').trim())
+                ? `could not set up its sandbox (${(r.all ?? '').trim()})`
+                : undefined;
+  if (why) throw new InfraError(`${what} ${why}`);
+  return r;
+}
+
+/**
+ * Run a command inside a builder root with bwrap: private namespaces, no
+ * network, only the given mounts. `crossBinutils` puts the target's binutils
+ * first in PATH under their plain names (ld, ar, …), for sub-builds that drop
+ * CROSS_COMPILE (libs' configure checks pass on only CC and PATH).
+ * `aliases` likewise put programs under other names first in PATH.
+ * Resolves only when the command ran to an exit code (else InfraError).
+ */
+export async function inBuilder(root: string, mounts: SandboxMount[], cmd: string[], opts: { cwd: string; env?: Record<string, string>; crossBinutils?: string; aliases?: Record<string, string> }) {
+  const args = ['--unshare-all', '--die-with-parent', '--bind', root, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
+  for (const m of mounts) args.push(m.writable ? '--bind' : '--ro-bind', m.host, m.guest);
+  let PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+  if (opts.crossBinutils) {
+    for (const tool of ['ld', 'ar', 'as', 'nm', 'objcopy', 'objdump', 'readelf', 'strip'])
+      args.push('--symlink', `/usr/bin/${opts.crossBinutils}-${tool}`, `/tmp/cross/${tool}`);
+    PATH = `/tmp/cross:${PATH}`;
+  }
+  // `aliases` (name → program) go first in PATH, e.g. a self-built kernel's plain `gcc` → the gcc-11 that built it
+  if (opts.aliases && Object.keys(opts.aliases).length) {
+    for (const [name, target] of Object.entries(opts.aliases)) args.push('--symlink', target, `/tmp/alias/${name}`);
+    PATH = `/tmp/alias:${PATH}`;
+  }
+  args.push('--chdir', opts.cwd, '--setenv', 'PATH', PATH, '--setenv', 'LC_ALL', 'C');
+  for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--setenv', k, v);
+  const r = await execa('bwrap', [...args, '--', ...cmd], { reject: false, all: true, stdin: 'ignore' });
+  return ranToExit(r, `${cmd[0]} in the builder`);
+}
+
+/**
+ * The compiler's first real error line: not warnings, not make's own "Error 1"
+ * echoes, and not the output of libs' configure probes (expected to fail on
+ * some kernels) — unless the probes' sanity check is what broke the build.
+ */
+export function firstCompilerError(log: string): string | undefined {
+  const sanity = /Build output for HAS_0__SANITY:\s*\n(.*)/.exec(log)?.[1];
+  if (sanity && /build system is broken/i.test(log)) {
+    // the probe's own log (appended by buildDriver) has the compiler's lines unjoined
+    const own = log.split('\n--- bpf/configure/0__SANITY/build.log\n')[1]?.split('\n').find((l) => /\berror:/.test(l));
+    if (own) return `configure sanity check failed: ${own.trim().slice(0, 240)}`;
+    const why = /\S[^:]*: (?:\S+ )?(?:error:|unrecognised|unrecognized|not found|No such file)[^\n]*?(?=make\[|$)/.exec(sanity)?.[0];
+    return `configure sanity check failed: ${(why ?? sanity).trim().slice(0, 240)}`;
+  }
+  // the probes' own output, and the probe Makefile's harmless `expr: syntax error` (a COS version check)
+  const lines = log.split('\n').filter((l) => !/\[configure-(kmod|bpf)\]/.test(l) && !/^expr: /.test(l));
+  const missingTool = /\S+: \d+: \S+: not found/.exec(lines.join('\n'))?.[0];
+  return (
+    lines.find((l) => /\berror:/.test(l) && !/^make(\[\d+\])?: \*\*\*/.test(l)) ??
+    lines.find((l) => /^ERROR: modpost: /.test(l)) ?? // e.g. a symbol the kernel does not export
+    missingTool ??
+    lines.find((l) => /^make(\[\d+\])?: \*\*\*/.test(l)) ??
+    lines.find((l) => /error/i.test(l))
+  )?.trim();
+}
