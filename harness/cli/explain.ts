@@ -2,7 +2,7 @@
 // driver build command, consumer, QEMU command line, guest steps — from the
 // matrix alone: nothing is fetched, built or booted. What only the run can
 // know (the suite's current ABI, the kernel's compiler) is shown as <…>.
-import { QemuBackend } from '../backends/qemu.js';
+import { Backends } from '../backends/index.js';
 import { kernelBuilderPackages } from '../builder.js';
 import { buildRecipe } from '../drivers/build.js';
 import { ARTIFACT_IN_GUEST, runAsPrefix } from '../guest.js';
@@ -40,7 +40,8 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     facts: {},
   } as unknown as Built;
   const plan = planGuest(cell, { kernel, tree }, built, { timeouts: m.timeouts, dir: '<run>/cells/<cell>', nonce: '<nonce>' });
-  const [qemu] = await new QemuBackend().describe(plan);
+  // the backend the kernel's machine names (QEMU's command line, or the Vagrant steps)
+  const boot = await new Backends().for(plan.machine).describe(plan);
 
   const src = cell.source.debian ? `${cell.source.debian.package} from ${cell.source.debian.suite} (its configured driver tree)` : `local tree ${cell.source.dir}`;
   // the compiler is known once the kernel is fetched: its package name stands in
@@ -89,7 +90,7 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     section('builder', [`mmdebstrap --mode=unshare --variant=apt ${described.builder.suite} with: ${builder.join(' ')}`]),
     section('driver build', build),
     section('consumer', [consumer]),
-    section('QEMU command line', [qemu!]),
+    section(plan.machine.backend === 'qemu' ? 'QEMU command line' : 'Vagrant', boot),
     section('guest steps (images/guest/init.sh, cell.env)', steps.map((s, i) => `${i + 1}. ${s}`)),
     section('cell.env', guestSteps(plan).trimEnd().split('\n')),
     'Nothing was run. `kmatrix run ' + cell.id + '` runs it; `--shell` boots it with the driver loaded and gives a shell.',

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { Debian, debianMirror } from '../apt.js';
 import { cellInitrd, QemuBackend } from '../backends/qemu.js';
 import { cellEnvFile } from '../guest.js';
-import { qemuCommand } from '../machines.js';
+import { MACHINES, qemuCommand } from '../machines.js';
+import { UserError } from '../errors.js';
 import type { Matrix } from '../matrix.js';
 import { buildPhase } from '../phases/build.js';
 import { fetchPhase } from '../phases/fetch.js';
@@ -21,6 +22,8 @@ import type { Cell } from '../types.js';
 const POWERED_OFF = /reboot: (Power down|System halted)|System halted/;
 
 export async function shellCell(m: Matrix, cell: Cell, say: (l: string) => void = (l) => process.stderr.write(`kmatrix: ${l}\n`)): Promise<number> {
+  if (MACHINES[cell.kernel.machine]?.backend !== 'qemu')
+    throw new UserError(`--shell boots QEMU machines only: ${cell.id} runs in a ${cell.kernel.machine} box (use \`vagrant ssh\` in the cell's vagrant directory, or pick a QEMU cell of the same kernel)`);
   const debian = new Debian(debianMirror(m.mirror), m.suites);
   const dir = await mkdtemp(path.join(tmpdir(), 'kmatrix-shell-'));
   try {
