@@ -38,18 +38,31 @@ export async function verifyCheckout(dir: string, pin: GitPin): Promise<void> {
  * (the cell is a skip, with git's reason).
  */
 export async function gitCheckout(pin: GitPin): Promise<string> {
-  const dir = await cached('git', { commit: pin.commit }, async (tmp) => {
+  const exclude = pin.exclude ?? [];
+  // the same commit is the same tree from any URL; a checkout leaving paths out is another tree
+  const dir = await cached('git', exclude.length ? { commit: pin.commit, exclude } : { commit: pin.commit }, async (tmp) => {
     const tree = path.join(tmp, 'tree');
-    const steps: string[][] = [
-      ['init', '--quiet', tree],
-      ['-C', tree, 'fetch', '--quiet', '--depth', '1', pin.url, pin.commit],
-      ['-C', tree, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', 'FETCH_HEAD'],
-    ];
+    const steps: string[][] = exclude.length
+      ? // a partial clone: no blob is fetched until the checkout needs it, and the
+        // sparse checkout never needs the left-out paths' (a mirror may not have them)
+        [
+          ['init', '--quiet', tree],
+          ['-C', tree, 'remote', 'add', 'origin', pin.url],
+          ['-C', tree, 'fetch', '--quiet', '--depth', '1', '--filter=blob:none', 'origin', pin.commit],
+          ['-C', tree, 'sparse-checkout', 'set', '--no-cone', '/*', ...exclude.map((p) => `!/${p.replace(/^\/+/, '')}`)],
+          ['-C', tree, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', 'FETCH_HEAD'],
+        ]
+      : [
+          ['init', '--quiet', tree],
+          ['-C', tree, 'fetch', '--quiet', '--depth', '1', pin.url, pin.commit],
+          ['-C', tree, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', 'FETCH_HEAD'],
+        ];
     for (const args of steps) {
       const r = await git(tmp, args);
       if (r.exitCode === 0) continue;
       const why = `git ${args.filter((a) => a !== '--quiet').slice(args[0] === '-C' ? 2 : 0).join(' ')}: ${gitWhy(r.all)}`;
-      if (args.includes('fetch')) throw new SourceUnavailable(`commit ${pin.commit} of ${pin.url} cannot be fetched (${why})`);
+      // the checkout of a partial clone fetches its blobs: unreachable then is unavailable too
+      if (args.includes('fetch') || (exclude.length && args.includes('checkout'))) throw new SourceUnavailable(`commit ${pin.commit} of ${pin.url} cannot be fetched (${why})`);
       throw new Error(why);
     }
     await verifyCheckout(tree, pin);

@@ -48,7 +48,12 @@ const gitPin = {
   type: 'object',
   required: ['url', 'commit'],
   additionalProperties: false,
-  properties: { url: { type: 'string', minLength: 1 }, commit: { type: 'string', pattern: '^[0-9a-f]{40}$' } },
+  properties: {
+    url: { type: 'string', minLength: 1 },
+    commit: { type: 'string', pattern: '^[0-9a-f]{40}$' },
+    // paths left out of the checkout (a partial clone): e.g. proposals/
+    exclude: { type: 'array', items: { type: 'string', pattern: '^[^!*]+$', minLength: 1 } },
+  },
 };
 
 export const matrixSchema = {

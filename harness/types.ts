@@ -53,6 +53,13 @@ export interface GitPin {
   url: string;
   /** A full 40-hex commit id. */
   commit: string;
+  /**
+   * Paths left out of the checkout (e.g. Falco's proposals/): fetched as a
+   * partial clone (blobs on demand) with a sparse checkout, so their blobs are
+   * never downloaded — online that spares documents and charts, and a mirror
+   * that lacks one of them still serves the commit.
+   */
+  exclude?: string[];
 }
 
 export interface SourceSpec {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setCacheDir } from '../../harness/cache/cache.js';
 import { fetchDriverSource, notApplicable } from '../../harness/drivers/index.js';
-import { SourceUnavailable } from '../../harness/errors.js';
+import { SourceUnavailable, UserError } from '../../harness/errors.js';
+import { loadMatrix } from '../../harness/matrix.js';
 import type { DriverTree } from '../../harness/types.js';
 import { configureFile, driverVariables } from '../../harness/drivers/configure.js';
 import { gitCheckout, GitPinMismatch } from '../../harness/git.js';
@@ -134,3 +135,68 @@ describe('sysdig built from git', () => {
     assert.ok(SYSDIG_FULL_BUILD_DEPS.includes('libgrpc++-dev') && !SYSDIG_BUILD_DEPS.includes('libgrpc++-dev'));
   });
 });
+
+describe('git checkouts that leave paths out (a partial clone)', () => {
+  let tmp: string;
+  let mirror: string;
+  let commit: string;
+  let pdf: string;
+  const saved = { ...process.env };
+
+  /** owner/app: src/ and proposals/slides.pdf; its mirror has every object but the slide deck's blob. */
+  before(() => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'kmatrix-partial-'));
+    const work = path.join(tmp, 'work');
+    mkdirSync(path.join(work, 'src'), { recursive: true });
+    mkdirSync(path.join(work, 'proposals'));
+    writeFileSync(path.join(work, 'src', 'main.c'), 'int main(void) { return 0; }\n');
+    writeFileSync(path.join(work, 'proposals', 'slides.pdf'), '%PDF-1.4 a slide deck\n');
+    git(tmp, 'init', '-q', work);
+    git(work, 'add', '.');
+    git(work, 'commit', '-qm', 'app');
+    commit = git(work, 'rev-parse', 'HEAD');
+    pdf = git(work, 'rev-parse', 'HEAD:proposals/slides.pdf');
+    const mirrors = path.join(tmp, 'mirrors');
+    mirror = path.join(mirrors, 'owner', 'app.git');
+    git(tmp, 'init', '-q', '--bare', mirror);
+    // few objects arrive loose: one of them can be taken away
+    git(work, 'push', '-q', mirror, 'HEAD:refs/heads/main');
+    for (const [k, v] of [['uploadpack.allowAnySHA1InWant', 'true'], ['uploadpack.allowFilter', 'true']]) git(mirror, 'config', k, v);
+    rmSync(path.join(mirror, 'objects', pdf.slice(0, 2), pdf.slice(2)));
+    setCacheDir(path.join(tmp, 'cache'));
+    Object.assign(process.env, insteadOfEnv(mirrors));
+  });
+  after(() => {
+    setCacheDir(undefined);
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('a plain fetch of that commit fails on the missing blob: a skip with git\'s reason', async () => {
+    await assert.rejects(gitCheckout({ url: 'https://github.com/owner/app', commit }), (e: unknown) => e instanceof SourceUnavailable && /cannot be fetched/.test(e.message));
+  });
+
+  it('with exclude, the checkout is the pinned commit without the left-out path, its blob never fetched', async () => {
+    const tree = await gitCheckout({ url: 'https://github.com/owner/app', commit, exclude: ['proposals/'] });
+    assert.equal(git(tree, 'rev-parse', 'HEAD'), commit);
+    assert.ok(existsSync(path.join(tree, 'src', 'main.c')));
+    assert.ok(!existsSync(path.join(tree, 'proposals')), 'proposals/ left out');
+    assert.equal(git(tree, 'config', 'remote.origin.promisor'), 'true', 'a partial clone');
+    assert.match(readFileSync(path.join(tree, '.git', 'info', 'sparse-checkout'), 'utf8'), /^!\/proposals\/$/m);
+  });
+
+  it('the matrix takes exclude on a git pin, and refuses a pattern in it', () => {
+    const dir = mkdtempSync(path.join(tmp, 'm-'));
+    const base = (exclude: string) => `kernels: { k: { arch: amd64, machine: q35, debian: { suite: bookworm, flavour: amd64 } } }
+consumers: { c: { kind: sysdig, debian: { suite: bookworm, package: sysdig }, engines: [kmod], requires: { api: "1.0.0", schema: "1.0.0" } } }
+sources: { s: { git: { url: https://github.com/owner/app, commit: ${commit}, exclude: [${exclude}] }, consumer: c } }
+matrix: [ { kernels: [k], drivers: [kmod], sources: [s] } ]
+`;
+    writeFileSync(path.join(dir, 'ok.yaml'), base('proposals/'));
+    assert.deepEqual(loadMatrix(path.join(dir, 'ok.yaml')).cells[0]!.source.git?.exclude, ['proposals/']);
+    writeFileSync(path.join(dir, 'bad.yaml'), base('"!proposals/"'));
+    assert.throws(() => loadMatrix(path.join(dir, 'bad.yaml')), (e: unknown) => e instanceof UserError && /exclude/.test(e.message));
+  });
+});
+
