@@ -7,6 +7,11 @@ import { DEFAULT_LOOP_COUNT, slowdown, type LoopTiming } from './workload.js';
 /** Where the guest finds a driver artifact the host built (init.sh reads the same paths). */
 export const ARTIFACT_IN_GUEST: Partial<Record<DriverId, string>> = { kmod: 'kmatrix/scap.ko', ebpf: 'kmatrix/probe.o' };
 
+/** A kernel module in the guest, by its name (scap; falco as Falco's CMake names it; sysdig-probe before): init.sh inserts and removes $KM_MODULE. */
+export function moduleInGuest(name = 'scap'): string {
+  return `kmatrix/${name}.ko`;
+}
+
 export interface CellEnv {
   driver: DriverId;
   consumer: ConsumerKind;
@@ -22,6 +27,8 @@ export interface CellEnv {
   mode?: 'probe' | 'shell' | 'box';
   /** Length of the timed syscall loop (pdig cells measure their cost with it). */
   loopCount?: number;
+  /** The kernel module's name (its file in the guest is kmatrix/<module>.ko). */
+  module?: string;
 }
 
 /**
@@ -53,6 +60,7 @@ export function cellEnvFile(env: CellEnv): string {
     `KM_SDCARD=${q(env.sdcard ? 1 : 0)}`,
     `KM_MODE=${q(env.mode ?? 'cell')}`,
     `KM_LOOP_COUNT=${q(env.loopCount ?? DEFAULT_LOOP_COUNT)}`,
+    `KM_MODULE=${q(env.module ?? 'scap')}`,
     '',
   ].join('\n');
 }

@@ -149,6 +149,8 @@ export const matrixSchema = {
           debian: debianPkg,
           dir: { type: 'string' },
           git: gitPin,
+          // the module and device name a git driver tree is configured with (default scap; Falco's CMake: falco)
+          name: { type: 'string', pattern: '^[a-z_][a-z0-9_]*$' },
           // a second tree only beside a git one (pdig and its FALCO_LIBS_DIR)
           libs: gitPin,
           compareKmod: { type: 'string' },
@@ -297,7 +299,7 @@ export function parseMatrix(text: string, file: string): Matrix {
     for (const [at, ref] of refs)
       if (!consumers[ref])
         throw new UserError(`${where('sources', id, ...at)}: source ${id} names consumer "${ref}", which is not under consumers: (known: ${Object.keys(consumers).join(', ')}).`);
-    sources[id] = { id, debian: s.debian, dir: abs(s.dir), git: s.git, libs: s.libs, consumer: s.consumer, consumers: s.consumers };
+    sources[id] = { id, debian: s.debian, dir: abs(s.dir), git: s.git, name: s.name, libs: s.libs, consumer: s.consumer, consumers: s.consumers };
   }
   for (const [id, s] of Object.entries<any>(m.sources)) {
     if (s.compareKmod === undefined) continue;

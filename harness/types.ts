@@ -70,6 +70,11 @@ export interface SourceSpec {
   dir?: string;
   /** A git commit: its driver/ tree, configured as its CMake does; or, with libs, pdig's tree. */
   git?: GitPin;
+  /**
+   * The name a git driver tree is configured with — its module (<name>.ko)
+   * and device (/dev/<name>0): libs' CMake says scap, Falco's says falco.
+   */
+  name?: string;
   /** The libs tree a git source builds against (pdig's FALCO_LIBS_DIR). */
   libs?: GitPin;
   /** pdig: the source whose kernel module pdig's cost is measured against (default: its own libs tree). */

@@ -17,7 +17,7 @@ import { firstCompilerError, ranToExit } from '../builder.js';
 import { cached, cacheDir, readCachedJson } from '../cache/cache.js';
 import { treeHash } from '../drivers/build.js';
 import { errorLine } from '../errors.js';
-import { ARTIFACT_IN_GUEST, cellEnvFile, GuestReader, judge } from '../guest.js';
+import { ARTIFACT_IN_GUEST, cellEnvFile, GuestReader, judge, moduleInGuest } from '../guest.js';
 import { lastMeaningful, vagrantEnv } from '../images/box.js';
 import { MACHINES } from '../machines.js';
 import { guestInit } from '../paths.js';
@@ -270,7 +270,7 @@ export class VagrantBackend implements Backend {
 
       // load → capture: the guest init over vagrant ssh, chrooted into the consumer's image
       const reader = new GuestReader();
-      const rootTar = await guestRootTar(plan, artifact && driver ? { [ARTIFACT_IN_GUEST[driver]!]: artifact } : {});
+      const rootTar = await guestRootTar(plan, artifact && driver ? { [driver === 'kmod' ? moduleInGuest(plan.env.module) : ARTIFACT_IN_GUEST[driver]!]: artifact } : {});
       await clock.start('load');
       let steps = Promise.resolve();
       const budget = ctx.timeouts.load + ctx.timeouts.capture + 30;

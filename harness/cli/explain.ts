@@ -5,7 +5,7 @@
 import { Backends } from '../backends/index.js';
 import { kernelBuilderPackages } from '../builder.js';
 import { buildRecipe } from '../drivers/build.js';
-import { ARTIFACT_IN_GUEST, runAsPrefix } from '../guest.js';
+import { ARTIFACT_IN_GUEST, moduleInGuest, runAsPrefix } from '../guest.js';
 import { describeKernel } from '../kernels/index.js';
 import { hostDebianArch, MACHINES } from '../machines.js';
 import type { Matrix } from '../matrix.js';
@@ -71,7 +71,7 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
   const steps = [
     'mount /proc, /sys, /dev, /tmp, debugfs, tracefs; print `KMATRIX v1 boot release=… btime=…`',
     ...(k.sdcard ? ['load the SD card modules, mount /dev/mmcblk0p2 read-only and check it is this card'] : []),
-    ...(cell.driver === 'kmod' ? [`${runAs ? runAs + ' ' : ''}insmod /kmatrix/scap.ko (its output and rc reported)`] : []),
+    ...(cell.driver === 'kmod' ? [`${runAs ? runAs + ' ' : ''}insmod /${moduleInGuest(plan.env.module)} (its output and rc reported)`] : []),
     `start the consumer: ${consumerCmd}`,
     `open /tmp/kmatrix-marker-<nonce> every quarter second until the consumer shows it (window ${m.timeouts.capture} s${env.consumer === 'scap-open' ? `; without coreutils' libstdbuf in the guest: a fixed ${Math.min(25, m.timeouts.capture)} s, read at the end` : ''})`,
     'stop the consumer (SIGINT, then SIGKILL after 10 s); report its stderr, the captured marker lines and `KMATRIX v1 capture found=…`',

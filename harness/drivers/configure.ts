@@ -20,7 +20,7 @@ export function configureFile(text: string, vars: Record<string, string>): strin
  * API/schema versions yet; sysdig's top-level CMake names the module
  * sysdig-probe and the device sysdig, the version being the commit Falco pinned).
  */
-export function driverVariables(driverDir: string, commit: string): Record<string, string> {
+export function driverVariables(driverDir: string, commit: string, name = 'scap'): Record<string, string> {
   const vars: Record<string, string> = { GIT_COMMIT: commit, KBUILD_FLAGS: '' };
   const triple = (file: string) => readFileSync(path.join(driverDir, file), 'utf8').match(/\d+/g)!.slice(0, 3);
   if (existsSync(path.join(driverDir, 'API_VERSION'))) {
@@ -28,7 +28,7 @@ export function driverVariables(driverDir: string, commit: string): Record<strin
       const [major, minor, patch] = triple(file);
       Object.assign(vars, { [`PPM_${kind}_CURRENT_VERSION_MAJOR`]: major, [`PPM_${kind}_CURRENT_VERSION_MINOR`]: minor, [`PPM_${kind}_CURRENT_VERSION_PATCH`]: patch });
     }
-    Object.assign(vars, { DRIVER_VERSION: commit, DRIVER_NAME: 'scap', DRIVER_DEVICE_NAME: 'scap', DRIVER_PACKAGE_NAME: 'scap' });
+    Object.assign(vars, { DRIVER_VERSION: commit, DRIVER_NAME: name, DRIVER_DEVICE_NAME: name, DRIVER_PACKAGE_NAME: name });
   } else {
     Object.assign(vars, { PROBE_VERSION: commit, PROBE_NAME: 'sysdig-probe', PROBE_DEVICE_NAME: 'sysdig', PACKAGE_NAME: 'sysdig' });
   }
@@ -36,15 +36,15 @@ export function driverVariables(driverDir: string, commit: string): Record<strin
 }
 
 /** The configured driver tree of a checkout's `driver/` (cached by commit). */
-export async function configuredDriverTree(checkout: string, commit: string): Promise<string> {
+export async function configuredDriverTree(checkout: string, commit: string, name?: string): Promise<string> {
   const src = path.join(checkout, 'driver');
   if (!existsSync(path.join(src, 'driver_config.h.in')))
     throw new SourceUnavailable(`${commit}: no driver/driver_config.h.in in the checkout (not a Falco/sysdig driver tree)`);
-  const out = await cached('sources', { configured: commit, v: 1 }, async (dir) => {
+  const out = await cached('sources', { configured: commit, v: 1, ...(name ? { name } : {}) }, async (dir) => {
     const to = path.join(dir, 'driver');
     await mkdir(to);
     await cp(src, to, { recursive: true });
-    const vars = driverVariables(src, commit);
+    const vars = driverVariables(src, commit, name);
     for (const f of readdirSync(src).filter((n) => n.endsWith('.in')))
       await writeFile(path.join(to, f.replace(/\.in$/, '')), configureFile(readFileSync(path.join(src, f), 'utf8'), vars));
   });

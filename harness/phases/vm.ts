@@ -4,15 +4,18 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { engineArgs } from '../consumers/index.js';
-import { ARTIFACT_IN_GUEST, cellEnvFile, runAsPrefix } from '../guest.js';
+import { moduleName } from '../drivers/build.js';
+import { ARTIFACT_IN_GUEST, cellEnvFile, moduleInGuest, runAsPrefix } from '../guest.js';
 import { MACHINES, type MachineDef } from '../machines.js';
 import type { Built, Fetched, GuestPlan } from '../plan.js';
 import type { Cell, KernelTree, Timeouts } from '../types.js';
 
-export function planGuest(cell: Cell, { kernel }: Fetched, built: Built, opts: { timeouts: Timeouts; dir: string; nonce?: string; loopCount?: number }): GuestPlan {
+export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, opts: { timeouts: Timeouts; dir: string; nonce?: string; loopCount?: number }): GuestPlan {
   const machine = MACHINES[cell.kernel.machine]!;
   const nonce = opts.nonce ?? randomBytes(6).toString('hex');
   const { artifact, consumer, card } = built;
+  // the kernel module goes in under its own name (falco.ko, as `insmod driver/falco.ko`)
+  const module = cell.driver === 'kmod' ? moduleName(tree.dir) : undefined;
   return {
     machine,
     kernel: card?.kernel ?? kernel.image,
@@ -22,7 +25,7 @@ export function planGuest(cell: Cell, { kernel }: Fetched, built: Built, opts: {
     base: consumer.image,
     files: {
       ...consumer.files,
-      ...(artifact ? { [ARTIFACT_IN_GUEST[cell.driver]!]: artifact } : {}),
+      ...(artifact ? { [cell.driver === 'kmod' ? moduleInGuest(module) : ARTIFACT_IN_GUEST[cell.driver]!]: artifact } : {}),
       ...built.driverFiles,
       ...(card ? Object.fromEntries(kernel.sdModules.map((m, i) => [`kmatrix/sd/${String(i).padStart(2, '0')}-${path.basename(m)}`, m])) : {}),
     },
@@ -36,6 +39,7 @@ export function planGuest(cell: Cell, { kernel }: Fetched, built: Built, opts: {
       evtType: consumer.openatExit,
       sdcard: Boolean(card),
       loopCount: opts.loopCount,
+      module,
     },
     nonce,
     probeLog: path.join(opts.dir, 'kvm-probe.log'),

@@ -53,8 +53,9 @@ fi
 
 # load: the kernel module is inserted by hand (as falco-driver-loader would);
 # eBPF drivers are loaded by the consumer itself.
+KM_MODULE=${KM_MODULE:-scap}
 if [ "$KM_DRIVER" = kmod ]; then
-  $KM_RUN_AS insmod /kmatrix/scap.ko > /tmp/insmod.out 2>&1
+  $KM_RUN_AS insmod "/kmatrix/$KM_MODULE.ko" > /tmp/insmod.out 2>&1
   rc=$?
   log insmod /tmp/insmod.out
   say insmod rc=$rc
@@ -163,7 +164,7 @@ log captured /tmp/captured.marker
 grep -q "kmatrix-marker-$KM_NONCE" /tmp/captured 2>/dev/null && found=1
 [ -s /tmp/pdig.err ] && log pdig /tmp/pdig.err
 say capture found=$found alive=$alive rc=$rc seconds=$t untraced=$untraced_opens
-if [ "$KM_DRIVER" = kmod ]; then rmmod /kmatrix/scap.ko > /tmp/rmmod.out 2>&1; rc=$?; log rmmod /tmp/rmmod.out; say rmmod rc=$rc; fi
+if [ "$KM_DRIVER" = kmod ]; then rmmod "$KM_MODULE" > /tmp/rmmod.out 2>&1; rc=$?; log rmmod /tmp/rmmod.out; say rmmod rc=$rc; fi
 [ $found = 1 ] && hook unloaded
 
 # pdig next to the kernel module on this kernel: the same loop with the

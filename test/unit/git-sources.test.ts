@@ -8,7 +8,9 @@ import { fetchDriverSource, notApplicable } from '../../harness/drivers/index.js
 import { SourceUnavailable, UserError } from '../../harness/errors.js';
 import { loadMatrix } from '../../harness/matrix.js';
 import type { DriverTree } from '../../harness/types.js';
+import { moduleName } from '../../harness/drivers/build.js';
 import { configureFile, driverVariables } from '../../harness/drivers/configure.js';
+import { cellEnvFile } from '../../harness/guest.js';
 import { gitCheckout, GitPinMismatch } from '../../harness/git.js';
 import type { ConsumerSpec } from '../../harness/types.js';
 import { insteadOfEnv } from '../git-mirror.js';
@@ -106,6 +108,17 @@ describe('driver configuration (CMake configure_file)', () => {
     writeFileSync(path.join(dir, 'SCHEMA_VERSION'), '1.2.3\n');
     const v = driverVariables(dir, 'abc');
     assert.deepEqual([v.PPM_API_CURRENT_VERSION_MAJOR, v.PPM_SCHEMA_CURRENT_VERSION_MINOR, v.PPM_SCHEMA_CURRENT_VERSION_PATCH, v.DRIVER_NAME, v.DRIVER_VERSION], ['1', '2', '3', 'scap', 'abc']);
+  });
+  it('a driver configured the way Falco's CMake does it is named falco: module falco.ko, device /dev/falco0', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-libs-'));
+    writeFileSync(path.join(dir, 'API_VERSION'), '10.1.0\n');
+    writeFileSync(path.join(dir, 'SCHEMA_VERSION'), '4.5.1\n');
+    const v = driverVariables(dir, 'abc', 'falco');
+    assert.deepEqual([v.DRIVER_NAME, v.DRIVER_DEVICE_NAME, v.DRIVER_PACKAGE_NAME], ['falco', 'falco', 'falco']);
+    // libs' Makefile.in names the module after DRIVER_NAME; the guest inserts kmatrix/<module>.ko and removes <module>
+    writeFileSync(path.join(dir, 'Makefile'), configureFile('@DRIVER_NAME@-y += main.o\nobj-m += @DRIVER_NAME@.o\n', v));
+    assert.equal(moduleName(dir), 'falco');
+    assert.match(cellEnvFile({ driver: 'kmod', consumer: 'sysdig', nonce: 'n', engineArgs: '', runAs: '', captureTimeout: 1, module: 'falco' }), /^KM_MODULE='falco'$/m);
   });
 });
 
