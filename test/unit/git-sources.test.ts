@@ -109,7 +109,7 @@ describe('driver configuration (CMake configure_file)', () => {
     const v = driverVariables(dir, 'abc');
     assert.deepEqual([v.PPM_API_CURRENT_VERSION_MAJOR, v.PPM_SCHEMA_CURRENT_VERSION_MINOR, v.PPM_SCHEMA_CURRENT_VERSION_PATCH, v.DRIVER_NAME, v.DRIVER_VERSION], ['1', '2', '3', 'scap', 'abc']);
   });
-  it('a driver configured the way Falco's CMake does it is named falco: module falco.ko, device /dev/falco0', () => {
+  it("a driver configured the way Falco's CMake does it is named falco: module falco.ko, device /dev/falco0", () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-libs-'));
     writeFileSync(path.join(dir, 'API_VERSION'), '10.1.0\n');
     writeFileSync(path.join(dir, 'SCHEMA_VERSION'), '4.5.1\n');
