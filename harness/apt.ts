@@ -1,12 +1,14 @@
 // An isolated apt configuration per (mirror, suite, arch), the way chdist and
 // mmdebstrap do it: own sources list, lists, status and archive directories
 // under the cache, reached through APT_CONFIG. The host's apt sources, pins and
-// state are only ever read (to find the mirror), never written.
+// state are only ever read (to find the mirror), never written. Several
+// kmatrix processes may share a dist: every apt run on it (update, queries —
+// apt-cache rewrites its pkgcache too —, downloads) holds the dist's lock.
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheDir, cacheStats, hashOf, noteUse } from './cache/cache.js';
+import { cacheDir, cacheStats, hashOf, logProduced, noteUse, withLock } from './cache/cache.js';
 import { UserError, errorLine } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Arch, PackageFile } from './types.js';
@@ -108,7 +110,7 @@ const updated = new Map<string, Promise<void>>();
 const memo = new Map<string, string>();
 const queues = new Map<string, Promise<unknown>>();
 
-/** Serialize the apt operations on one dist directory (parallel cells share it). */
+/** Serialize the apt operations on one dist directory in this process (parallel cells share it). */
 function serialized<T>(key: string, job: () => Promise<T>): Promise<T> {
   const prev = queues.get(key) ?? Promise.resolve();
   const next = prev.then(job, job);
@@ -120,10 +122,21 @@ function serialized<T>(key: string, job: () => Promise<T>): Promise<T> {
 export class AptDist {
   readonly dir: string;
   readonly spec: DistSpec;
+  private readonly root = cacheDir();
 
   constructor(spec: DistSpec) {
     this.spec = spec;
-    this.dir = path.join(cacheDir(), 'apt', `${spec.suite}-${spec.arch}-${hashOf([spec.mirror, spec.components ?? ['main']])}`);
+    this.dir = path.join(this.root, 'apt', `${spec.suite}-${spec.arch}-${hashOf([spec.mirror, spec.components ?? ['main']])}`);
+  }
+
+  /**
+   * Run `job` alone on this dist's apt state (lists, pkgcache, status, debs,
+   * src): first in this process's queue, then under the dist's lock across
+   * processes (apt's own locking is off: Debug::NoLocking). Never nested: the
+   * lock is not re-entrant, so jobs call run(), not apt().
+   */
+  private locked<T>(job: () => Promise<T>): Promise<T> {
+    return serialized(this.dir, () => withLock(path.relative(this.root, this.dir), job, this.root));
   }
 
   private get conf(): string {
@@ -167,24 +180,43 @@ export class AptDist {
   /**
    * A read-only apt query (show, --print-uris, -s install), answered from
    * <cache>/resolved/ when these same package lists answered it before: a warm
-   * cell resolves no package. Keyed by the lists' update stamp, so refreshed
-   * lists mean fresh answers.
+   * cell resolves no package (and takes no lock). Keyed by the lists' update
+   * stamp, so refreshed lists mean fresh answers.
    */
   private async query(tool: 'apt-get' | 'apt-cache', args: string[]): Promise<string> {
-    const stamp = path.join(this.dir, 'lists', '.updated');
-    const at = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
-    const file = path.join(cacheDir(), 'resolved', `${hashOf([this.dir, at, tool, args])}.json`);
-    noteUse(file);
-    const known = memo.get(file) ?? (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { out: string }).out : undefined);
-    if (known !== undefined) return known;
-    const out = await this.apt(tool, args);
-    memo.set(file, out);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFileAtomic(file, JSON.stringify({ tool, args, out }));
-    return out;
+    const known = this.answer(tool, args);
+    if (known.out !== undefined) return known.out;
+    return this.locked(async () => {
+      const { file, out } = this.answer(tool, args); // the lists (so the key), or the answer, may be new since we waited
+      if (out !== undefined) return out;
+      const fresh = await this.run(tool, args);
+      memo.set(file, fresh);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFileAtomic(file, JSON.stringify({ tool, args, out: fresh }));
+      return fresh;
+    });
   }
 
-  async apt(tool: 'apt-get' | 'apt-cache', args: string[], cwd?: string): Promise<string> {
+  private answer(tool: string, args: string[]): { file: string; out?: string } {
+    const stamp = path.join(this.dir, 'lists', '.updated');
+    const at = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+    const file = path.join(this.root, 'resolved', `${hashOf([this.dir, at, tool, args])}.json`);
+    noteUse(file);
+    if (memo.has(file)) return { file, out: memo.get(file) };
+    try {
+      return { file, out: (JSON.parse(readFileSync(file, 'utf8')) as { out: string }).out };
+    } catch {
+      return { file }; // not answered yet (or pruned meanwhile)
+    }
+  }
+
+  /** Run apt on this dist, alone (see locked()). */
+  apt(tool: 'apt-get' | 'apt-cache', args: string[], cwd?: string): Promise<string> {
+    return this.locked(() => this.run(tool, args, cwd));
+  }
+
+  /** Run apt; the caller holds the dist's lock. */
+  private async run(tool: 'apt-get' | 'apt-cache', args: string[], cwd?: string): Promise<string> {
     cacheStats.aptRuns++;
     const r = await execa(tool, args, {
       env: { APT_CONFIG: this.conf, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' },
@@ -199,18 +231,23 @@ export class AptDist {
     return r.stdout;
   }
 
-  /** `apt-get update` at most once per run and only when the lists are older than KMATRIX_APT_MAX_AGE. */
+  /**
+   * `apt-get update` at most once per run and only when the lists are older
+   * than KMATRIX_APT_MAX_AGE — checked under the lock: a process that waited
+   * for another's update finds the lists fresh.
+   */
   update(): Promise<void> {
     let job = updated.get(this.dir);
     if (!job) {
-      job = (async () => {
+      job = this.locked(async () => {
         await this.prepare();
         const stamp = path.join(this.dir, 'lists', '.updated');
         const fresh = existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < listsMaxAgeMs();
         if (fresh) return;
         try {
-          await this.apt('apt-get', ['-q', 'update']);
+          await this.run('apt-get', ['-q', 'update']);
           await writeFile(stamp, new Date().toISOString());
+          await logProduced(`${path.relative(this.root, this.dir)}/lists`);
         } catch (e) {
           if (existsSync(stamp)) return; // stale lists beat no lists; the run still records the resolved versions
           const msg = errorLine(e);
@@ -219,7 +256,7 @@ export class AptDist {
             : ` Check the mirror (${this.spec.mirror}; override with KMATRIX_MIRROR) and the network.`;
           throw new UserError(`Could not read the package lists of ${this.spec.suite}/${this.spec.arch}: ${msg}.${hint}`);
         }
-      })();
+      });
       updated.set(this.dir, job);
       job.catch(() => updated.delete(this.dir));
     }
@@ -246,18 +283,17 @@ export class AptDist {
   /** Download exact packages (no dependencies) into the dist's deb directory; already present files are reused. */
   async download(pkgs: string[]): Promise<PackageFile[]> {
     await this.update();
-    return serialized(this.dir, () => this.downloadNow(pkgs));
-  }
-
-  private async downloadNow(pkgs: string[]): Promise<PackageFile[]> {
-    const uris = await this.query('apt-get', ['-q', '--print-uris', 'download', ...pkgs]);
-    const files = parsePrintUris(uris);
+    const files = parsePrintUris(await this.query('apt-get', ['-q', '--print-uris', 'download', ...pkgs]));
     const debs = path.join(this.dir, 'debs');
-    const missing = files.filter((f) => !existsSync(path.join(debs, f.file)));
-    cacheStats.downloads += missing.length;
-    if (missing.length) await this.apt('apt-get', ['-q', 'download', ...missing.map((f) => `${f.name}=${f.version}`)], debs);
-    for (const f of files) noteUse(path.join(debs, f.file));
-    return files.map((f) => ({ ...f, file: path.join(debs, f.file) }));
+    // checked and fetched under the lock: a file another process is downloading is waited for, not fetched twice
+    return this.locked(async () => {
+      const missing = files.filter((f) => !existsSync(path.join(debs, f.file)));
+      cacheStats.downloads += missing.length;
+      if (missing.length) await this.run('apt-get', ['-q', 'download', ...missing.map((f) => `${f.name}=${f.version}`)], debs);
+      for (const f of missing) await logProduced(path.relative(this.root, path.join(debs, f.file)));
+      for (const f of files) noteUse(path.join(debs, f.file));
+      return files.map((f) => ({ ...f, file: path.join(debs, f.file) }));
+    });
   }
 
   /** The dependency closure of `pkgs` (as if installed on an empty system, no recommends), downloaded. */
@@ -279,10 +315,13 @@ export class AptDist {
       files.forEach((f) => noteUse(path.join(dir, f.file)));
       return { dsc: path.join(dir, have.file), dir };
     }
-    return serialized(this.dir, async () => {
-      const out = await this.apt('apt-get', ['-q', '--download-only', 'source', pkg], dir);
+    return this.locked(async () => {
+      const out = await this.run('apt-get', ['-q', '--download-only', 'source', pkg], dir);
       const dsc = sourceDsc(out);
-      if (!/Skipping already downloaded file/.test(out)) cacheStats.downloads++;
+      if (!/Skipping already downloaded file/.test(out)) {
+        cacheStats.downloads++;
+        await logProduced(`${path.relative(this.root, dir)}/${pkg}`);
+      }
       if (!dsc) throw new Error(`no .dsc for source ${pkg} in ${this.spec.suite}`);
       return { dsc: path.join(dir, dsc), dir };
     });

@@ -1,13 +1,15 @@
 // The cache's size and its pruning. Every run records the cache entries (and
 // downloaded packages) it used in <cache>/usage/<run-id>.json; an entry is
-// current when one of the last N recorded runs used it. `kmatrix cache prune`
-// removes the rest, and half-made entries of processes that are gone.
+// current when one of the last N recorded runs used it, or a live kmatrix
+// process uses it now (its live list). `kmatrix cache prune` removes the rest,
+// and half-made entries of processes that are gone, each under the entry's
+// lock: what another process holds (producing it, or checking it out) is skipped.
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
-import { cacheDir, usedPaths } from './cache.js';
+import { cacheDir, isLocked, liveUses, tryLock, usedPaths } from './cache.js';
 import { processStart } from '../leftovers.js';
 import { UserError } from '../errors.js';
 
@@ -26,7 +28,7 @@ function entries(root: string): string[] {
   const out: string[] = [];
   for (const kind of readdirSync(root)) {
     const dir = path.join(root, kind);
-    if (kind === 'usage' || !statSync(dir).isDirectory()) continue;
+    if (kind === 'usage' || kind === 'locks' || !statSync(dir).isDirectory()) continue;
     if (kind === 'apt') {
       for (const dist of readdirSync(dir)) {
         const debs = path.join(dir, dist, 'debs');
@@ -48,7 +50,7 @@ export interface KindSize {
 /** Size of the cache by kind (kernels, builds, guests, builders, apt…). */
 export async function cacheSizes(root = cacheDir()): Promise<KindSize[]> {
   if (!existsSync(root)) return [];
-  const kinds = readdirSync(root).filter((k) => statSync(path.join(root, k)).isDirectory());
+  const kinds = readdirSync(root).filter((k) => k !== 'locks' && statSync(path.join(root, k)).isDirectory());
   const out: KindSize[] = [];
   for (const kind of kinds) {
     const r = await execa('du', ['-sb', path.join(root, kind)], { reject: false });
@@ -63,7 +65,7 @@ export interface PrunePlan {
   keep: number;
 }
 
-/** What prune would remove: entries no recent run used, and leftovers of dead processes (`.tmp-<pid>`). */
+/** What prune would remove: entries no recent run (nor a live process) used, and leftovers of dead producers (`.tmp-<pid>`). */
 export function prunePlan(keepRuns: number, root = cacheDir()): PrunePlan {
   const usageDir = path.join(root, 'usage');
   const runs = existsSync(usageDir)
@@ -73,12 +75,14 @@ export function prunePlan(keepRuns: number, root = cacheDir()): PrunePlan {
     throw new UserError(`No run has recorded what it uses in ${usageDir} yet, so nothing can be told unused. Run the matrix (\`kmatrix run\`) first, then prune.`);
   const recent = runs.slice(0, keepRuns);
   const used = new Set(recent.flatMap((f) => JSON.parse(readFileSync(path.join(usageDir, f), 'utf8')) as string[]));
+  liveUses(root).used.forEach((e) => used.add(e));
   const remove: string[] = [];
   let keep = 0;
   for (const e of entries(root)) {
     const tmp = /\.tmp-(\d+)$/.exec(e);
     if (tmp) {
-      if (!processStart(Number(tmp[1]))) remove.push(e); // its maker is gone
+      // its maker is gone, and no one holds the entry's lock (a producer's lock outlives it by STALE at most)
+      if (!processStart(Number(tmp[1])) && !isLocked(lockName(e), root)) remove.push(e);
       continue;
     }
     const entry = e.replace(/\.failed\.log$/, '');
@@ -88,6 +92,33 @@ export function prunePlan(keepRuns: number, root = cacheDir()): PrunePlan {
   return { keepRuns: recent.map((f) => f.replace(/\.json$/, '')), remove, keep };
 }
 
-export async function pruneCache(plan: PrunePlan, root = cacheDir()): Promise<void> {
-  for (const e of plan.remove) await rm(path.join(root, e), { recursive: true, force: true });
+/** The lock guarding a cache path: its entry's, or for a downloaded package its apt dist's. */
+function lockName(e: string): string {
+  const deb = /^(apt\/[^/]+)\/debs\//.exec(e);
+  return deb ? deb[1]! : e.replace(/\.tmp-\d+$|\.failed\.log$/, '');
+}
+
+/**
+ * Remove what the plan lists, each under its lock, taken without waiting:
+ * an entry another process holds, or started using since the plan, is left.
+ * Returns what was left so.
+ */
+export async function pruneCache(plan: PrunePlan, root = cacheDir()): Promise<string[]> {
+  const left: string[] = [];
+  for (const e of plan.remove) {
+    const release = await tryLock(lockName(e), root);
+    if (!release) {
+      left.push(e);
+      continue;
+    }
+    try {
+      if (liveUses(root).used.has(e.replace(/\.failed\.log$/, ''))) left.push(e);
+      else await rm(path.join(root, e), { recursive: true, force: true });
+    } finally {
+      await release();
+    }
+  }
+  // the live lists of processes that ended without removing theirs (SIGKILL)
+  for (const f of liveUses(root).dead) await rm(path.join(root, f), { force: true });
+  return left;
 }

@@ -200,9 +200,10 @@ export async function main(argv: string[]): Promise<void> {
       const plan = prunePlan(o.keepRuns);
       const before = (await cacheSizes()).reduce((a, k) => a + k.bytes, 0);
       for (const e of plan.remove) console.log(`${o.dryRun ? 'would remove' : 'remove'} ${e}`);
-      if (!o.dryRun) await pruneCache(plan);
+      const left = o.dryRun ? [] : await pruneCache(plan);
+      for (const e of left) console.log(`left ${e}: another kmatrix process holds or uses it`);
       const after = (await cacheSizes()).reduce((a, k) => a + k.bytes, 0);
-      console.log(`${plan.remove.length} removed${o.dryRun ? ' (dry run)' : ''}, ${plan.keep} kept (used by the last ${plan.keepRuns.length} run(s)); ${humanBytes(before)} → ${humanBytes(after)}`);
+      console.log(`${plan.remove.length - left.length} removed${o.dryRun ? ' (dry run)' : ''}, ${plan.keep} kept (used by the last ${plan.keepRuns.length} run(s)); ${humanBytes(before)} → ${humanBytes(after)}`);
     });
 
   program

@@ -1,0 +1,125 @@
+// The cache shared by several kmatrix processes: one entry produced once while
+// the others wait, a killed producer's lock taken over, prune leaving alone
+// what live processes hold or use. Real Node processes on one cache directory.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { cached, cacheStats, hashOf, setCacheDir, usedPaths } from '../../harness/cache/cache.js';
+import { pruneCache, prunePlan } from '../../harness/cache/usage.js';
+
+const CACHE_JS = new URL('../../harness/cache/cache.js', import.meta.url).href;
+
+/** A child process producing `things/hash({key})` with cached(), its production lasting `ms`; prints "producing" and "dir <path>". */
+const PRODUCER = `
+import { writeFileSync } from 'node:fs';
+const { cached } = await import(process.env.CACHE_JS);
+const dir = await cached('things', { key: process.env.KEY }, async (tmp) => {
+  console.log('producing ' + tmp);
+  writeFileSync(tmp + '/who', String(process.pid));
+  await new Promise((r) => setTimeout(r, Number(process.env.MS)));
+});
+console.log('dir ' + dir);
+`;
+
+/** A child process that holds the lock of `things/bb` and uses `things/cc`, until killed. */
+const HOLDER = `
+const { noteUse, withLock, cacheDir } = await import(process.env.CACHE_JS);
+noteUse(cacheDir() + '/things/cc');
+withLock('things/bb', () => new Promise(() => { console.log('holding'); setInterval(() => {}, 1000); }));
+`;
+
+interface Child {
+  proc: ChildProcess;
+  out: () => string;
+  exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+
+function node(script: string, env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, CACHE_JS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, out: () => out, exited };
+}
+
+async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+}
+
+const produced = (root: string) => (existsSync(path.join(root, 'produced.log')) ? readFileSync(path.join(root, 'produced.log'), 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[0]) : []);
+
+describe('cache shared by processes', () => {
+  afterEach(() => children.splice(0).forEach((c) => c.kill('SIGKILL')));
+
+  it('two processes wanting one entry: one produces it, the other waits and gets the same directory', async function () {
+    this.timeout(30_000);
+    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-lock-'));
+    const env = { KMATRIX_CACHE_DIR: root, KEY: 'k1', MS: '1500' };
+    const [a, b] = [node(PRODUCER, env), node(PRODUCER, env)];
+    assert.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0], a.out() + b.out());
+    const dir = path.join(root, 'things', hashOf({ key: 'k1' }));
+    assert.deepEqual([a, b].map((c) => /^dir (.*)$/m.exec(c.out())?.[1]), [dir, dir]);
+    assert.equal([a, b].filter((c) => c.out().includes('producing')).length, 1, 'produced once');
+    assert.deepEqual(produced(root), [path.join('things', hashOf({ key: 'k1' }))]);
+    assert.ok(existsSync(path.join(dir, '.done')) && existsSync(path.join(dir, 'who')));
+    assert.deepEqual(readdirSync(path.join(root, 'things')), [hashOf({ key: 'k1' })], 'no .tmp left');
+
+    // this process finds it made: no production, and it counts as used here
+    setCacheDir(root);
+    try {
+      const before = cacheStats.produced.things ?? 0;
+      assert.equal(await cached('things', { key: 'k1' }, async () => assert.fail('produced again')), dir);
+      assert.equal(cacheStats.produced.things ?? 0, before);
+      assert.ok(usedPaths.has(path.join('things', hashOf({ key: 'k1' }))));
+    } finally {
+      setCacheDir(undefined);
+    }
+  });
+
+  it('a producer killed mid-production: its lock goes stale and another process takes over and produces', async function () {
+    this.timeout(40_000);
+    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-lock-'));
+    const env = { KMATRIX_CACHE_DIR: root, KEY: 'k2', KMATRIX_LOCK_STALE_MS: '3000' };
+    const a = node(PRODUCER, { ...env, MS: '600000' });
+    await until('the first producer to start', () => a.out().includes('producing'));
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const started = Date.now();
+    const b = node(PRODUCER, { ...env, MS: '100' });
+    assert.equal(await b.exited, 0, b.out());
+    assert.ok(Date.now() - started < 20_000, `taken over in ${Date.now() - started} ms`);
+    const dir = path.join(root, 'things', hashOf({ key: 'k2' }));
+    assert.match(b.out(), /producing/);
+    assert.equal(readFileSync(path.join(dir, 'who'), 'utf8'), String(b.proc.pid), 'made by the second process');
+    assert.ok(existsSync(`${dir}.tmp-${a.proc.pid}`), "the killed producer's half-made entry is left");
+    // …and prune removes it: its maker is gone and no one holds the entry's lock
+    mkdirSync(path.join(root, 'usage'), { recursive: true });
+    writeFileSync(path.join(root, 'usage', 'R1.json'), JSON.stringify([path.join('things', hashOf({ key: 'k2' }))]));
+    const plan = prunePlan(5, root);
+    assert.deepEqual(plan.remove, [path.join('things', `${hashOf({ key: 'k2' })}.tmp-${a.proc.pid}`)]);
+    assert.deepEqual(await pruneCache(plan, root), []);
+    assert.ok(!existsSync(`${dir}.tmp-${a.proc.pid}`) && existsSync(path.join(dir, '.done')));
+  });
+
+  it('prune leaves what another live process holds (lock) or uses (live list), and removes the rest', async function () {
+    this.timeout(30_000);
+    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-lock-'));
+    for (const e of ['things/aa', 'things/bb', 'things/cc', 'things/bb.tmp-999999999']) mkdirSync(path.join(root, e), { recursive: true });
+    mkdirSync(path.join(root, 'usage'));
+    writeFileSync(path.join(root, 'usage', 'R1.json'), '[]');
+    const holder = node(HOLDER, { KMATRIX_CACHE_DIR: root });
+    await until('the holder to take its lock', () => holder.out().includes('holding'));
+    const plan = prunePlan(5, root);
+    // cc: in the holder's live list; the .tmp: its pid is gone but the entry's lock is held
+    assert.deepEqual(plan.remove.sort(), ['things/aa', 'things/bb']);
+    assert.deepEqual(await pruneCache(plan, root), ['things/bb'], 'bb is locked by the holder: left');
+    assert.deepEqual(readdirSync(path.join(root, 'things')).sort(), ['bb', 'bb.tmp-999999999', 'cc']);
+  });
+});
