@@ -5,11 +5,11 @@
 // ran to an exit code. Kernels, drivers, consumers and guest images use it; it
 // uses none of them.
 import { execa } from 'execa';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from './apt.js';
 import { cached } from './cache/cache.js';
-import { InfraError } from './errors.js';
+import { BuildFailure, InfraError } from './errors.js';
 import type { Arch, BuilderChoice } from './types.js';
 
 /** Extract .deb files into `dir`; `members` limits what is taken from each (tar patterns). */
@@ -168,4 +168,27 @@ export function firstCompilerError(log: string): string | undefined {
     lines.find((l) => /^make(\[\d+\])?: \*\*\*/.test(l)) ??
     lines.find((l) => /error/i.test(l))
   )?.trim();
+}
+
+/**
+ * Run a build script inside a builder root, its log kept as `dir`/build.log.
+ * A build that ran and failed raises BuildFailure with the compiler's first
+ * error, its log kept beside the cache entry (which is discarded); one that
+ * never ran to an exit code raises InfraError (inBuilder).
+ */
+export async function runBuildScript(dir: string, root: string, mounts: SandboxMount[], script: string, what: string, note = ''): Promise<string> {
+  const r = await inBuilder(root, mounts, ['sh', '-c', script], { cwd: '/work' });
+  const log = `$ sh -c '${script}'${note ? `   # ${note}` : ''}\n${r.all ?? ''}\nexit ${r.exitCode}\n`;
+  await writeFile(path.join(dir, 'build.log'), log);
+  if (r.exitCode !== 0) {
+    const kept = dir.replace(/\.tmp-\d+$/, '.failed.log');
+    await writeFile(kept, log);
+    throw new BuildFailure(`${what} did not build (log: ${kept})`, firstCompilerError(log) ?? 'no error line');
+  }
+  return log;
+}
+
+/** Shell: the Debian packages shipping each shared library `bin` loads (its runtime closure's roots), into `out`. */
+export function runtimePackagesOf(bin: string, out: string): string {
+  return `ldd ${bin} | awk '/=> \\//{print $3}' | xargs -n1 realpath | xargs dpkg -S | cut -d: -f1 | sort -u > ${out}`;
 }

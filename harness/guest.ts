@@ -1,7 +1,7 @@
 // The guest side of a cell: what the harness tells the guest init (cell.env)
 // and how the host reads the guest's console (`KMATRIX v1 …` lines, logs as
 // length-checked base64). Garbage and truncated lines are counted, never trusted.
-import type { ConsumerKind, DriverId, Overhead, Phase, ProfileSpec } from './types.js';
+import type { CellResult, ConsumerKind, DriverId, FalcoEvidence, Overhead, Phase, ProfileSpec } from './types.js';
 import { DEFAULT_LOOP_COUNT, slowdown, type LoopTiming } from './workload.js';
 
 /** Where the guest finds a driver artifact the host built (init.sh reads the same paths). */
@@ -221,8 +221,69 @@ export class GuestReader {
  */
 export function markerEvents(captured: string, nonce: string, kind: ConsumerKind = 'sysdig'): string[] {
   const lines = captured.split('\n');
+  if (kind === 'falco') return falcoAlerts(captured).filter((a) => isMarkerAlert(a, nonce)).map((a) => a.line);
   if (kind === 'scap-open') return lines.filter((l) => /^\s*PARAM \d+: /.test(l) && l.includes(`kmatrix-marker-${nonce}`));
   return lines.filter((l) => l.startsWith('KMEVT ') && l.includes(`kmatrix-marker-${nonce}`) && /\s(openat2?|open|creat)\s/.test(l));
+}
+
+/** One of Falco's JSON alerts (json_output): its rule, priority, message and output fields. */
+export interface FalcoAlert {
+  rule: string;
+  priority?: string;
+  output?: string;
+  time?: string;
+  fields: Record<string, unknown>;
+  /** The line as Falco printed it. */
+  line: string;
+}
+
+/** Falco's JSON alerts among its stdout lines (its other lines, and torn ones, are not alerts). */
+export function falcoAlerts(stdout: string): FalcoAlert[] {
+  const alerts: FalcoAlert[] = [];
+  for (const line of stdout.split('\n').map((l) => l.trim())) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const a = JSON.parse(line) as { rule?: unknown; priority?: unknown; output?: unknown; time?: unknown; output_fields?: unknown };
+      if (typeof a.rule !== 'string') continue;
+      const fields = a.output_fields && typeof a.output_fields === 'object' ? (a.output_fields as Record<string, unknown>) : {};
+      alerts.push({ rule: a.rule, priority: str(a.priority), output: str(a.output), time: str(a.time), fields, line });
+    } catch {
+      // a torn line is not an alert
+    }
+  }
+  return alerts;
+  function str(v: unknown): string | undefined {
+    return typeof v === 'string' ? v : undefined;
+  }
+}
+
+/** kmatrix's rule fired on this cell's marker: an open-family event on the nonce's file. */
+export function isMarkerAlert(a: FalcoAlert, nonce: string): boolean {
+  return a.rule === 'kmatrix marker opened' && String(a.fields['fd.name'] ?? '').includes(`kmatrix-marker-${nonce}`) && /^(open|openat|openat2)$/.test(String(a.fields['evt.type'] ?? ''));
+}
+
+/** What Falco says of its run at exit (-v): the driver's event and drop counts, its drop monitor, its alerts. */
+export interface FalcoStats {
+  driverEvents?: number;
+  driverDrops?: number;
+  /** "event drop detected: N occurrences" of Falco's syscall drop monitor. */
+  dropsDetected?: number;
+  /** Events detected (alerts). */
+  alerts?: number;
+}
+
+export function falcoStats(text: string): FalcoStats {
+  const n = (re: RegExp) => {
+    const m = re.exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const s: FalcoStats = {
+    driverEvents: n(/Driver Events:\s*(\d+)/),
+    driverDrops: n(/Driver Drops:\s*(\d+)/),
+    dropsDetected: n(/event drop detected:\s*(\d+) occurrences/),
+    alerts: n(/Events detected:\s*(\d+)/),
+  };
+  return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as FalcoStats;
 }
 
 /** pdig cells: events on the marker a process pdig does not trace opened (sysdig's lines). */
@@ -271,6 +332,7 @@ export function pdigWarnings(stderr: string): string[] {
 
 /** How many events the consumer says it captured (sysdig: our printed lines; scap-open: its closing stats). */
 export function capturedCount(captured: string, kind: ConsumerKind): number {
+  if (kind === 'falco') return falcoStats(captured).driverEvents ?? 0;
   if (kind === 'scap-open') return Number(/events correctly captured\): (\d+)/.exec(captured)?.[1] ?? 0);
   return captured.split('\n').filter((l) => l.startsWith('KMEVT ')).length;
 }
@@ -318,6 +380,13 @@ export interface GuestVerdict {
   untracedMarker?: boolean;
   overhead?: Overhead;
   warnings?: string[];
+  falco?: FalcoEvidence;
+}
+
+/** A verdict's evidence as the results keep it. */
+export function evidenceOf(v: GuestVerdict, notes: string[] = []): NonNullable<CellResult['evidence']> {
+  const overhead = v.overhead && notes.length ? { ...v.overhead, notes: [...notes, ...(v.overhead.notes ?? [])] } : v.overhead;
+  return { events: v.events, marker: v.marker, lines: v.lines, untracedMarker: v.untracedMarker, overhead, warnings: v.warnings, falco: v.falco };
 }
 
 /**
@@ -357,6 +426,10 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
   const events = capturedCount(`${captured}\n${r.logs.stats ?? ''}`, kind);
   const hits = markerEvents(captured, nonce, kind);
   const evidence: Omit<GuestVerdict, 'status' | 'phase' | 'reason' | 'firstError'> = { events, marker: hits.length > 0, lines: hits.slice(0, 5), oops: none.oops };
+  if (kind === 'falco') {
+    const alert = falcoAlerts(captured).find((a) => isMarkerAlert(a, nonce));
+    evidence.falco = { ...(alert ? { alert: alert.line } : {}), ...(r.attachedAfter !== undefined ? { startupSeconds: r.attachedAfter } : {}), ...falcoStats(`${r.logs.stats ?? ''}`) };
+  }
   if (driver === 'pdig') {
     // only meaningful if the untraced process really opened its marker while the consumer ran
     if (r.capture.untracedOpens > 0) evidence.untracedMarker = untracedEvents(captured, nonce).length > 0;

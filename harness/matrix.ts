@@ -113,18 +113,29 @@ export const matrixSchema = {
         oneOf: [
           { properties: { kind: { const: 'sysdig' } }, oneOf: [{ required: ['debian'] }, { required: ['git'] }] },
           { properties: { kind: { const: 'scap-open' } }, required: ['libs'] },
+          { properties: { kind: { const: 'falco' } }, required: ['falco'] },
         ],
         additionalProperties: false,
         properties: {
-          kind: { enum: ['sysdig', 'scap-open'] },
+          kind: { enum: ['sysdig', 'scap-open', 'falco'] },
           debian: debianPkg,
           // built from a commit in a builder root of a suite of its time
           git: { ...gitPin, required: ['url', 'commit', 'suite'], properties: { ...gitPin.properties, suite: { type: 'string' } } },
+          // scap-open: a libs source package of a suite, or a libs commit (and a driver commit over its driver/)
           libs: {
             type: 'object',
-            required: ['suite', 'package'],
+            required: ['suite'],
+            oneOf: [{ required: ['package'] }, { required: ['git'] }],
+            dependencies: { driver: ['git'] },
             additionalProperties: false,
-            properties: { suite: { type: 'string' }, package: { type: 'string' }, modern: { type: 'boolean' } },
+            properties: { suite: { type: 'string' }, package: { type: 'string' }, git: gitPin, driver: gitPin, modern: { type: 'boolean' } },
+          },
+          // Falco from git, with the libs and driver trees it builds against
+          falco: {
+            type: 'object',
+            required: ['git', 'libs', 'driver', 'suite', 'version'],
+            additionalProperties: false,
+            properties: { git: gitPin, libs: gitPin, driver: gitPin, suite: { type: 'string' }, version: { type: 'string' } },
           },
           engines: { type: 'array', minItems: 1, items: { enum: DRIVERS } },
           requires: {
@@ -224,9 +235,11 @@ function describe(err: ErrorObject): string {
     case 'enum':
       return `${key} must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'oneOf':
-      return key.startsWith('consumers.')
-        ? `${key}: a sysdig consumer needs "debian" (a package) or "git" (url, commit, suite), a scap-open consumer needs "libs"`
-        : `${key} must have exactly one of "debian", "dir" or "git"`;
+      return /^consumers\.[^.]+\.libs$/.test(key)
+        ? `${key} needs exactly one of "package" (a libs source package of the suite) or "git" (a libs commit)`
+        : key.startsWith('consumers.')
+          ? `${key}: a sysdig consumer needs "debian" (a package) or "git" (url, commit, suite), a scap-open consumer needs "libs", a falco consumer needs "falco" (git, libs, driver, suite, version)`
+          : `${key} must have exactly one of "debian", "dir" or "git"`;
     case 'anyOf':
       return `${key} must be a local path (a .deb file or a directory of them) or { url: "http(s)://…", sha256: "<64 hex digits>" }`;
     case 'dependencies':
@@ -346,7 +359,7 @@ export function parseMatrix(text: string, file: string): Matrix {
           }
   });
   for (const s of Object.keys(m.suites ?? {}))
-    if (!Object.values(kernels).some((k) => kernelSuites(k).includes(s) || k.sdcard?.firmware.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs ?? c.git)?.suite === s))
+    if (!Object.values(kernels).some((k) => kernelSuites(k).includes(s) || k.sdcard?.firmware.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs ?? c.git ?? c.falco)?.suite === s))
       throw new UserError(`${where('suites', s)}: suite "${s}" is configured but nothing uses it.`);
 
   return {

@@ -32,21 +32,37 @@ export interface KernelSpec {
   line?: number;
 }
 
-export type ConsumerKind = 'sysdig' | 'scap-open';
+export type ConsumerKind = 'sysdig' | 'scap-open' | 'falco';
 
 export interface ConsumerSpec {
   id: string;
   kind: ConsumerKind;
   /** sysdig: a Debian binary package (with its dependency closure). */
   debian?: { suite: string; package: string };
-  /** scap-open: built from a Debian falcosecurity-libs source package. */
-  libs?: { suite: string; package: string; modern: boolean };
+  /**
+   * scap-open: built in a builder root of `suite` from a libs tree — a Debian
+   * falcosecurity-libs source package, or a git commit (with `driver`: another
+   * commit's driver/ over its own, whose modern probe is then built in).
+   */
+  libs?: { suite: string; package?: string; git?: GitPin; driver?: GitPin; modern: boolean };
+  /** Falco itself, built from git: Falco, the libs it builds against, the driver tree (FALCOSECURITY_LIBS_SOURCE_DIR, DRIVER_SOURCE_DIR). */
+  falco?: FalcoBuildSpec;
   /** sysdig: built from a git commit (userspace from before the libs split) in a builder root of `suite`. */
   git?: GitPin & { suite: string };
   /** Drivers the consumer's libscap can open (Debian's builds never have modern_bpf). */
   engines: DriverId[];
   /** The consumer's libscap minimum driver versions (SCAP_MINIMUM_DRIVER_{API,SCHEMA}_VERSION). */
   requires: { api: string; schema: string };
+}
+
+export interface FalcoBuildSpec {
+  git: GitPin;
+  libs: GitPin;
+  driver: GitPin;
+  /** The Debian suite whose builder root builds it (and whose packages its guest gets). */
+  suite: string;
+  /** What `falco --version` says (a shallow checkout has no tags: FALCO_VERSION). */
+  version: string;
 }
 
 export interface GitPin {
@@ -145,6 +161,8 @@ export interface CellResult {
     overhead?: Overhead;
     /** The consumer's warnings when it passed with them. */
     warnings?: string[];
+    /** Falco as the consumer: its alert, start-up time and counters. */
+    falco?: FalcoEvidence;
   };
   durations: Partial<Record<Phase, number>>;
   logs: Partial<Record<'build' | 'console', string>>;
@@ -152,6 +170,19 @@ export interface CellResult {
   findings?: string[];
   /** Kernel panic / Oops / BUG / WARN text seen on the console while the driver loaded or captured. */
   oops?: string;
+}
+
+/** What a Falco cell keeps of Falco's run. */
+export interface FalcoEvidence {
+  /** The marker rule's alert, the JSON line as Falco printed it. */
+  alert?: string;
+  /** Seconds from Falco's start until it opened the syscall source (the guest's quarter-second clock). */
+  startupSeconds?: number;
+  /** At exit (-v): the driver's event and drop counts, Falco's drop monitor, its alerts. */
+  driverEvents?: number;
+  driverDrops?: number;
+  dropsDetected?: number;
+  alerts?: number;
 }
 
 /** The syscall loop (COUNT openat/close) timed in one guest: untraced, with kmod capturing, under pdig. */

@@ -8,7 +8,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { errorLine } from '../errors.js';
-import { cellEnvFile, GuestReader, judge, loopWatchdog } from '../guest.js';
+import { cellEnvFile, evidenceOf, GuestReader, judge, loopWatchdog } from '../guest.js';
 import { writeCpio } from '../images/guest.js';
 import { writePidFile } from '../leftovers.js';
 import { qemuCommand, resolveAccel, startVm, type Accel, type MachineDef } from '../machines.js';
@@ -112,8 +112,7 @@ export class QemuBackend implements Backend {
       const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed });
       if (reader.report.boot?.release) facts.kernel = { release: reader.report.boot.release };
       if (reader.report.sdcard) facts.kernel = { ...facts.kernel, sdcard: reader.report.sdcard };
-      const overhead = v.overhead && built.notes?.length ? { ...v.overhead, notes: [...built.notes!, ...(v.overhead.notes ?? [])] } : v.overhead;
-      facts.evidence = { events: v.events, marker: v.marker, lines: v.lines, untracedMarker: v.untracedMarker, overhead, warnings: v.warnings };
+      facts.evidence = evidenceOf(v, built.notes);
       if (v.oops) facts.oops = v.oops;
       const at = clock.phase;
       if (at && at !== v.phase && PHASES.indexOf(v.phase) > PHASES.indexOf(at)) {

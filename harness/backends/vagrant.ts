@@ -17,7 +17,7 @@ import { firstCompilerError, ranToExit } from '../builder.js';
 import { cached, cacheDir, readCachedJson } from '../cache/cache.js';
 import { treeHash } from '../drivers/build.js';
 import { errorLine } from '../errors.js';
-import { ARTIFACT_IN_GUEST, cellEnvFile, GuestReader, judge, moduleInGuest } from '../guest.js';
+import { ARTIFACT_IN_GUEST, cellEnvFile, evidenceOf, GuestReader, judge, moduleInGuest } from '../guest.js';
 import { lastMeaningful, vagrantEnv } from '../images/box.js';
 import { MACHINES } from '../machines.js';
 import { guestInit } from '../paths.js';
@@ -301,7 +301,7 @@ export class VagrantBackend implements Backend {
       }
       const rel2 = reader.report.boot.release;
       facts.kernel = { release: rel2, version: /^(\d+\.\d+\.\d+)/.exec(rel2)?.[1] ?? fetched.kernel.version };
-      facts.evidence = { events: v.events, marker: v.marker, lines: v.lines };
+      facts.evidence = evidenceOf(v);
       if (v.oops) facts.oops = v.oops;
       const at = clock.phase;
       if (at && at !== v.phase && PHASES.indexOf(v.phase) > PHASES.indexOf(at)) {

@@ -5,6 +5,7 @@
 import { Backends } from '../backends/index.js';
 import { kernelBuilderPackages } from '../builder.js';
 import { buildRecipe } from '../drivers/build.js';
+import { describeConsumer, engineArgs } from '../consumers/index.js';
 import { ARTIFACT_IN_GUEST, moduleInGuest, runAsPrefix } from '../guest.js';
 import { describeKernel } from '../kernels/index.js';
 import { hostDebianArch, MACHINES } from '../machines.js';
@@ -27,11 +28,9 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     builder: { suite: described.builder.suite, compiler: 'gcc' }, packages: [],
   };
   const tree = { dir: `${cache}/sources/${cell.source.id}` } as DriverTree;
-  const consumerImage = {
-    cpio: cell.consumer.debian
-      ? `${cache}/guests/<${cell.consumer.debian.suite} ${cell.consumer.debian.package} closure + busybox>.cpio`
-      : `${cache}/guests/<${cell.consumer.libs!.suite} runtime of scap-open + busybox>.cpio`,
-  } as GuestImage;
+  const runAs = runAsPrefix(cell.profile);
+  const told = describeConsumer(cell.consumer, runAs, engineArgs(cell.consumer.kind, cell.driver));
+  const consumerImage = { cpio: `${cache}/guests/${told.image}.cpio` } as GuestImage;
   const built = {
     artifact: cell.driver === 'kmod' || cell.driver === 'ebpf' ? `${cache}/builds/<key>/src/${cell.driver === 'kmod' ? 'scap.ko' : 'bpf/probe.o'}` : undefined,
     consumer: { image: consumerImage, files: cell.consumer.libs ? { 'usr/bin/scap-open': `${cache}/consumers/<key>/scap-open` } : {}, version: '<version>', openatExit: -1 },
@@ -40,10 +39,17 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     facts: {},
   } as unknown as Built;
   const plan = planGuest(cell, { kernel, tree }, built, { timeouts: m.timeouts, dir: '<run>/cells/<cell>', nonce: '<nonce>' });
+  // the tree is not fetched: its module's name is the one the source is configured with
+  if (cell.driver === 'kmod' && cell.source.name) plan.env.module = cell.source.name;
   // the backend the kernel's machine names (QEMU's command line, or the Vagrant steps)
   const boot = await new Backends().for(plan.machine).describe(plan);
 
-  const src = cell.source.debian ? `${cell.source.debian.package} from ${cell.source.debian.suite} (its configured driver tree)` : `local tree ${cell.source.dir}`;
+  const s = cell.source;
+  const src = s.debian
+    ? `${s.debian.package} from ${s.debian.suite} (its configured driver tree)`
+    : s.git
+      ? `git ${s.git.url}@${s.git.commit}: its driver/ configured as its CMake does (module ${s.name ?? 'scap'})${s.libs ? `, with the libs tree ${s.libs.url}@${s.libs.commit}` : ''}`
+      : `local tree ${s.dir}`;
   // the compiler is known once the kernel is fetched: its package name stands in
   const builder = kernelBuilderPackages(kernel, hostDebianArch()).map((p) => (/^gcc(-|$)/.test(p) ? p.replace(/^gcc/, described.builder.compiler) : p));
   const build =
@@ -53,29 +59,21 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
           return [
             `bwrap (builder root read-only, no network; /kernel = kernel packages, /build = a copy of the driver tree) -- sh -c 'cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}'`,
             ...(cell.driver === 'ebpf' ? ['  (kernels ≥ 7: clang also gets -fms-extensions, and -DCC_USING_FENTRY on amd64)'] : []),
-            `artifact: ${r.artifact} → guest /${ARTIFACT_IN_GUEST[cell.driver]}`,
+            `artifact: ${r.artifact} → guest /${cell.driver === 'kmod' ? moduleInGuest(plan.env.module) : ARTIFACT_IN_GUEST[cell.driver]}`,
           ];
         })()
       : cell.driver === 'modern-ebpf'
-        ? [`built into the consumer: scap-open with -DBUILD_LIBSCAP_MODERN_BPF=ON from ${cell.consumer.libs?.package ?? '?'} (${cell.consumer.libs?.suite ?? '?'})`]
+        ? [`built into the consumer: ${told.what}`]
         : ['pdig: not packaged in Debian (a source tree configured by hand is needed)'];
-  const consumer = cell.consumer.debian
-    ? `${cell.consumer.debian.package} from ${cell.consumer.debian.suite} (Debian binary package and its dependency closure)`
-    : `scap-open built from the ${cell.consumer.libs!.package} source of ${cell.consumer.libs!.suite}`;
-  const runAs = runAsPrefix(cell.profile);
   const env = plan.env;
-  const consumerCmd =
-    env.consumer === 'sysdig'
-      ? `${runAs ? runAs + ' ' : ''}sysdig --unbuffered ${env.engineArgs} -p '…' "fd.name contains <nonce>"`.replace(/\s+/g, ' ')
-      : `${runAs ? runAs + ' ' : ''}scap-open ${env.engineArgs} --evt_type <openat exit of its libs>`;
   const steps = [
     'mount /proc, /sys, /dev, /tmp, debugfs, tracefs; print `KMATRIX v1 boot release=… btime=…`',
     ...(k.sdcard ? ['load the SD card modules, mount /dev/mmcblk0p2 read-only and check it is this card'] : []),
     ...(cell.driver === 'kmod' ? [`${runAs ? runAs + ' ' : ''}insmod /${moduleInGuest(plan.env.module)} (its output and rc reported)`] : []),
-    `start the consumer: ${consumerCmd}`,
+    `start the consumer: ${told.command}`,
     `open /tmp/kmatrix-marker-<nonce> every quarter second until the consumer shows it (window ${m.timeouts.capture} s${env.consumer === 'scap-open' ? `; without coreutils' libstdbuf in the guest: a fixed ${Math.min(25, m.timeouts.capture)} s, read at the end` : ''})`,
     'stop the consumer (SIGINT, then SIGKILL after 10 s); report its stderr, the captured marker lines and `KMATRIX v1 capture found=…`',
-    ...(cell.driver === 'kmod' ? ['rmmod scap'] : []),
+    ...(cell.driver === 'kmod' ? [`rmmod ${env.module ?? 'scap'}`] : []),
     'report dmesg, `KMATRIX v1 done`, poweroff',
   ];
   const section = (t: string, lines: string[]) => `${t}\n${lines.map((l) => `  ${l}`).join('\n')}`;
@@ -89,7 +87,7 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     section('driver source', [src]),
     section('builder', [`mmdebstrap --mode=unshare --variant=apt ${described.builder.suite} with: ${builder.join(' ')}`]),
     section('driver build', build),
-    section('consumer', [consumer]),
+    section('consumer', [told.what]),
     section(plan.machine.backend === 'qemu' ? 'QEMU command line' : 'Vagrant', boot),
     section('guest steps (images/guest/init.sh, cell.env)', steps.map((s, i) => `${i + 1}. ${s}`)),
     section('cell.env', guestSteps(plan).trimEnd().split('\n')),

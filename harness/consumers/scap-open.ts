@@ -1,14 +1,17 @@
-// scap-open, libscap's example consumer, built from a Debian
-// falcosecurity-libs source package in a builder root of its suite — with the
-// modern eBPF engine where asked (the probe is then built into it). Its stdout
-// is line-buffered in the guest (coreutils' libstdbuf), so capture ends at the marker.
+// scap-open, libscap's example consumer, built in a builder root of its suite
+// from a libs tree — a Debian falcosecurity-libs source package, or a git
+// commit (optionally with another commit's driver/ over its own, so that the
+// modern probe built into it is that driver's). With the modern eBPF engine
+// where asked (the probe is then built into it). Its stdout is line-buffered
+// in the guest (coreutils' libstdbuf), so capture ends at the marker.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AptDist, Debian } from '../apt.js';
-import { builderRoot, extractDebs, firstCompilerError, inBuilder } from '../builder.js';
+import { builderRoot, extractDebs, runBuildScript, runtimePackagesOf, type SandboxMount } from '../builder.js';
 import { cached } from '../cache/cache.js';
-import { BuildFailure, CellSkip, isUnavailable, SourceUnavailable } from '../errors.js';
+import { CellSkip, isUnavailable, SourceUnavailable } from '../errors.js';
+import { gitCheckout } from '../git.js';
 import { guestImage } from '../images/guest.js';
 import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
 
@@ -16,45 +19,64 @@ import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
 const SCAP_OPEN_BUILD = ['build-essential', 'dpkg-dev', 'cmake', 'libelf-dev', 'zlib1g-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libvalijson-dev', 'libre2-dev', 'uthash-dev'];
 const MODERN_BUILD = ['clang', 'bpftool', 'libbpf-dev'];
 
+/** The build in /work: the libs tree in /work/libs (unpacked there from /dsc for a source package). */
+export function scapOpenScript(flags: string[], dsc?: string): string {
+  return [
+    'set -e',
+    ...(dsc ? [`dpkg-source -x /dsc/${dsc} libs >/dev/null`] : []),
+    'mkdir libs/build && cd libs/build',
+    `cmake ${flags.join(' ')} ..`,
+    'make -j"$(nproc)" scap-open',
+    'bin=libscap/examples/01-open/scap-open',
+    runtimePackagesOf('$bin', '/work/runtime-packages'),
+    'cp $bin /work/scap-open',
+    'grep -h "PPME_SYSCALL_OPENAT_2_X = " ../driver/ppm_events_public.h > /work/openat',
+  ].join('\n');
+}
+
 export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[]): Promise<ConsumerAssets> {
   const libs = spec.libs!;
   if (arch !== 'amd64')
     // modern_bpf's CMake takes the BPF target arch from the build host's uname: no cross build as is.
     throw new CellSkip(`no ${arch} consumer: scap-open is only built for amd64 here (libs' modern_bpf CMake cannot cross-build for ${arch})`);
   const dist = debian.dist(libs.suite, arch);
-  let src: { dsc: string; dir: string };
-  try {
-    src = await dist.source(libs.package);
-  } catch (e) {
-    if (!isUnavailable(e)) throw e;
-    throw new SourceUnavailable(`${libs.package} source from ${libs.suite}: ${(e as Error).message}`);
-  }
   const packages = [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
-  const root = await builderRoot(debian, libs.suite, packages);
   const flags = ['-DMINIMAL_BUILD=ON', '-DUSE_BUNDLED_DEPS=OFF', '-DCREATE_TEST_TARGETS=OFF', '-DBUILD_DRIVER=OFF', `-DBUILD_LIBSCAP_MODERN_BPF=${libs.modern ? 'ON' : 'OFF'}`];
-  const dsc = path.basename(src.dsc);
-  const out = await cached('consumers', { dsc, hash: readFileSync(src.dsc, 'utf8'), packages, flags }, async (dir) => {
-    await mkdir(path.join(dir, 'work'));
-    const script = [
-      'set -e',
-      `dpkg-source -x /dsc/${dsc} libs >/dev/null`,
-      'mkdir libs/build && cd libs/build',
-      `cmake ${flags.join(' ')} ..`,
-      'make -j2 scap-open',
-      'bin=libscap/examples/01-open/scap-open',
-      // the runtime packages: whoever ships each shared library the binary needs
-      `ldd $bin | awk '/=> \\//{print $3}' | xargs -n1 realpath | xargs dpkg -S | cut -d: -f1 | sort -u > /work/runtime-packages`,
-      'cp $bin /work/scap-open',
-      'grep -h "PPME_SYSCALL_OPENAT_2_X = " ../driver/ppm_events_public.h > /work/openat',
-    ].join('\n');
-    const r = await inBuilder(root, [{ host: src.dir, guest: '/dsc' }, { host: path.join(dir, 'work'), guest: '/work', writable: true }], ['sh', '-c', script], { cwd: '/work' });
-    const log = `${r.all ?? ''}\nexit ${r.exitCode}\n`;
-    await writeFile(path.join(dir, 'build.log'), log);
-    if (r.exitCode !== 0) {
-      const kept = dir.replace(/\.tmp-\d+$/, '.failed.log'); // the entry itself is discarded
-      await writeFile(kept, log);
-      throw new BuildFailure(`scap-open did not build (log: ${kept})`, firstCompilerError(log) ?? 'no error line');
+  let key: object, what: string, prepare: (work: string) => Promise<SandboxMount[]>;
+  if (libs.git) {
+    const [tree, driver] = await Promise.all([gitCheckout(libs.git), libs.driver ? gitCheckout(libs.driver) : undefined]);
+    key = { libs: libs.git.commit, driver: libs.driver?.commit };
+    what = `${libs.git.url}@${libs.git.commit.slice(0, 12)}${libs.driver ? ` with driver/ of ${libs.driver.commit.slice(0, 12)}` : ''}`;
+    prepare = async (work) => {
+      // a copy of its own: CMake writes into the tree, and the driver's tree goes over its driver/
+      await cp(tree, path.join(work, 'libs'), { recursive: true, filter: (f) => !f.endsWith(`${path.sep}.git`) });
+      if (driver) {
+        await rm(path.join(work, 'libs', 'driver'), { recursive: true, force: true });
+        await cp(path.join(driver, 'driver'), path.join(work, 'libs', 'driver'), { recursive: true });
+      }
+      return [];
+    };
+  } else {
+    let src: { dsc: string; dir: string };
+    try {
+      src = await dist.source(libs.package!);
+    } catch (e) {
+      if (!isUnavailable(e)) throw e;
+      throw new SourceUnavailable(`${libs.package} source from ${libs.suite}: ${(e as Error).message}`);
     }
+    const dsc = path.basename(src.dsc);
+    key = { dsc, hash: readFileSync(src.dsc, 'utf8') };
+    what = dsc.replace(/\.dsc$/, '').replace('_', '=');
+    prepare = async () => [{ host: src.dir, guest: '/dsc' }];
+  }
+  const root = await builderRoot(debian, libs.suite, packages);
+  const script = scapOpenScript(flags, 'dsc' in key ? (key as { dsc: string }).dsc : undefined);
+  const out = await cached('consumers', { ...key, packages, flags, ...(libs.git ? { script } : {}) }, async (dir) => {
+    const work = path.join(dir, 'work');
+    await mkdir(work);
+    const mounts = await prepare(work);
+    await runBuildScript(dir, root, [...mounts, { host: work, guest: '/work', writable: true }], script, `scap-open (${what})`, `builder: ${libs.suite}`);
+    await rm(path.join(work, 'libs'), { recursive: true, force: true }); // the build tree is not needed again
   });
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
@@ -63,7 +85,7 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
   return {
     image,
     files: { 'usr/bin/scap-open': path.join(work, 'scap-open'), [STDBUF_LIB]: await stdbufLib(dist) },
-    version: `scap-open ${dsc.replace(/\.dsc$/, '').replace('_', '=')}${libs.modern ? ' (modern_bpf)' : ''}`,
+    version: `scap-open ${what}${libs.modern ? ' (modern_bpf)' : ''}`,
     openatExit: openat,
   };
 }

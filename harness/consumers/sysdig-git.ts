@@ -5,12 +5,12 @@
 // packages (no bundled downloads). MINIMAL_BUILD (no eBPF engine, no
 // container metadata) unless the consumer is to open eBPF probes.
 import { readFileSync } from 'node:fs';
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from '../apt.js';
-import { builderRoot, firstCompilerError, inBuilder } from '../builder.js';
+import { builderRoot, runBuildScript } from '../builder.js';
 import { cached } from '../cache/cache.js';
-import { BuildFailure, CellSkip } from '../errors.js';
+import { CellSkip } from '../errors.js';
 import { gitCheckout } from '../git.js';
 import { guestImage } from '../images/guest.js';
 import { hostDebianArch } from '../machines.js';
@@ -60,14 +60,7 @@ export async function buildGitSysdig(debian: Debian, spec: ConsumerSpec, arch: A
     const work = path.join(dir, 'work');
     await mkdir(work);
     await cp(src, path.join(work, 'src'), { recursive: true, filter: (f) => !f.endsWith(`${path.sep}.git`) });
-    const r = await inBuilder(root, [{ host: work, guest: '/work', writable: true }], ['sh', '-c', script], { cwd: '/work' });
-    const log = `$ sh -c '${script}'   # builder: ${pin.suite}\n${r.all ?? ''}\nexit ${r.exitCode}\n`;
-    await writeFile(path.join(dir, 'build.log'), log);
-    if (r.exitCode !== 0) {
-      const kept = dir.replace(/\.tmp-\d+$/, '.failed.log'); // the entry itself is discarded
-      await writeFile(kept, log);
-      throw new BuildFailure(`sysdig ${pin.commit.slice(0, 12)} did not build (log: ${kept})`, firstCompilerError(log) ?? 'no error line');
-    }
+    await runBuildScript(dir, root, [{ host: work, guest: '/work', writable: true }], script, `sysdig ${pin.commit.slice(0, 12)}`, `builder: ${pin.suite}`);
   });
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);

@@ -121,6 +121,15 @@ case "$KM_CONSUMER" in
     if [ -f $stdbuf ]; then live=1; window=$KM_CAPTURE_TIMEOUT; else live=0; window=25; [ "$KM_CAPTURE_TIMEOUT" -lt $window ] && window=$KM_CAPTURE_TIMEOUT; stdbuf=; fi
     LD_PRELOAD=$stdbuf _STDBUF_O=L $KM_RUN_AS scap-open $KM_ENGINE_ARGS --evt_type "$KM_EVT_TYPE" > /tmp/captured 2> /tmp/consumer.err &
     ;;
+  falco)
+    # Falco with kmatrix's configuration (/etc/falco/falco.yaml): one rule, the
+    # nonce written into it, alerting in JSON on stdout when the marker is
+    # opened; -v: the driver's event and drop counts at exit. Attached: Falco
+    # says it opens the syscall source (on stderr, its log).
+    sed "s/KMATRIX_NONCE/$KM_NONCE/" /etc/falco/kmatrix_rules.yaml.in > /tmp/kmatrix_rules.yaml
+    live=1; window=$KM_CAPTURE_TIMEOUT; first_event="Opening 'syscall' source"; attach_log=/tmp/consumer.err
+    HOME=/tmp $KM_RUN_AS falco -c /etc/falco/falco.yaml $KM_ENGINE_ARGS -v > /tmp/captured 2> /tmp/consumer.err &
+    ;;
   *) echo "unknown consumer $KM_CONSUMER" > /tmp/consumer.err; false & ;;
 esac
 pid=$!
@@ -134,7 +143,7 @@ while [ $t -lt "$window" ]; do
   open_marker
   if [ $live = 1 ]; then
     grep -q "kmatrix-marker-$KM_NONCE" /tmp/captured 2>/dev/null && found=1
-    if [ $attached = 0 ] && grep -q -e "$first_event" /tmp/captured 2>/dev/null; then attached=1; say attached seconds=$t; fi
+    if [ $attached = 0 ] && grep -q -e "$first_event" "${attach_log:-/tmp/captured}" 2>/dev/null; then attached=1; say attached seconds=$t; fi
     [ $found = 1 ] && break
   fi
   # a quarter-second tick: the marker is seen (and capture ends) within 0.25 s of arriving
@@ -157,6 +166,11 @@ log consumer /tmp/consumer.err
 # The host gets the lines naming the marker, and the consumer's closing lines (stats).
 grep -e "$KM_NONCE" /tmp/captured | head -n 50 > /tmp/captured.marker
 log captured /tmp/captured.marker
+# Falco's own counters at exit: the driver's events and drops, its drop monitor, its alerts.
+[ "$KM_CONSUMER" = falco ] && {
+  grep -h -E 'Driver Events|Driver Drops|Captured Events|event drop detected|num times actions taken|Events detected' /tmp/consumer.err /tmp/captured > /tmp/captured.tail
+  log stats /tmp/captured.tail
+}
 [ "$KM_CONSUMER" = scap-open ] && {
   { grep -E 'Seen by driver|events correctly captured|Time elapsed' /tmp/captured; tail -n 40 /tmp/captured; } > /tmp/captured.tail
   log stats /tmp/captured.tail
