@@ -7,7 +7,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { SuiteOptions } from './apt.js';
-import type { PlatformMapping } from './verdicts.js';
+import type { PlatformMapping, Today } from './verdicts.js';
 import { UserError } from './errors.js';
 import { KINDS, kernelSuites } from './kernels/index.js';
 import { MACHINES } from './machines.js';
@@ -33,6 +33,8 @@ export interface Matrix {
   platforms: PlatformMapping[];
   /** The recommended-driver table (absolute path), if the matrix names one. */
   recommended?: string;
+  /** Today's Falco: the sources standing for it in the report's "then and now", what upstream removed. */
+  today?: Today;
   cells: Cell[];
 }
 
@@ -184,6 +186,17 @@ export const matrixSchema = {
       },
     },
     recommended: { type: 'string' },
+    // today's Falco: its release, the sources standing for it, the drivers upstream removed since the document
+    today: {
+      type: 'object',
+      required: ['falco', 'sources'],
+      additionalProperties: false,
+      properties: {
+        falco: { type: 'string' },
+        sources: { type: 'array', minItems: 1, items: { type: 'string' } },
+        removed: { type: 'object', propertyNames: { enum: DRIVERS }, additionalProperties: { type: 'string' } },
+      },
+    },
     platforms: {
       type: 'object',
       additionalProperties: {
@@ -320,6 +333,9 @@ export function parseMatrix(text: string, file: string): Matrix {
       throw new UserError(`${where('sources', id, 'compareKmod')}: source ${id} compares with source "${s.compareKmod}", which is not another source under sources: (known: ${Object.keys(sources).join(', ')}).`);
     sources[id]!.compareKmod = sources[s.compareKmod];
   }
+  for (const [j, t] of (m.today?.sources ?? []).entries())
+    if (!sources[t]) throw new UserError(`${where('today', 'sources', j)}: today's Falco names source "${t}", which is not under sources: (known: ${Object.keys(sources).join(', ')}).`);
+
   const profiles: Record<string, ProfileSpec> = { host: { id: 'host', description: 'root, all capabilities' } };
   for (const [id, p] of Object.entries<any>(m.profiles ?? {})) profiles[id] = { id, ...p };
 
@@ -376,6 +392,7 @@ export function parseMatrix(text: string, file: string): Matrix {
     profiles,
     platforms,
     recommended: abs(m.recommended),
+    ...(m.today ? { today: { falco: m.today.falco, sources: m.today.sources, removed: m.today.removed ?? {} } } : {}),
     cells: [...cells.values()],
   };
 }

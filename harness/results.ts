@@ -15,6 +15,8 @@ export interface Verdicts {
   source: string;
   platforms: PlatformVerdict[];
   claims: ClaimVerdict[];
+  /** Today's Falco and its sources, when the matrix has them ("then and now"). */
+  today?: { falco: string; sources: string[] };
 }
 
 export interface ResultsFile {
@@ -30,10 +32,11 @@ export interface WriterOptions {
 }
 
 /** Verdicts of a matrix's platforms and the table it names (none if it names no table); `ctx`: the bench's figures, if any. */
-export function matrixVerdicts(m: Pick<Matrix, 'recommended' | 'platforms'>, ctx: ClaimContext = {}): WriterOptions['verdicts'] {
+export function matrixVerdicts(m: Pick<Matrix, 'recommended' | 'platforms' | 'today'>, ctx: ClaimContext = {}): WriterOptions['verdicts'] {
   if (!m.recommended) return undefined;
   const table = loadRecommended(m.recommended);
-  return (cells) => ({ source: table.source, platforms: platformVerdicts(table, m.platforms, cells), claims: claimVerdicts(table, cells, ctx) });
+  const today = m.today ? { today: { falco: m.today.falco, sources: m.today.sources } } : {};
+  return (cells) => ({ source: table.source, platforms: platformVerdicts(table, m.platforms, cells, m.today), claims: claimVerdicts(table, cells, ctx, m.today), ...today });
 }
 
 /** The driver overhead of the last `npm run bench` (reports/bench.json), when it measured one. */

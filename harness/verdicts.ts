@@ -57,6 +57,30 @@ export interface PlatformVerdict {
   evidenceRecommendsWhy: string;
   note?: string;
   resources?: string;
+  /** Now: what the cells of today's Falco recommend (verdict and evidence above are the document's era's). */
+  today?: TodayVerdict;
+  /** The recommended driver no longer exists upstream: since when. */
+  removedUpstream?: string;
+}
+
+/**
+ * Today's Falco, for "then and now" (matrix.yaml `today:`): which driver
+ * sources stand for it (the rest are the document's era), and what upstream
+ * has removed since the document.
+ */
+export interface Today {
+  /** Today's Falco release, e.g. 0.44.1. */
+  falco: string;
+  sources: string[];
+  /** Drivers gone upstream, with when and where. */
+  removed: Partial<Record<DriverId, string>>;
+}
+
+/** What today's Falco recommends for a platform, from the cells of today's sources only. */
+export interface TodayVerdict {
+  falco: string;
+  recommends?: DriverId;
+  why: string;
 }
 
 export type ClaimVerdictKind = 'supported' | 'contradicted' | 'untested';
@@ -68,6 +92,8 @@ export interface ClaimVerdict {
   why: string;
   /** The cells that decided it. */
   cells: string[];
+  /** The claim is about a driver that no longer exists upstream: since when. */
+  removedUpstream?: string;
 }
 
 // ---------------------------------------------------------------- the table
@@ -177,8 +203,30 @@ const versionOf = (cells: CellResult[], kernel: string): [number, number] | unde
 
 // ---------------------------------------------------------------- platforms
 
-export function platformVerdicts(table: RecommendedTable, mappings: PlatformMapping[], cells: CellResult[]): PlatformVerdict[] {
-  return table.platforms.map((row) => platformVerdict(row, mappings.find((m) => m.platform === row.platform), cells));
+/** The document's era: every cell but those of today's sources. */
+export function thenCells(cells: CellResult[], today?: Today): CellResult[] {
+  return today ? cells.filter((c) => !today.sources.includes(c.driver.source)) : cells;
+}
+
+/**
+ * Each row of the table, judged with the document's drivers; with `today`,
+ * beside it what today's Falco (its sources' cells) recommends, and whether
+ * the recommended driver still exists upstream.
+ */
+export function platformVerdicts(table: RecommendedTable, mappings: PlatformMapping[], cells: CellResult[], today?: Today): PlatformVerdict[] {
+  return table.platforms.map((row) => {
+    const mapping = mappings.find((m) => m.platform === row.platform);
+    const v = platformVerdict(row, mapping, thenCells(cells, today));
+    if (!today) return v;
+    const now = cells.filter((c) => today.sources.includes(c.driver.source));
+    const rec = mapping ? recommendFrom(mapping, now.filter((c) => c.profile === mapping.profile && mapping.kernels.includes(c.kernel.id))) : { evidenceRecommendsWhy: 'no platform mapping in matrix.yaml' };
+    const removed = today.removed[row.recommended];
+    return {
+      ...v,
+      today: { falco: today.falco, ...(rec.evidenceRecommends ? { recommends: rec.evidenceRecommends } : {}), why: rec.evidenceRecommendsWhy },
+      ...(removed ? { removedUpstream: removed } : {}),
+    };
+  });
 }
 
 function platformVerdict(row: RecommendedRow, mapping: PlatformMapping | undefined, cells: CellResult[]): PlatformVerdict {
@@ -220,24 +268,32 @@ function platformVerdict(row: RecommendedRow, mapping: PlatformMapping | undefin
       : `no ${row.recommended} cell in the matrix for this platform (profile ${mapping.profile}, kernels ${mapping.kernels.join(', ') || 'none'})`;
   }
 
-  // What the evidence recommends: most representative kernels passed; ties go
-  // to the first in falcoctl's order.
-  const counts = PREFERENCE.map((d) => ({ d, n: of(d).filter((e) => e.outcome === 'pass').length }));
+  return { ...head, profile: mapping.profile, kernels: mapping.kernels, verdict, evidence, why, ...recommendFrom(mapping, rep), ...extra };
+}
+
+/**
+ * What the evidence recommends for a platform, from its representative cells:
+ * the driver passing on most representative kernels; ties go to the first in
+ * falcoctl's order. One kernel of several is not enough.
+ */
+function recommendFrom(mapping: PlatformMapping, rep: CellResult[]): Pick<PlatformVerdict, 'evidenceRecommends' | 'evidenceRecommendsWhy'> {
+  const judged = mapping.kernels.filter((k) => kernelOutcome(k, rep).outcome !== 'none');
+  if (mapping.kernels.length >= 2 && judged.length === 1)
+    return { evidenceRecommendsWhy: `not enough evidence: only ${judged[0]} of ${mapping.kernels.length} representative kernels has a result` };
+  if (!judged.length) return { evidenceRecommendsWhy: rep.length ? `no evidence: ${noEvidence(rep)}` : 'no cell of these sources for this platform' };
+  const counts = PREFERENCE.map((d) => ({ d, n: mapping.kernels.filter((k) => kernelOutcome(k, select(rep, [d])).outcome === 'pass').length }));
   const best = counts.reduce((a, b) => (b.n > a.n ? b : a));
-  const rec =
-    best.n === 0
-      ? { evidenceRecommendsWhy: 'no driver passed here' }
-      : {
-          evidenceRecommends: best.d,
-          evidenceRecommendsWhy: [
-            `${best.d} passes on ${best.n} of ${mapping.kernels.length} representative kernel(s)`,
-            ...counts.filter((c) => c !== best && c.n > 0).map((c) => `${c.d} on ${c.n}`),
-            counts.some((c) => c !== best && c.n === best.n) ? `tie broken in falcoctl's order (${PREFERENCE.join(' > ')})` : '',
-          ]
-            .filter(Boolean)
-            .join('; '),
-        };
-  return { ...head, profile: mapping.profile, kernels: mapping.kernels, verdict, evidence, why, ...rec, ...extra };
+  if (best.n === 0) return { evidenceRecommendsWhy: 'no driver passed here' };
+  return {
+    evidenceRecommends: best.d,
+    evidenceRecommendsWhy: [
+      `${best.d} passes on ${best.n} of ${mapping.kernels.length} representative kernel(s)`,
+      ...counts.filter((c) => c !== best && c.n > 0).map((c) => `${c.d} on ${c.n}`),
+      counts.some((c) => c !== best && c.n === best.n) ? `tie broken in falcoctl's order (${PREFERENCE.join(' > ')})` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
+  };
 }
 
 // ---------------------------------------------------------------- claims
@@ -461,6 +517,15 @@ export interface ClaimContext {
   overhead?: { at: string; ratio: Record<string, number> };
 }
 
-export function claimVerdicts(table: RecommendedTable, cells: CellResult[], ctx: ClaimContext = {}): ClaimVerdict[] {
-  return table.claims.map((c) => ({ id: c.id, text: c.text, ...(RULES.get(c.id)?.(cells, ctx) ?? untested('no rule for this claim')) }));
+/**
+ * The document's claims, judged with the document's drivers (today's sources
+ * set aside); a claim about a driver gone upstream (its id names it:
+ * `ebpf-…`, `pdig-…`) says so beside its verdict.
+ */
+export function claimVerdicts(table: RecommendedTable, cells: CellResult[], ctx: ClaimContext = {}, today?: Today): ClaimVerdict[] {
+  const then = thenCells(cells, today);
+  return table.claims.map((c) => {
+    const removed = Object.entries(today?.removed ?? {}).find(([d]) => c.id.startsWith(`${d}-`))?.[1];
+    return { id: c.id, text: c.text, ...(RULES.get(c.id)?.(then, ctx) ?? untested('no rule for this claim')), ...(removed ? { removedUpstream: removed } : {}) };
+  });
 }

@@ -3,7 +3,7 @@
 // (CMake's configure_file: ${VAR} and @VAR@), in a directory of its own
 // (CMake's build/driver/src), so the checkout itself stays as fetched.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from '../cache/cache.js';
 import { SourceUnavailable } from '../errors.js';
@@ -40,13 +40,14 @@ export async function configuredDriverTree(checkout: string, commit: string, nam
   const src = path.join(checkout, 'driver');
   if (!existsSync(path.join(src, 'driver_config.h.in')))
     throw new SourceUnavailable(`${commit}: no driver/driver_config.h.in in the checkout (not a Falco/sysdig driver tree)`);
-  const out = await cached('sources', { configured: commit, v: 1, ...(name ? { name } : {}) }, async (dir) => {
+  const out = await cached('sources', { configured: commit, v: 2, ...(name ? { name } : {}) }, async (dir) => {
     const to = path.join(dir, 'driver');
     await mkdir(to);
     await cp(src, to, { recursive: true });
     const vars = driverVariables(src, commit, name);
     for (const f of readdirSync(src).filter((n) => n.endsWith('.in')))
       await writeFile(path.join(to, f.replace(/\.in$/, '')), configureFile(readFileSync(path.join(src, f), 'utf8'), vars));
+    await configureModules(src, to, vars);
   });
   return path.join(out, 'driver');
 }
@@ -62,4 +63,25 @@ export function readDriverConfig(dir: string): { version: string; versions: Vers
     version: /#define\s+(?:DRIVER|PROBE)_VERSION\s+"([^"]+)"/.exec(text)?.[1] ?? 'unknown',
     versions: { api: triple('API'), schema: triple('SCHEMA') },
   };
+}
+
+/**
+ * The kernel module's configure checks (libs since 2023): each configure/<CHECK>/
+ * gets the shared Makefile and build.sh, and Makefile.inc from Makefile.inc.in
+ * with CONFIGURE_MODULE=<CHECK>, as the driver's CMakeLists does; make then
+ * builds each check and sets -DHAS_<CHECK> where it builds (e.g. ACCESS_OK_2).
+ */
+export async function configureModules(src: string, to: string, vars: Record<string, string>): Promise<string[]> {
+  const conf = path.join(src, 'configure');
+  if (!existsSync(path.join(conf, 'Makefile.inc.in'))) return [];
+  const checks = readdirSync(conf, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  for (const check of checks) {
+    const at = path.join(to, 'configure', check);
+    await cp(path.join(conf, 'Makefile'), path.join(at, 'Makefile'));
+    await cp(path.join(conf, 'build.sh'), path.join(at, 'build.sh'));
+    await writeFile(path.join(at, 'Makefile.inc'), configureFile(readFileSync(path.join(conf, 'Makefile.inc.in'), 'utf8'), { ...vars, CONFIGURE_MODULE: check }));
+  }
+  // only the checks' directories, as CMake lays them out
+  for (const f of ['Makefile', 'build.sh', 'Makefile.inc.in']) await rm(path.join(to, 'configure', f), { force: true });
+  return checks;
 }

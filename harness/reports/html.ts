@@ -62,7 +62,7 @@ ${c.reason ? `<div class="reason">${esc(c.reason)}</div>` : ''}
 ${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
 ${c.oops ? `<details><summary>kernel console (Oops)</summary><pre class="err oops">${esc(c.oops)}</pre></details>` : ''}
 ${c.evidence ? `<div>evidence: ${c.evidence.marker ? 'marker seen' : 'marker not seen'}, ${c.evidence.events} event(s)</div>` : ''}
-${c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
+${c.evidence?.falco ? falcoText(c.evidence.falco) : c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
 ${c.evidence?.untracedMarker !== undefined ? `<div>untraced process's marker: ${c.evidence.untracedMarker ? 'captured (pdig saw beyond what it traces)' : 'not captured (pdig sees only what it traces)'}</div>` : ''}
 ${c.evidence?.overhead ? `<div class="overhead">${esc(overheadText(c.evidence.overhead))}</div>` : ''}
 ${c.evidence?.warnings?.length ? `<details><summary>consumer warnings (${c.evidence.warnings.length})</summary><pre>${esc(c.evidence.warnings.join('\n'))}</pre></details>` : ''}
@@ -121,6 +121,17 @@ function grid(cells: CellResult[], base: string, streak?: RenderOptions['streak'
   return `<table class="grid cells"><thead><tr><th rowspan="2">kernel</th>${driverHead}</tr><tr>${sourceHead}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/** A Falco cell's evidence: Falco's alert as it printed it, its start-up time and its own counters. */
+function falcoText(f: NonNullable<NonNullable<CellResult['evidence']>['falco']>): string {
+  const counters = [
+    f.startupSeconds !== undefined ? `started in ${f.startupSeconds} s` : '',
+    f.driverEvents !== undefined ? `${f.driverEvents} driver event(s)` : '',
+    f.driverDrops !== undefined ? `${f.driverDrops} driver drop(s)` : '',
+    f.dropsDetected !== undefined ? `drop monitor: ${f.dropsDetected}` : '',
+  ].filter(Boolean);
+  return `<div class="falco">Falco's alert:</div>${f.alert ? `<pre>${esc(f.alert)}</pre>` : '<div><i>none</i></div>'}${counters.length ? `<div class="rel">${esc(counters.join(' · '))}</div>` : ''}`;
+}
+
 function verdictSections(v: NonNullable<ResultsFile['verdicts']>): string {
   const rows = v.platforms
     .map((p) => {
@@ -130,16 +141,22 @@ function verdictSections(v: NonNullable<ResultsFile['verdicts']>): string {
       const insufficient = p.verdict === ('insufficient' as typeof p.verdict);
       const now = p.evidenceRecommends ? `<b>${esc(DRIVER_NAMES[p.evidenceRecommends])}</b>` : insufficient ? '<i>not enough evidence</i>' : '—';
       const differs = p.evidenceRecommends && p.evidenceRecommends !== p.recommended ? ' <span class="st skip">differs</span>' : '';
-      return `<tr class="plat"><th>${esc(p.platform)}</th><td>${esc(DRIVER_NAMES[p.recommended])}</td><td><span class="v ${esc(p.verdict)}">${esc(VERDICT_TEXT[p.verdict] ?? p.verdict)}</span></td><td>${now}${differs}</td>
-<td><details><summary>why · ${p.evidence.length} kernel(s)${p.profile ? ` · profile ${esc(p.profile)}` : ''}</summary><div class="d">${p.note ? `<div class="rel">${esc(p.note)}</div>` : ''}<div>${esc(p.why)}</div><div class="rel">evidence recommends: ${esc(p.evidenceRecommendsWhy)}</div>${evidence ? `<ul class="ev">${evidence}</ul>` : ''}</div></details></td></tr>`;
+      const gone = p.removedUpstream ? `<div class="rel gone">${esc(p.removedUpstream)}</div>` : '';
+      // now: what today's Falco recommends, from its own cells only
+      const today = v.today
+        ? `<td>${p.today?.recommends ? `<b>${esc(DRIVER_NAMES[p.today.recommends])}</b>${p.today.recommends !== p.recommended ? ' <span class="st skip">differs</span>' : ''}` : '—'}<div class="rel">${esc(p.today?.why ?? '')}</div></td>`
+        : '';
+      return `<tr class="plat"><th>${esc(p.platform)}</th><td>${esc(DRIVER_NAMES[p.recommended])}${gone}</td><td><span class="v ${esc(p.verdict)}">${esc(VERDICT_TEXT[p.verdict] ?? p.verdict)}</span></td><td>${now}${differs}</td>${today}
+<td><details><summary>why · ${p.evidence.length} kernel(s)${p.profile ? ` · profile ${esc(p.profile)}` : ''}</summary><div class="d">${p.note ? `<div class="rel">${esc(p.note)}</div>` : ''}<div>${esc(p.why)}</div><div class="rel">evidence recommends: ${esc(p.evidenceRecommendsWhy)}</div>${p.today ? `<div class="rel">today's Falco ${esc(p.today.falco)}: ${esc(p.today.why)}</div>` : ''}${evidence ? `<ul class="ev">${evidence}</ul>` : ''}</div></details></td></tr>`;
     })
     .join('\n');
   const claims = v.claims
-    .map((c) => `<tr><td>${esc(c.text)}<div class="rel">${esc(c.id)}</div></td><td><span class="v ${esc(c.verdict)}">${esc(c.verdict)}</span></td><td>${esc(c.why)}${c.cells.length ? `<div class="ev">${c.cells.slice(0, 8).map(cellLink).join(' ')}${c.cells.length > 8 ? ` … (+${c.cells.length - 8})` : ''}</div>` : ''}</td></tr>`)
+    .map((c) => `<tr><td>${esc(c.text)}<div class="rel">${esc(c.id)}</div></td><td><span class="v ${esc(c.verdict)}">${esc(c.verdict)}</span>${c.removedUpstream ? `<div class="rel gone">${esc(c.removedUpstream)}</div>` : ''}</td><td>${esc(c.why)}${c.cells.length ? `<div class="ev">${c.cells.slice(0, 8).map(cellLink).join(' ')}${c.cells.length > 8 ? ` … (+${c.cells.length - 8})` : ''}</div>` : ''}</td></tr>`)
     .join('\n');
   return `<section id="recommended"><h2>Recommended drivers</h2>
 <p class="meta">The table of “${esc(v.source)}”, checked against this run: one line per platform. <em>confirmed</em>: the recommended driver passed on every representative kernel; <em>partly</em>: on some; <em>contradicted</em>: it failed everywhere it ran; <em>untested</em>: no cell gave evidence (skipped or errored cells never count); <em>not enough evidence</em>: too few kernels ran to judge. “Evidence recommends” is what the results recommend today (falcoctl's order: modern eBPF, kernel module, eBPF, pdig). Open “why” for the cell-by-cell evidence.</p>
-<table class="grid"><thead><tr><th>platform</th><th>recommended</th><th>verdict</th><th>evidence recommends</th><th>evidence</th></tr></thead><tbody>${rows}</tbody></table></section>
+${v.today ? `<p class="meta"><b>Then and now.</b> The verdict and “evidence recommends” are the document's drivers' (Falco 0.26.0's era: its own driver, Debian's libs trees, pdig); “today's Falco ${esc(v.today.falco)}” is what the cells of today's driver sources (${esc(v.today.sources.join(', '))}) recommend, Falco itself reading them. A driver removed upstream since the document says so under its name.</p>` : ''}
+<table class="grid"><thead><tr><th>platform</th><th>document recommends</th><th>verdict (document's drivers)</th><th>evidence recommends</th>${v.today ? `<th>today's Falco ${esc(v.today.falco)} recommends</th>` : ''}<th>evidence</th></tr></thead><tbody>${rows}</tbody></table></section>
 <section id="claims"><h2>Claims</h2><table class="grid"><thead><tr><th>claim</th><th>verdict</th><th>why</th></tr></thead><tbody>${claims}</tbody></table></section>`;
 }
 
@@ -207,7 +224,7 @@ th.k{white-space:nowrap;font-weight:500} .rel{color:#666;font-size:.85em;font-we
 .d{margin-top:4px;font-size:.9em;max-width:42em}.d .id{font-family:monospace;color:#444}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:4px;margin:4px 0;font-size:.85em}
 pre.err{background:#fff0ee} .v{font-weight:700} .v.confirmed,.v.supported{color:#11602a} .v.partly{color:#7a4a00}
-.v.contradicted{color:#8a1c12} .v.untested,.v.insufficient{color:#666} .ev{font-size:.85em} ul.ev{margin:4px 0;padding-left:1.2em}
+.v.contradicted{color:#8a1c12} .gone{color:#8a1c12;font-style:italic} .v.untested,.v.insufficient{color:#666} .ev{font-size:.85em} ul.ev{margin:4px 0;padding-left:1.2em}
 table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center} td.c.off>*{visibility:hidden}
 .filters{position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd;z-index:1}
 .filters label{margin-right:1em} [hidden]{display:none!important}

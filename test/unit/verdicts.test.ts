@@ -335,3 +335,65 @@ describe('verdicts', () => {
     });
   });
 });
+
+describe('then and now: the document with its own drivers, the same platforms with today\'s Falco', () => {
+  const table: RecommendedTable = {
+    source: 'doc',
+    platforms: [
+      { platform: 'Bare', recommended: 'kmod' },
+      { platform: 'GKE', recommended: 'ebpf' },
+    ],
+    claims: [
+      { id: 'ebpf-min-4.14', text: 'eBPF needs 4.14' },
+      { id: 'kmod-any-kernel', text: 'kmod works anywhere' },
+    ],
+  };
+  const mappings = [
+    { platform: 'Bare', profile: 'host', kernels: ['k5.10', 'k6.1'] },
+    { platform: 'GKE', profile: 'locked-down', kernels: ['k5.10', 'k6.1'] },
+  ];
+  const today = { falco: '0.44.1', sources: ['10.2.0', 'falco-0.44.1'], removed: { ebpf: 'removed upstream in libs 0.24.0' } };
+  const cells = [
+    // the document's era: kmod passes on both; ebpf passes locked down
+    cell('k5.10', 'kmod', 'pass'), cell('k6.1', 'kmod', 'pass'),
+    cell('k5.10', 'ebpf', 'pass', 'locked-down'), cell('k6.1', 'ebpf', 'pass', 'locked-down'),
+    cell('k4.9', 'kmod', 'pass'), cell('k6.12', 'kmod', 'pass'),
+    // today: modern eBPF passes everywhere, Falco's kmod fails locked down
+    cell('k5.10', 'modern-ebpf', 'pass', 'host', { source: 'falco-0.44.1' }), cell('k6.1', 'modern-ebpf', 'pass', 'host', { source: 'falco-0.44.1' }),
+    cell('k5.10', 'modern-ebpf', 'pass', 'locked-down', { source: 'falco-0.44.1' }), cell('k6.1', 'modern-ebpf', 'pass', 'locked-down', { source: 'falco-0.44.1' }),
+    fail('k5.10', 'kmod', 'load', 'Key was rejected by service', 'locked-down', { source: 'falco-0.44.1' }),
+    // a today's-source failure on a kernel the claim is about must not count for the document's claim
+    fail('k4.9', 'kmod', 'build', 'error: nope', 'host', { source: '10.2.0' }),
+  ];
+
+  it("judges each row with the document's drivers, and says beside it what today's Falco recommends", () => {
+    const [bare, gke] = platformVerdicts(table, mappings, cells, today);
+    assert.equal(bare!.verdict, 'confirmed');
+    assert.equal(bare!.evidenceRecommends, 'kmod', "the document's era: modern eBPF did not run then");
+    assert.equal(bare!.today?.recommends, 'modern-ebpf');
+    assert.equal(bare!.today?.falco, '0.44.1');
+    assert.equal(gke!.verdict, 'confirmed');
+    assert.equal(gke!.today?.recommends, 'modern-ebpf');
+  });
+
+  it('a recommended driver gone upstream says so; one still there does not', () => {
+    const [bare, gke] = platformVerdicts(table, mappings, cells, today);
+    assert.equal(gke!.removedUpstream, 'removed upstream in libs 0.24.0');
+    assert.equal(bare!.removedUpstream, undefined);
+  });
+
+  it("the document's claims are judged without today's cells, and a removed driver's claims say so", () => {
+    const claims = claimVerdicts(table, cells, {}, today);
+    const kmod = claims.find((c) => c.id === 'kmod-any-kernel')!;
+    assert.equal(kmod.verdict, 'supported', kmod.why);
+    assert.ok(!kmod.cells.some((id) => id.includes('@10.2.0')), "today's cells are not the document's evidence");
+    assert.equal(claims.find((c) => c.id === 'ebpf-min-4.14')!.removedUpstream, 'removed upstream in libs 0.24.0');
+    assert.equal(kmod.removedUpstream, undefined);
+  });
+
+  it("without today's cells, today's column has no recommendation and says why", () => {
+    const [bare] = platformVerdicts(table, mappings, cells.filter((c) => !today.sources.includes(c.driver.source)), today);
+    assert.equal(bare!.today?.recommends, undefined);
+    assert.match(bare!.today?.why ?? '', /no cell of these sources/);
+  });
+});
