@@ -1,6 +1,6 @@
 // ARM machines on real (emulated) boards: cross-built drivers on QEMU virt, a Raspberry Pi 3, and a Pi booted from an SD card.
 import assert from 'node:assert/strict';
-import { describeCell, qemuProcesses, runMatrix } from './helpers.js';
+import { describeCell, endRuns, qemuProcesses, runMatrix } from './helpers.js';
 
 describe('integration: ARM and Raspberry Pi', function () {
   this.timeout(45 * 60_000);
@@ -12,6 +12,8 @@ describe('integration: ARM and Raspberry Pi', function () {
   before(async () => {
     r = await runMatrix([PI3, VIRT, SD]);
   });
+
+  after(endRuns);
 
   it(`${PI3}: the cross-built module captures the marker on the emulated Pi 3`, () => {
     const c = r.byId.get(PI3)!;

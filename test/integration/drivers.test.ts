@@ -7,7 +7,7 @@ import { debianMirror } from '../../harness/apt.js';
 import { Debian } from '../../harness/apt.js';
 import { fetchDriverSource } from '../../harness/drivers/index.js';
 import { loadMatrix, parseMatrix } from '../../harness/matrix.js';
-import { describeCell, runMatrix } from './helpers.js';
+import { describeCell, endRuns, runMatrix } from './helpers.js';
 
 describe('integration: every driver', function () {
   this.timeout(45 * 60_000);
@@ -21,6 +21,8 @@ describe('integration: every driver', function () {
     const text = readFileSync('matrix.yaml', 'utf8').replace(/^matrix:\n/m, 'matrix:\n  - { kernels: [debian-6.1-amd64], drivers: [pdig], sources: ["0.1.1dev"] }\n');
     r = await runMatrix([EBPF, MODERN, PDIG], parseMatrix(text, 'matrix.yaml'));
   });
+
+  after(endRuns);
 
   it(`${EBPF} passes: the legacy probe, built with clang for the kernel, captured the marker`, () => {
     const c = r.byId.get(EBPF)!;

@@ -17,7 +17,8 @@ import { GUEST_INIT } from '../../harness/paths.js';
 import { cellDirName } from '../../harness/plan.js';
 import { readResultLines, readResults } from '../../harness/results.js';
 import type { CellResult, RunEvent } from '../../harness/types.js';
-import { describeCell, qemuProcesses, REPORTS, runMatrix } from './helpers.js';
+import { Children } from '../processes.js';
+import { describeCell, endRuns, qemuProcesses, REPORTS, runMatrix } from './helpers.js';
 
 const PASS = 'debian-6.1-amd64/kmod@0.23.2/host';
 const OTHER = 'debian-6.1-amd64/kmod@0.1.1dev/host';
@@ -100,9 +101,9 @@ interface Cli {
   waitFor(re: RegExp, from?: number, seconds?: number): Promise<string>;
 }
 
-/** The CLI as a child process, its (non-TTY) UI lines collected. */
-function cli(args: string[]): Cli {
-  const proc = execa('node', ['bin/kmatrix.js', ...args], { reject: false, all: true, env: { CI: '1' }, extendEnv: true });
+/** The CLI as a child process (ended by `after` if a test timed out), its (non-TTY) UI lines collected. */
+function cli(children: Children, args: string[]): Cli {
+  const proc = children.start('node', ['bin/kmatrix.js', ...args], { reject: false, all: true, env: { CI: '1' }, extendEnv: true });
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let partial = '';
@@ -137,7 +138,12 @@ function exactlyOnce(cells: CellResult[]): void {
 }
 
 describe('integration: faults (panics, hangs, Oopses, killed VMs, interrupted runs)', function () {
-  this.timeout(20 * 60_000);
+  // Sized for a cold cache: the before hook fetches the 6.1 kernel, makes bookworm's builder root
+  // (mmdebstrap, 1–3 min), builds the 0.23.2 and fixture modules and sid's sysdig guest, and
+  // boots each cell up to twice; the SIGINT test then builds the 0.1.1dev module and bookworm's
+  // sysdig guest.
+  this.timeout(30 * 60_000);
+  const children = new Children();
   const work = mkdtempSync(path.join(tmpdir(), 'kmatrix-faults-'));
   const matrixFile = faultMatrix(work, path.join(work, 'oops-module'));
   let run: Awaited<ReturnType<typeof runMatrix>>;
@@ -169,6 +175,9 @@ describe('integration: faults (panics, hangs, Oopses, killed VMs, interrupted ru
   });
 
   after(async () => {
+    // what a timed-out hook or test left going (in this process, or the CLI), before the checks
+    await endRuns();
+    await children.endAll();
     assert.equal(liveVmCount(), 0);
     assert.deepEqual(await qemuProcesses(), []);
   });
@@ -216,7 +225,7 @@ describe('integration: faults (panics, hangs, Oopses, killed VMs, interrupted ru
   });
 
   it('SIGINT mid-run stops it, records what finished; --resume runs only the rest', async () => {
-    const first = cli(['--matrix', matrixFile, '--reports', REPORTS, 'run', '-j', '1', '--cell', PASS, '--cell', OTHER]);
+    const first = cli(children, ['--matrix', matrixFile, '--reports', REPORTS, 'run', '-j', '1', '--cell', PASS, '--cell', OTHER]);
     await first.waitFor(/(PASS|FAIL|SKIP|ERROR) +debian/);
     await first.waitFor(/: boot…/, first.lines.length); // the second cell's VM is starting
     await new Promise((r) => setTimeout(r, 2000));
@@ -234,7 +243,7 @@ describe('integration: faults (panics, hangs, Oopses, killed VMs, interrupted ru
     assert.deepEqual(readdirSync(path.join(dir, 'pids')), [], 'no pid file left');
     assert.deepEqual((await execa('pgrep', ['-P', String(first.proc.pid)], { reject: false })).stdout, '', 'no process of the CLI left');
 
-    const again = cli(['--matrix', matrixFile, '--reports', REPORTS, 'run', '--resume', id]);
+    const again = cli(children, ['--matrix', matrixFile, '--reports', REPORTS, 'run', '--resume', id]);
     const r2 = await again.proc;
     assert.equal(r2.exitCode, 0, again.lines.join('\n'));
     assert.match(again.lines.join('\n'), /resuming \S+: 1 cell\(s\) finished, 1 to run/);
@@ -248,7 +257,7 @@ describe('integration: faults (panics, hangs, Oopses, killed VMs, interrupted ru
   });
 
   it('kill -9 of the harness: QEMU dies with it (pdeathsig); the next run ends whatever a killed run left', async () => {
-    const first = cli(['--matrix', matrixFile, '--reports', REPORTS, 'run', '-j', '1', '--cell', PASS]);
+    const first = cli(children, ['--matrix', matrixFile, '--reports', REPORTS, 'run', '-j', '1', '--cell', PASS]);
     await first.waitFor(/: boot…/);
     const id = runIdOf(first);
     const pids = path.join(REPORTS, id, 'pids');
@@ -267,7 +276,7 @@ describe('integration: faults (panics, hangs, Oopses, killed VMs, interrupted ru
     for (let i = 0; i < 50 && !processStart(stray.pid!); i++) await new Promise((r) => setTimeout(r, 100));
     writeFileSync(path.join(pids, String(stray.pid)), JSON.stringify({ ...rec, pid: stray.pid, start: processStart(stray.pid!), what: 'stray qemu' }));
 
-    const next = cli(['--matrix', matrixFile, '--reports', REPORTS, 'run', '--resume', id]);
+    const next = cli(children, ['--matrix', matrixFile, '--reports', REPORTS, 'run', '--resume', id]);
     const r = await next.proc;
     assert.equal(r.exitCode, 0, next.lines.join('\n'));
     assert.match(next.lines.join('\n'), new RegExp(`ended a VM left by a killed run: ${id}: pid ${stray.pid}`));

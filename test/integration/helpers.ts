@@ -9,14 +9,35 @@ import type { CellResult, RunEvent } from '../../harness/types.js';
 
 export const REPORTS = path.resolve('reports/test-runs');
 
+/** Runs of this process still going (their hook may have timed out: mocha stops waiting, the run does not). */
+const running = new Map<AbortController, Promise<unknown>>();
+
 export async function runMatrix(patterns: string[], matrix: Matrix = loadMatrix('matrix.yaml'), attempts = 2, sinks: Sink[] = []) {
   const events: RunEvent[] = [];
-  const out = await runCells({ matrix, cells: filterCells(matrix.cells, patterns), reportsDir: REPORTS, jobs: 2, attempts }, [
+  const stop = new AbortController();
+  const run = runCells({ matrix, cells: filterCells(matrix.cells, patterns), reportsDir: REPORTS, jobs: 2, attempts, signal: stop.signal }, [
     (e) => void events.push(e),
     ...sinks,
     resultsWriter(REPORTS, { verdicts: matrixVerdicts(matrix) }),
   ]);
-  return { ...out, events, byId: new Map(out.results.map((r) => [r.id, r])) };
+  running.set(stop, run.catch(() => undefined));
+  try {
+    const out = await run;
+    return { ...out, events, byId: new Map(out.results.map((r) => [r.id, r])) };
+  } finally {
+    running.delete(stop);
+  }
+}
+
+/**
+ * For a suite's `after`: interrupt the runs a timed-out hook or test left
+ * going (as SIGINT would: their VMs and builds are ended) and wait for them,
+ * so that nothing of theirs outlives the suite.
+ */
+export async function endRuns(): Promise<void> {
+  const left = [...running];
+  for (const [stop] of left) stop.abort('the suite ended');
+  await Promise.all(left.map(([, done]) => done));
 }
 
 export function describeCell(c: CellResult | undefined): string {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readResults } from '../../harness/results.js';
-import { describeCell, REPORTS, runMatrix } from './helpers.js';
+import { describeCell, endRuns, REPORTS, runMatrix } from './helpers.js';
 
 describe('integration: environment profiles', function () {
   this.timeout(45 * 60_000);
@@ -14,6 +14,8 @@ describe('integration: environment profiles', function () {
   before(async () => {
     r = await runMatrix([KMOD_LOCKED, EBPF_LOCKED, KMOD_PTRACE]);
   });
+
+  after(endRuns);
 
   it('locked-down: the unsigned module is refused at load with the kernel\'s signature error', () => {
     const c = r.byId.get(KMOD_LOCKED)!;

@@ -8,7 +8,7 @@ import { liveVmCount } from '../../harness/machines.js';
 import { parseMatrix } from '../../harness/matrix.js';
 import { readResults } from '../../harness/results.js';
 import type { CellResult, RunEvent } from '../../harness/types.js';
-import { describeCell, qemuProcesses, REPORTS, runMatrix } from './helpers.js';
+import { describeCell, endRuns, qemuProcesses, REPORTS, runMatrix } from './helpers.js';
 
 /** Files under the cache that a rerun must not add to: downloaded packages and cache entries. */
 function cacheInventory(): string[] {
@@ -38,6 +38,14 @@ describe('integration: the quick matrix on real VMs', function () {
     first = await runMatrix([PASS, BUILD_FAIL]);
   });
 
+  after(endRuns);
+
+  /** The known build failure of 0.1.1dev on 6.12, as any run must show it. */
+  const assertBuildFailure = (c: CellResult | undefined) => {
+    assert.deepEqual([c?.status, c?.phase], ['fail', 'build'], describeCell(c));
+    assert.match(c!.firstError!, /error: implicit declaration of function .fd_is_open./);
+  };
+
   it(`${PASS} passes: module loaded, the guest's marker openat captured`, () => {
     const c = first.byId.get(PASS)!;
     assert.equal(c.status, 'pass', describeCell(c));
@@ -53,9 +61,7 @@ describe('integration: the quick matrix on real VMs', function () {
 
   it(`${BUILD_FAIL} fails at build with the compiler's real error line`, () => {
     const c = first.byId.get(BUILD_FAIL)!;
-    assert.equal(c.status, 'fail');
-    assert.equal(c.phase, 'build');
-    assert.match(c.firstError!, /error: implicit declaration of function .fd_is_open./);
+    assertBuildFailure(c);
     assert.ok(existsSync(path.join(REPORTS, first.run.id, c.logs.build!)), 'build log kept');
   });
 
@@ -82,8 +88,8 @@ describe('integration: the quick matrix on real VMs', function () {
     assert.deepEqual(cacheInventory(), before, 'nothing new in the cache');
     const built = again.events.filter((e) => e.type === 'phase-end' && e.phase === 'build' && e.cell === PASS);
     assert.deepEqual(built.map((e) => e.type === 'phase-end' && e.detail), ['cached']);
-    assert.equal(again.byId.get(PASS)!.status, 'pass');
-    assert.equal(again.byId.get(BUILD_FAIL)!.phase, 'build');
+    assert.equal(again.byId.get(PASS)!.status, 'pass', describeCell(again.byId.get(PASS)));
+    assertBuildFailure(again.byId.get(BUILD_FAIL)); // the failure cached, with its first error
   });
 
   it('a kernel that cannot boot ends as error within its timeout and leaves no QEMU behind', async () => {
@@ -97,8 +103,10 @@ describe('integration: the quick matrix on real VMs', function () {
     const started = Date.now();
     const r = await runMatrix(['garbage-amd64/kmod@0.23.2/host'], m);
     const c: CellResult = r.results[0]!;
-    assert.equal(c.status, 'error', `${c.status}: ${c.reason}`);
-    assert.equal(c.phase, 'boot');
+    assert.deepEqual([c.status, c.phase], ['error', 'boot'], describeCell(c));
+    // QEMU refuses the image at once (exit code 1), before any guest: its own error is in the console log
+    assert.match(c.reason!, /^QEMU .*\(exit code 1\) before the guest reached init$/, describeCell(c));
+    assert.match(readFileSync(path.join(REPORTS, r.run.id, c.logs.console!), 'utf8'), /^# qemu: qemu: linux kernel too old to load a ram disk$/m);
     assert.equal(c.attempts, 2, 'an infrastructure error is retried');
     assert.ok((Date.now() - started) / 1000 < 2 * 20 + 60, 'within the boot timeouts (plus fetch)');
     assert.equal(liveVmCount(), 0);

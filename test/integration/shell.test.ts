@@ -3,8 +3,8 @@
 // answers `uname -r` with the cell's kernel, `poweroff` ends the VM, and no
 // QEMU is left. Also `explain`, which runs nothing.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { execa } from 'execa';
+import { Children } from '../processes.js';
 
 const CELL = 'debian-6.1-amd64/kmod@0.23.2/host';
 
@@ -14,10 +14,10 @@ async function shellQemus(): Promise<string[]> {
   return r.stdout.split('\n').filter((l) => l.includes('kmatrix-shell-'));
 }
 
-/** Boot the cell's shell in a pseudo-terminal, type `uname -r; …`, then leave with `leave`. */
-async function shellSession(leave: string): Promise<{ out: string; exitCode: number | null; seconds: number }> {
+/** Boot the cell's shell in a pseudo-terminal, type `uname -r; …`, then leave with `leave`; ended (SIGTERM) after `limit` seconds. */
+async function shellSession(children: Children, leave: string, limit: number): Promise<{ out: string; exitCode: number | null; seconds: number }> {
   const t0 = Date.now();
-  const p = spawn('script', ['-qefc', `node bin/kmatrix.js run ${CELL} --shell`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const p = children.start('script', ['-qefc', `node bin/kmatrix.js run ${CELL} --shell`, '/dev/null'], { reject: false, buffer: false });
   let out = '';
   let sent = 0;
   const onData = (b: Buffer) => {
@@ -33,20 +33,29 @@ async function shellSession(leave: string): Promise<{ out: string; exitCode: num
   };
   p.stdout.on('data', onData);
   p.stderr.on('data', onData);
-  const timer = setTimeout(() => p.kill('SIGTERM'), 240_000);
-  const exitCode = await new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
+  const timer = setTimeout(() => p.kill('SIGTERM'), limit * 1000);
+  const r = await p;
   clearTimeout(timer);
-  return { out, exitCode, seconds: (Date.now() - t0) / 1000 };
+  return { out, exitCode: r.exitCode ?? null, seconds: (Date.now() - t0) / 1000 };
 }
 
 describe('run <cell> --shell (pseudo-terminal)', function () {
+  // Sized for a cold cache, not mocha's 20 s: the first session runs the cell's fetch and build
+  // phases (the 6.1 kernel, bookworm's builder root — mmdebstrap, 1–3 min —, the 0.23.2 module,
+  // sid's sysdig guest) before the VM boots.
+  this.timeout(30 * 60_000);
+  const children = new Children();
   let out = '';
   let exitCode: number | null = null;
   let seconds = 0;
 
   before(async function () {
     assert.deepEqual(await shellQemus(), [], 'no shell VM before');
-    ({ out, exitCode, seconds } = await shellSession('poweroff\r'));
+    ({ out, exitCode, seconds } = await shellSession(children, 'poweroff\r', 25 * 60));
+  });
+
+  after(async () => {
+    await children.endAll(); // a session a timeout left going: script, the CLI, its build or QEMU
   });
 
   it('the shell answers uname -r with the cell kernel\'s release, the module loaded', () => {
@@ -64,7 +73,7 @@ describe('run <cell> --shell (pseudo-terminal)', function () {
   });
 
   it('Ctrl-A X (QEMU\'s own key) ends the VM too; no QEMU left', async () => {
-    const r = await shellSession('\x01x');
+    const r = await shellSession(children, '\x01x', 5 * 60);
     assert.match(r.out, /uname -r[^\n]*\r?\n\s*6\.1\./);
     assert.match(r.out, /QEMU: Terminated/);
     assert.match(r.out, /kmatrix: VM ended/);
@@ -74,7 +83,7 @@ describe('run <cell> --shell (pseudo-terminal)', function () {
 
   it('explain shows what would run, without running it', async () => {
     const t0 = Date.now();
-    const r = await execa('node', ['bin/kmatrix.js', 'explain', CELL]);
+    const r = await children.start('node', ['bin/kmatrix.js', 'explain', CELL]);
     assert.ok(Date.now() - t0 < 15_000, 'nothing fetched, built or booted');
     for (const heading of ['kernel packages', 'builder', 'driver build', 'QEMU command line', 'guest steps'])
       assert.match(r.stdout, new RegExp(`^${heading}`, 'm'));

@@ -1,0 +1,81 @@
+// What scripts/test.mjs prints after mocha's own (spec) output: for each hook
+// that failed, the tests it kept from running, by name; then the closing line
+// CI reads, `N passed, N failed, N skipped`, with mocha's own counts — a failed
+// hook is one failure, as in mocha's "N failing".
+import type Mocha from 'mocha';
+
+export interface Counts {
+  passes: number;
+  failures: number;
+  pending: number;
+}
+
+export interface FailedHook {
+  /** e.g. `suite "before all" hook for "first test"` */
+  title: string;
+  /** full titles of the tests of its suite (and sub-suites) that never ran */
+  kept: string[];
+}
+
+export interface Summary {
+  counts: Counts;
+  failedHooks: FailedHook[];
+}
+
+/** The last line of a run: what CI reads. */
+export function closingLine(c: Counts): string {
+  return `${c.passes} passed, ${c.failures} failed, ${c.pending} skipped`;
+}
+
+/** The tests below a suite that never ran (no state) and are not pending: what a failed hook of that suite kept from running. */
+export function notRun(suite: Mocha.Suite): Mocha.Test[] {
+  return [...suite.tests.filter((t) => !t.state && !t.isPending()), ...suite.suites.flatMap(notRun)];
+}
+
+/**
+ * Follows a run from its start: mocha's counts as they stand when the run ends
+ * (taken before any reporter sees 'end': mochawesome subtracts failed hooks
+ * from runner.stats there), and every hook that failed. Call before the run
+ * starts; the result is complete once `end` was emitted.
+ */
+export function watchRun(runner: Mocha.Runner): () => Summary {
+  const hooks: Mocha.Runnable[] = [];
+  let counts: Counts | undefined;
+  runner.on('fail', (r: Mocha.Runnable) => {
+    if ((r as Mocha.Hook).type === 'hook') hooks.push(r);
+  });
+  runner.prependListener('end', () => {
+    const s = runner.stats!;
+    counts = { passes: s.passes, failures: s.failures, pending: s.pending };
+  });
+  return () => {
+    if (!counts) throw new Error('the run has not ended');
+    return {
+      counts,
+      failedHooks: hooks.map((h) => ({ title: h.fullTitle(), kept: h.parent ? notRun(h.parent).map((t) => t.fullTitle()) : [] })),
+    };
+  };
+}
+
+/** The lines after mocha's output, the closing line last. */
+export function summaryLines(s: Summary): string[] {
+  const lines: string[] = [];
+  for (const h of s.failedHooks) {
+    if (!h.kept.length) {
+      lines.push(`failed hook: ${h.title} (it kept no test from running)`);
+      continue;
+    }
+    lines.push(`failed hook: ${h.title} — kept ${h.kept.length} test(s) from running:`);
+    for (const t of h.kept) lines.push(`  not run: ${t}`);
+  }
+  const { passes, failures, pending } = s.counts;
+  if (passes + failures + pending === 0) lines.push('no tests ran: the test files define none');
+  lines.push(closingLine(s.counts));
+  return lines;
+}
+
+/** The run's exit code: 0 only when something ran and nothing failed. */
+export function exitCode(s: Summary, mochaFailures: number): number {
+  const { passes, failures, pending } = s.counts;
+  return failures || mochaFailures || passes + failures + pending === 0 ? 1 : 0;
+}

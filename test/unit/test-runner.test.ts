@@ -1,0 +1,111 @@
+// scripts/test.mjs, the runner of these suites: its closing line is mocha's own
+// count (a failed hook is a failure, pending tests are skipped), a failed hook
+// names the tests it kept from running, `.only` and an empty run fail.
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { closingLine, exitCode, summaryLines } from '../mocha-summary.js';
+
+const script = path.resolve('scripts/test.mjs');
+
+/** scripts/test.mjs on a directory of test files (CommonJS, mocha's globals), its report in the same temporary directory. */
+async function runTests(files: Record<string, string>) {
+  const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-runner-'));
+  const dir = path.join(root, 'tests');
+  mkdirSync(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  const r = await execa('node', [script, dir, '--reports', path.join(root, 'report')], { reject: false, all: true });
+  return { ...r, report: path.join(root, 'report') };
+}
+
+const lastLine = (out: string) => out.trimEnd().split('\n').at(-1);
+
+const MIXED = `
+const assert = require('node:assert');
+describe('plain', () => {
+  it('passes', () => {});
+  it.skip('is pending');
+  it('fails', () => assert.equal(1, 2));
+});
+describe('fixture missing', function () {
+  before(() => { throw new Error('no fixture'); });
+  it('first kept', () => {});
+  describe('inner', () => { it('second kept', () => {}); });
+});
+describe.skip('no mirrors (pending: reason)', () => { it('a', () => {}); it('b', () => {}); });
+`;
+
+describe('scripts/test.mjs: the closing line', function () {
+  this.timeout(60_000);
+
+  it('counts as mocha does: a failed before-all hook is one failure, pending tests are skipped; the closing line is last', async () => {
+    const r = await runTests({ 'mixed.test.js': MIXED });
+    assert.equal(r.exitCode, 1, r.all);
+    assert.equal(lastLine(r.all), '1 passed, 2 failed, 3 skipped', r.all);
+    // the same numbers mocha printed itself
+    assert.match(r.all, /^ {2}1 passing/m);
+    assert.match(r.all, /^ {2}2 failing/m);
+    assert.match(r.all, /^ {2}3 pending/m);
+    // spec-style progress, the pending tests shown one by one
+    assert.match(r.all, /^ {4}✔ passes/m);
+    assert.match(r.all, /^ {4}- a\n {4}- b/m);
+  });
+
+  it('names the tests a failed hook kept from running, sub-suites included', async () => {
+    const r = await runTests({ 'mixed.test.js': MIXED });
+    assert.match(r.all, /failed hook: fixture missing "before all" hook for "first kept" — kept 2 test\(s\) from running:\n {2}not run: fixture missing first kept\n {2}not run: fixture missing inner second kept\n/);
+  });
+
+  it('a failed before-each hook: one failure, the rest of its suite named as not run', async () => {
+    const r = await runTests({
+      'each.test.js': `
+        describe('each', () => {
+          let n = 0;
+          beforeEach(() => { if (++n === 2) throw new Error('second time'); });
+          it('runs', () => {});
+          it('kept one', () => {});
+          it('kept two', () => {});
+        });`,
+    });
+    assert.equal(lastLine(r.all), '1 passed, 1 failed, 0 skipped', r.all);
+    assert.match(r.all, /kept 2 test\(s\) from running:\n {2}not run: each kept one\n {2}not run: each kept two\n/);
+  });
+
+  it('all green: exit 0, the mochawesome report written', async () => {
+    const r = await runTests({ 'a.test.js': `describe('a', () => { it('one', () => {}); it('two', () => {}); });` });
+    assert.equal(r.exitCode, 0, r.all);
+    assert.equal(lastLine(r.all), '2 passed, 0 failed, 0 skipped');
+    const report = JSON.parse(readFileSync(path.join(r.report, 'index.json'), 'utf8')) as { stats: { passes: number } };
+    assert.equal(report.stats.passes, 2);
+  });
+
+  it('no test files: exit 1, saying so', async () => {
+    const r = await runTests({ 'README.md': 'not a test' });
+    assert.equal(r.exitCode, 1);
+    assert.match(r.all, /^test: no test files in \S+kmatrix-runner-\S+\/tests$/);
+  });
+
+  it('test files without a test: exit 1, saying so, the closing line last', async () => {
+    const r = await runTests({ 'empty.test.js': '// nothing\n' });
+    assert.equal(r.exitCode, 1);
+    assert.match(r.all, /no tests ran: the test files define none\n0 passed, 0 failed, 0 skipped$/);
+  });
+
+  it('.only is refused (forbidOnly): exit 1, nothing run', async () => {
+    const r = await runTests({ 'only.test.js': `describe('x', () => { it.only('o', () => {}); it('p', () => {}); });` });
+    assert.equal(r.exitCode, 1);
+    assert.match(r.all, /`\.only` forbidden/);
+    assert.doesNotMatch(r.all, /passed, /);
+  });
+
+  it('the summary functions: hooks first, the closing line last; exit code', () => {
+    const s = { counts: { passes: 3, failures: 1, pending: 2 }, failedHooks: [{ title: 'x "after all" hook', kept: [] }] };
+    assert.equal(closingLine(s.counts), '3 passed, 1 failed, 2 skipped');
+    assert.deepEqual(summaryLines(s), ['failed hook: x "after all" hook (it kept no test from running)', '3 passed, 1 failed, 2 skipped']);
+    assert.equal(exitCode(s, 1), 1);
+    assert.equal(exitCode({ counts: { passes: 0, failures: 0, pending: 4 }, failedHooks: [] }, 0), 0, 'pending only is not a failure');
+    assert.equal(exitCode({ counts: { passes: 0, failures: 0, pending: 0 }, failedHooks: [] }, 0), 1, 'nothing ran');
+  });
+});
