@@ -14,6 +14,7 @@ import { CellSkip, isUnavailable, SourceUnavailable } from '../errors.js';
 import { gitCheckout } from '../git.js';
 import { guestImage } from '../images/guest.js';
 import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
+import { FALCO_BUILD_DEPS } from './falco.js';
 
 /** scap-open's build dependencies with MINIMAL_BUILD and system libraries (libsinsp is always configured). */
 const SCAP_OPEN_BUILD = ['build-essential', 'dpkg-dev', 'cmake', 'libelf-dev', 'zlib1g-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libvalijson-dev', 'libre2-dev', 'uthash-dev'];
@@ -40,7 +41,8 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
     // modern_bpf's CMake takes the BPF target arch from the build host's uname: no cross build as is.
     throw new CellSkip(`no ${arch} consumer: scap-open is only built for amd64 here (libs' modern_bpf CMake cannot cross-build for ${arch})`);
   const dist = debian.dist(libs.suite, arch);
-  const packages = [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
+  // a libs commit of today builds what Falco does (its examples want cxxopts, …): one builder root for both
+  const packages = libs.git ? FALCO_BUILD_DEPS : [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
   const flags = ['-DMINIMAL_BUILD=ON', '-DUSE_BUNDLED_DEPS=OFF', '-DCREATE_TEST_TARGETS=OFF', '-DBUILD_DRIVER=OFF', `-DBUILD_LIBSCAP_MODERN_BPF=${libs.modern ? 'ON' : 'OFF'}`];
   let key: object, what: string, prepare: (work: string) => Promise<SandboxMount[]>;
   if (libs.git) {
