@@ -96,7 +96,7 @@ export function falcoConfig(): string {
     'syslog_output: { enabled: false }',
     'file_output: { enabled: false }',
     'http_output: { enabled: false }',
-    'program_output: { enabled: false }',
+    'program_output: { enabled: false, program: "true" }',
     'webserver: { enabled: false }',
     'log_stderr: true',
     'log_syslog: false',
@@ -116,7 +116,7 @@ export function falcoRules(): string {
   return [
     '- rule: ' + MARKER_RULE,
     '  desc: the harness opened its marker file, named with the nonce of this cell',
-    '  condition: evt.type in (open, openat, openat2) and evt.dir=< and fd.name contains "kmatrix-marker-KMATRIX_NONCE"',
+    '  condition: evt.type in (open, openat, openat2) and fd.name contains "kmatrix-marker-KMATRIX_NONCE"',
     '  output: kmatrix marker opened (proc=%proc.name file=%fd.name evt=%evt.type)',
     '  priority: WARNING',
     '  source: syscall',
@@ -135,7 +135,7 @@ export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch,
   const [falco, libs, driver] = await Promise.all([gitCheckout(f.git), gitCheckout(f.libs), gitCheckout(f.driver)]);
   const root = await builderRoot(debian, f.suite, FALCO_BUILD_DEPS);
   const script = falcoBuildScript(f.version);
-  const out = await cached('consumers', { falco: f.git.commit, libs: f.libs.commit, driver: f.driver.commit, script, rules: falcoRules(), root }, async (dir) => {
+  const out = await cached('consumers', { falco: f.git.commit, libs: f.libs.commit, driver: f.driver.commit, script, root }, async (dir) => {
     const work = path.join(dir, 'work');
     await mkdir(work);
     const noGit = (p: string) => !p.endsWith(`${path.sep}.git`);
@@ -145,11 +145,15 @@ export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch,
     await rm(path.join(work, 'libs', 'driver'), { recursive: true, force: true });
     await cp(path.join(driver, 'driver'), path.join(work, 'libs', 'driver'), { recursive: true });
     await writeFile(path.join(work, 'no-container-plugin.cmake'), NO_CONTAINER_PLUGIN);
+    // the rules Falco installs as its default (unused: the guest gets its own configuration)
     await writeFile(path.join(work, 'kmatrix_rules.yaml'), falcoRules());
     await runBuildScript(dir, root, [{ host: work, guest: '/work', writable: true }], script, `Falco ${f.version}`, `builder: ${f.suite}; CMAKE_PROJECT_falco_INCLUDE=no-container-plugin.cmake: ${NO_CONTAINER_PLUGIN.split('\n')[0]}`);
     for (const tree of ['falco', 'libs', 'build']) await rm(path.join(work, tree), { recursive: true, force: true });
-    await writeFile(path.join(work, 'falco.yaml'), falcoConfig());
-    await writeFile(path.join(work, 'kmatrix_rules.yaml.in'), falcoRules());
+  });
+  // the guest's configuration and rule: not part of the build (changing them rebuilds nothing)
+  const conf = await cached('falco-config', { config: falcoConfig(), rules: falcoRules() }, async (dir) => {
+    await writeFile(path.join(dir, 'falco.yaml'), falcoConfig());
+    await writeFile(path.join(dir, 'kmatrix_rules.yaml.in'), falcoRules());
   });
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
@@ -157,7 +161,7 @@ export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch,
   const said = readFileSync(path.join(work, 'version'), 'utf8').trim();
   return {
     image,
-    files: { 'usr/bin/falco': path.join(work, 'falco'), [FALCO_CONFIG_IN_GUEST]: path.join(work, 'falco.yaml'), [FALCO_RULES_IN_GUEST]: path.join(work, 'kmatrix_rules.yaml.in') },
+    files: { 'usr/bin/falco': path.join(work, 'falco'), [FALCO_CONFIG_IN_GUEST]: path.join(conf, 'falco.yaml'), [FALCO_RULES_IN_GUEST]: path.join(conf, 'kmatrix_rules.yaml.in') },
     version: `${said || `Falco ${f.version}`} (libs ${f.libs.commit.slice(0, 12)}, driver ${f.driver.commit.slice(0, 12)}; built in ${f.suite})`,
   };
 }
