@@ -5,6 +5,7 @@
 // ran to an exit code. Kernels, drivers, consumers and guest images use it; it
 // uses none of them.
 import { execa } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from './apt.js';
@@ -111,7 +112,10 @@ export function ranToExit<T extends ToolRun>(r: T, what: string): T {
               ? 'ended without an exit code'
               : /^bwrap: /m.test(r.all ?? '') && r.exitCode === 1 && !/\n/.test((r.all ?? '').trim())
                 ? `could not set up its sandbox (${(r.all ?? '').trim()})`
-                : undefined;
+                : // the compiler killed under it (the host out of memory): nothing is known of the code
+                  /internal compiler error: Killed|Killed signal terminated program/.test(r.all ?? '')
+                  ? 'had its compiler killed (out of memory?)'
+                  : undefined;
   if (why) throw new InfraError(`${what} ${why}`);
   return r;
 }
@@ -171,21 +175,25 @@ export function firstCompilerError(log: string): string | undefined {
 }
 
 /**
- * Run a build script inside a builder root, its log kept as `dir`/build.log.
- * A build that ran and failed raises BuildFailure with the compiler's first
- * error, its log kept beside the cache entry (which is discarded); one that
- * never ran to an exit code raises InfraError (inBuilder).
+ * Run a build script inside a builder root (cwd /work), its log kept as
+ * `dir`/build.log and its outcome as `dir`/result.json: a build that ran and
+ * failed is a result like a success (kept in the cache: the same inputs fail
+ * the same way); one that never ran to an exit code raises InfraError
+ * (inBuilder) and nothing is kept.
  */
-export async function runBuildScript(dir: string, root: string, mounts: SandboxMount[], script: string, what: string, note = ''): Promise<string> {
+export async function runBuildScript(dir: string, root: string, mounts: SandboxMount[], script: string, note = ''): Promise<boolean> {
   const r = await inBuilder(root, mounts, ['sh', '-c', script], { cwd: '/work' });
-  const log = `$ sh -c '${script}'${note ? `   # ${note}` : ''}\n${r.all ?? ''}\nexit ${r.exitCode}\n`;
-  await writeFile(path.join(dir, 'build.log'), log);
-  if (r.exitCode !== 0) {
-    const kept = dir.replace(/\.tmp-\d+$/, '.failed.log');
-    await writeFile(kept, log);
-    throw new BuildFailure(`${what} did not build (log: ${kept})`, firstCompilerError(log) ?? 'no error line');
-  }
-  return log;
+  await writeFile(path.join(dir, 'build.log'), `$ sh -c '${script}'${note ? `   # ${note}` : ''}\n${r.all ?? ''}\nexit ${r.exitCode}\n`);
+  await writeFile(path.join(dir, 'result.json'), JSON.stringify({ ok: r.exitCode === 0 }));
+  return r.exitCode === 0;
+}
+
+/** A cached build's outcome: a failed one raises BuildFailure with the compiler's first error (an entry without result.json predates it, and built). */
+export function builtOrThrow(dir: string, what: string): void {
+  const result = path.join(dir, 'result.json');
+  if (!existsSync(result) || (JSON.parse(readFileSync(result, 'utf8')) as { ok: boolean }).ok) return;
+  const log = path.join(dir, 'build.log');
+  throw new BuildFailure(`${what} did not build (log: ${log})`, firstCompilerError(readFileSync(log, 'utf8')) ?? 'no error line');
 }
 
 /** Shell: the Debian packages shipping each shared library `bin` loads (its runtime closure's roots), into `out`. */

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from '../apt.js';
-import { builderRoot, runBuildScript, runtimePackagesOf } from '../builder.js';
+import { builderRoot, builtOrThrow, runBuildScript, runtimePackagesOf } from '../builder.js';
 import { cached } from '../cache/cache.js';
 import { CellSkip } from '../errors.js';
 import { gitCheckout } from '../git.js';
@@ -65,10 +65,11 @@ export function falcoBuildScript(version: string): string {
     `cmake -S /work/falco -B /work/build ${falcoCmakeFlags(version).join(' ')}`,
     'make -C /work/build -j"$(nproc)" falco',
     'bin=/work/build/userspace/falco/falco',
-    runtimePackagesOf('$bin', '/work/runtime-packages'),
+    'mkdir -p /work/out',
+    runtimePackagesOf('$bin', '/work/out/runtime-packages'),
     // stripped: 175 MB → 14 MB of initramfs, which every boot under TCG pays for
-    'strip -o /work/falco $bin',
-    '/work/falco --version | head -n 1 > /work/version',
+    'strip -o /work/out/falco $bin',
+    '/work/out/falco --version | head -n 1 > /work/out/version',
   ].join('\n');
 }
 
@@ -147,21 +148,22 @@ export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch,
     await writeFile(path.join(work, 'no-container-plugin.cmake'), NO_CONTAINER_PLUGIN);
     // the rules Falco installs as its default (unused: the guest gets its own configuration)
     await writeFile(path.join(work, 'kmatrix_rules.yaml'), falcoRules());
-    await runBuildScript(dir, root, [{ host: work, guest: '/work', writable: true }], script, `Falco ${f.version}`, `builder: ${f.suite}; CMAKE_PROJECT_falco_INCLUDE=no-container-plugin.cmake: ${NO_CONTAINER_PLUGIN.split('\n')[0]}`);
+    await runBuildScript(dir, root, [{ host: work, guest: '/work', writable: true }], script, `builder: ${f.suite}; CMAKE_PROJECT_falco_INCLUDE=no-container-plugin.cmake: ${NO_CONTAINER_PLUGIN.split('\n')[0]}`);
     for (const tree of ['falco', 'libs', 'build']) await rm(path.join(work, tree), { recursive: true, force: true });
   });
+  builtOrThrow(out, `Falco ${f.version}`);
   // the guest's configuration and rule: not part of the build (changing them rebuilds nothing)
   const conf = await cached('falco-config', { config: falcoConfig(), rules: falcoRules() }, async (dir) => {
     await writeFile(path.join(dir, 'falco.yaml'), falcoConfig());
     await writeFile(path.join(dir, 'kmatrix_rules.yaml.in'), falcoRules());
   });
-  const work = path.join(out, 'work');
-  const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
-  const image = await guestImage(debian, f.suite, arch, [...runtime, ...extra], [path.join(work, 'falco')]);
-  const said = readFileSync(path.join(work, 'version'), 'utf8').trim();
+  const bin = path.join(out, 'work', 'out');
+  const runtime = readFileSync(path.join(bin, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
+  const image = await guestImage(debian, f.suite, arch, [...runtime, ...extra], [path.join(bin, 'falco')]);
+  const said = readFileSync(path.join(bin, 'version'), 'utf8').trim();
   return {
     image,
-    files: { 'usr/bin/falco': path.join(work, 'falco'), [FALCO_CONFIG_IN_GUEST]: path.join(conf, 'falco.yaml'), [FALCO_RULES_IN_GUEST]: path.join(conf, 'kmatrix_rules.yaml.in') },
+    files: { 'usr/bin/falco': path.join(bin, 'falco'), [FALCO_CONFIG_IN_GUEST]: path.join(conf, 'falco.yaml'), [FALCO_RULES_IN_GUEST]: path.join(conf, 'kmatrix_rules.yaml.in') },
     version: `${said || `Falco ${f.version}`} (libs ${f.libs.commit.slice(0, 12)}, driver ${f.driver.commit.slice(0, 12)}; built in ${f.suite})`,
   };
 }

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AptDist, Debian } from '../apt.js';
-import { builderRoot, extractDebs, runBuildScript, runtimePackagesOf, type SandboxMount } from '../builder.js';
+import { builderRoot, builtOrThrow, extractDebs, runBuildScript, runtimePackagesOf, type SandboxMount } from '../builder.js';
 import { cached } from '../cache/cache.js';
 import { CellSkip, isUnavailable, SourceUnavailable } from '../errors.js';
 import { gitCheckout } from '../git.js';
@@ -77,9 +77,10 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
     const work = path.join(dir, 'work');
     await mkdir(work);
     const mounts = await prepare(work);
-    await runBuildScript(dir, root, [...mounts, { host: work, guest: '/work', writable: true }], script, `scap-open (${what})`, `builder: ${libs.suite}`);
+    await runBuildScript(dir, root, [...mounts, { host: work, guest: '/work', writable: true }], script, `builder: ${libs.suite}`);
     await rm(path.join(work, 'libs'), { recursive: true, force: true }); // the build tree is not needed again
   });
+  builtOrThrow(out, `scap-open (${what})`);
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
   const image = await guestImage(debian, libs.suite, arch, [...runtime, ...extra], [path.join(work, 'scap-open')]);

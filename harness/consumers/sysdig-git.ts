@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from '../apt.js';
-import { builderRoot, runBuildScript } from '../builder.js';
+import { builderRoot, builtOrThrow, runBuildScript } from '../builder.js';
 import { cached } from '../cache/cache.js';
 import { CellSkip } from '../errors.js';
 import { gitCheckout } from '../git.js';
@@ -60,8 +60,9 @@ export async function buildGitSysdig(debian: Debian, spec: ConsumerSpec, arch: A
     const work = path.join(dir, 'work');
     await mkdir(work);
     await cp(src, path.join(work, 'src'), { recursive: true, filter: (f) => !f.endsWith(`${path.sep}.git`) });
-    await runBuildScript(dir, root, [{ host: work, guest: '/work', writable: true }], script, `sysdig ${pin.commit.slice(0, 12)}`, `builder: ${pin.suite}`);
+    await runBuildScript(dir, root, [{ host: work, guest: '/work', writable: true }], script, `builder: ${pin.suite}`);
   });
+  builtOrThrow(out, `sysdig ${pin.commit.slice(0, 12)}`);
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
   // coreutils: older suites' busybox (bullseye's) has no base64 applet, which the guest's logs need

@@ -39,6 +39,11 @@ describe('infrastructure failures are errors, not driver failures', () => {
     assert.equal(ranToExit(r, 'make').exitCode, 2);
   });
 
+  it('a compiler killed under make (the host out of memory) is infrastructure, though make exits with a code', () => {
+    const all = 'g++: fatal error: Killed signal terminated program cc1plus\ncompilation terminated.\nmake[2]: *** [x.o] Error 1';
+    assert.throws(() => ranToExit({ exitCode: 2, all }, 'make'), (e: unknown) => e instanceof InfraError && /compiler killed/.test(e.message));
+  });
+
   it('bubblewrap failing to set up its sandbox is infrastructure', () => {
     assert.throws(() => ranToExit({ exitCode: 1, all: 'bwrap: No permissions to creating new namespace' }, 'make'), InfraError);
   });
