@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Debian } from './apt.js';
 import { cached } from './cache/cache.js';
 import { BuildFailure, InfraError } from './errors.js';
+import { hostDebianArch } from './machines.js';
 import type { Arch, BuilderChoice } from './types.js';
 
 /** Extract .deb files into `dir`; `members` limits what is taken from each (tar patterns). */
@@ -48,9 +49,10 @@ export function kernelBuilderPackages(kernel: { builder: BuilderChoice; arch: Ar
  * compiler that built a kernel), made by mmdebstrap (unshare mode: nothing is
  * mounted on the host) and cached.
  */
-export async function builderRoot(debian: Debian, suite: string, packages: string[]): Promise<string> {
+export async function builderRoot(debian: Debian, suite: string, packages: string[], foreign: Arch[] = []): Promise<string> {
   const opts = debian.suites[suite] ?? {};
-  return cached('builders', { suite, mirror: debian.mirror, packages, opts }, async (dir) => {
+  // foreign arches (multiarch: <pkg>:<arch> -dev packages for cross builds) change the root
+  return cached('builders', { suite, mirror: debian.mirror, packages, opts, ...(foreign.length ? { foreign } : {}) }, async (dir) => {
     const target = path.join(dir, 'root');
     const r = ranToExit(
       await execa(
@@ -59,6 +61,7 @@ export async function builderRoot(debian: Debian, suite: string, packages: strin
           '--mode=unshare',
           '--variant=apt',
           '--quiet',
+          ...(foreign.length ? [`--architectures=${[hostDebianArch(), ...foreign].join(',')}`] : []),
           `--include=${packages.join(',')}`,
           ...(opts.allowExpired ? ['--aptopt=Acquire::Check-Valid-Until "false"'] : []),
           `--components=${(opts.components ?? ['main']).join(',')}`,
@@ -199,4 +202,27 @@ export function builtOrThrow(dir: string, what: string): void {
 /** Shell: the Debian packages shipping each shared library `bin` loads (its runtime closure's roots), into `out`. */
 export function runtimePackagesOf(bin: string, out: string): string {
   return `ldd ${bin} | awk '/=> \\//{print $3}' | xargs -n1 realpath | xargs dpkg -S | cut -d: -f1 | sort -u > ${out}`;
+}
+
+/** A CMake toolchain file for a cross build to `arch` with Debian's cross gcc and the :arch -dev packages of a multiarch root. */
+export function cmakeToolchain(arch: Arch): string {
+  const triplet = TRIPLETS[arch];
+  const processor = { amd64: 'x86_64', arm64: 'aarch64', armhf: 'arm' }[arch];
+  return [
+    'set(CMAKE_SYSTEM_NAME Linux)',
+    `set(CMAKE_SYSTEM_PROCESSOR ${processor})`,
+    `set(CMAKE_C_COMPILER ${triplet}-gcc)`,
+    `set(CMAKE_CXX_COMPILER ${triplet}-g++)`,
+    `set(CMAKE_LIBRARY_ARCHITECTURE ${triplet})`,
+    // host programs (clang for the BPF target, bpftool) stay the host's
+    'set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)',
+    `set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/${triplet}/pkgconfig:/usr/share/pkgconfig)`,
+    '',
+  ].join('\n');
+}
+
+/** Shell: the packages of `arch` shipping each shared library a cross-built `bin` needs (ldd cannot run it: its NEEDED entries). */
+export function crossRuntimePackagesOf(bin: string, arch: Arch, out: string): string {
+  const t = TRIPLETS[arch];
+  return `${t}-readelf -d ${bin} | sed -n 's/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p' | while read -r lib; do for d in /usr/lib/${t} /lib/${t}; do [ -e "$d/$lib" ] && { realpath "$d/$lib"; break; }; done; done | xargs dpkg -S | cut -d: -f1 | sort -u > ${out}`;
 }

@@ -2,17 +2,19 @@
 // from a libs tree — a Debian falcosecurity-libs source package, or a git
 // commit (optionally with another commit's driver/ over its own, so that the
 // modern probe built into it is that driver's). With the modern eBPF engine
-// where asked (the probe is then built into it). Its stdout is line-buffered
+// where asked (the probe is then built into it); for arm64, cross-built in a
+// multiarch root (libs of today). Its stdout is line-buffered
 // in the guest (coreutils' libstdbuf), so capture ends at the marker.
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AptDist, Debian } from '../apt.js';
-import { builderRoot, builtOrThrow, extractDebs, runBuildScript, runtimePackagesOf, type SandboxMount } from '../builder.js';
+import { builderRoot, builtOrThrow, cmakeToolchain, crossRuntimePackagesOf, extractDebs, runBuildScript, runtimePackagesOf, type SandboxMount } from '../builder.js';
 import { cached } from '../cache/cache.js';
 import { CellSkip, isUnavailable, SourceUnavailable } from '../errors.js';
 import { gitCheckout } from '../git.js';
 import { guestImage } from '../images/guest.js';
+import { hostDebianArch } from '../machines.js';
 import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
 import { FALCO_BUILD_DEPS } from './falco.js';
 
@@ -20,8 +22,19 @@ import { FALCO_BUILD_DEPS } from './falco.js';
 const SCAP_OPEN_BUILD = ['build-essential', 'dpkg-dev', 'cmake', 'libelf-dev', 'zlib1g-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libvalijson-dev', 'libre2-dev', 'uthash-dev'];
 const MODERN_BUILD = ['clang', 'bpftool', 'libbpf-dev'];
 
-/** The build in /work: the libs tree in /work/libs (unpacked there from /dsc for a source package). */
-export function scapOpenScript(flags: string[], dsc?: string): string {
+/**
+ * What a cross build to arm64 needs in a multiarch root: the cross gcc, the
+ * host's clang and bpftool (the BPF objects and the skeleton), and the arm64
+ * -dev packages. libs of today take the BPF target arch from
+ * CMAKE_SYSTEM_PROCESSOR and build their generator for the host.
+ */
+export function crossBuildPackages(arch: Arch): string[] {
+  const dev = ['libelf-dev', 'zlib1g-dev', 'libbpf-dev', 'libzstd-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libre2-dev'].map((p) => `${p}:${arch}`);
+  return [`crossbuild-essential-${arch}`, 'cmake', 'make', 'pkg-config', 'clang', 'llvm', 'bpftool', 'libvalijson-dev', 'uthash-dev', ...dev];
+}
+
+/** The build in /work: the libs tree in /work/libs (unpacked there from /dsc for a source package); `cross`: the target arch. */
+export function scapOpenScript(flags: string[], dsc?: string, cross?: Arch): string {
   return [
     'set -e',
     ...(dsc ? [`dpkg-source -x /dsc/${dsc} libs >/dev/null`] : []),
@@ -29,7 +42,7 @@ export function scapOpenScript(flags: string[], dsc?: string): string {
     `cmake ${flags.join(' ')} ..`,
     'make -j"$(nproc)" scap-open',
     'bin=libscap/examples/01-open/scap-open',
-    runtimePackagesOf('$bin', '/work/runtime-packages'),
+    cross ? crossRuntimePackagesOf('$bin', cross, '/work/runtime-packages') : runtimePackagesOf('$bin', '/work/runtime-packages'),
     'cp $bin /work/scap-open',
     'grep -h "PPME_SYSCALL_OPENAT_2_X = " ../driver/ppm_events_public.h > /work/openat',
   ].join('\n');
@@ -37,13 +50,19 @@ export function scapOpenScript(flags: string[], dsc?: string): string {
 
 export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[]): Promise<ConsumerAssets> {
   const libs = spec.libs!;
-  if (arch !== 'amd64')
-    // modern_bpf's CMake takes the BPF target arch from the build host's uname: no cross build as is.
-    throw new CellSkip(`no ${arch} consumer: scap-open is only built for amd64 here (libs' modern_bpf CMake cannot cross-build for ${arch})`);
+  const cross = arch !== hostDebianArch() ? arch : undefined;
+  if (cross && !libs.git)
+    // the modern_bpf CMake of these older libs takes the BPF target arch from the build host's uname
+    throw new CellSkip(`no ${arch} consumer: scap-open is cross-built for ${arch} only from libs commits of today (libs 0.25 take the BPF arch from CMAKE_SYSTEM_PROCESSOR); ${libs.package} of ${libs.suite} is built for ${hostDebianArch()} only`);
+  if (cross && cross !== 'arm64') throw new CellSkip(`no ${arch} consumer: Falco's libs do not support ${arch}`);
   const dist = debian.dist(libs.suite, arch);
-  // a libs commit of today builds what Falco does (its examples want cxxopts, …): one builder root for both
-  const packages = libs.git ? FALCO_BUILD_DEPS : [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
-  const flags = ['-DMINIMAL_BUILD=ON', '-DUSE_BUNDLED_DEPS=OFF', '-DCREATE_TEST_TARGETS=OFF', '-DBUILD_DRIVER=OFF', `-DBUILD_LIBSCAP_MODERN_BPF=${libs.modern ? 'ON' : 'OFF'}`];
+  // a libs commit of today builds what Falco does (its examples want cxxopts, …): one builder root for both;
+  // a cross build: a multiarch root with the target's -dev packages, the libsinsp examples left out
+  const packages = cross ? crossBuildPackages(cross) : libs.git ? FALCO_BUILD_DEPS : [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
+  const flags = [
+    '-DMINIMAL_BUILD=ON', '-DUSE_BUNDLED_DEPS=OFF', '-DCREATE_TEST_TARGETS=OFF', '-DBUILD_DRIVER=OFF', `-DBUILD_LIBSCAP_MODERN_BPF=${libs.modern ? 'ON' : 'OFF'}`,
+    ...(cross ? ['-DCMAKE_TOOLCHAIN_FILE=/work/toolchain.cmake', '-DBUILD_LIBSINSP_EXAMPLES=OFF'] : []),
+  ];
   let key: object, what: string, prepare: (work: string) => Promise<SandboxMount[]>;
   if (libs.git) {
     const [tree, driver] = await Promise.all([gitCheckout(libs.git), libs.driver ? gitCheckout(libs.driver) : undefined]);
@@ -71,12 +90,13 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
     what = dsc.replace(/\.dsc$/, '').replace('_', '=');
     prepare = async () => [{ host: src.dir, guest: '/dsc' }];
   }
-  const root = await builderRoot(debian, libs.suite, packages);
-  const script = scapOpenScript(flags, 'dsc' in key ? (key as { dsc: string }).dsc : undefined);
-  const out = await cached('consumers', { ...key, packages, flags, ...(libs.git ? { script } : {}) }, async (dir) => {
+  const root = await builderRoot(debian, libs.suite, packages, cross ? [cross] : []);
+  const script = scapOpenScript(flags, 'dsc' in key ? (key as { dsc: string }).dsc : undefined, cross);
+  const out = await cached('consumers', { ...key, packages, flags, ...(libs.git ? { script } : {}), ...(cross ? { cross } : {}) }, async (dir) => {
     const work = path.join(dir, 'work');
     await mkdir(work);
     const mounts = await prepare(work);
+    if (cross) await writeFile(path.join(work, 'toolchain.cmake'), cmakeToolchain(cross));
     await runBuildScript(dir, root, [...mounts, { host: work, guest: '/work', writable: true }], script, `builder: ${libs.suite}`);
     await rm(path.join(work, 'libs'), { recursive: true, force: true }); // the build tree is not needed again
   });
@@ -88,7 +108,7 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
   return {
     image,
     files: { 'usr/bin/scap-open': path.join(work, 'scap-open'), [STDBUF_LIB]: await stdbufLib(dist) },
-    version: `scap-open ${what}${libs.modern ? ' (modern_bpf)' : ''}`,
+    version: `scap-open ${what}${libs.modern ? ' (modern_bpf)' : ''}${cross ? `, cross-built for ${cross}` : ''}`,
     openatExit: openat,
   };
 }
