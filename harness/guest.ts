@@ -398,7 +398,8 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
   const none = { events: 0, marker: false, lines: [] as string[], oops: r.crash?.excerpt };
   if (!r.boot) {
     const why = exit.killed
-      ? `QEMU was ended from outside (${exit.killed}) before the guest reached init`
+      ? // an exit code is QEMU's own refusal (an image it cannot load); a signal came from outside
+        `QEMU ${/^exit code/.test(exit.killed) ? 'exited' : 'was ended from outside'} (${exit.killed}) before the guest reached init`
       : exit.timedOut
         ? 'the guest did not reach init before the boot timeout'
         : r.crash
