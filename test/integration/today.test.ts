@@ -21,18 +21,20 @@ const pending = problems.length ? ` (pending: ${problems.join('; ')})` : '';
 (pending ? describe.skip : describe)(`integration: today's Falco — driver 10.2.0 with Falco 0.44.1 and scap-open 0.25.4${pending}`, function () {
   // Sized for a cold cache: trixie's builder root (mmdebstrap, 2–3 min), Falco 0.44.1
   // (≈ 10 min on 2 idle cores, 25 with another job), scap-open 0.25.4 (≈ 5 min), bookworm's
-  // root and the 6.1 kernel, two kernel modules, then four guests under TCG.
+  // root and the 6.1 kernels, two kernel modules, a multiarch trixie root and scap-open cross-built
+  // for arm64 (≈ 7 min), then six guests under TCG.
   this.timeout(75 * 60_000);
   const FALCO_KMOD = 'debian-6.1-amd64/kmod@falco-0.44.1/host';
   const FALCO_MODERN = 'debian-6.1-amd64/modern-ebpf@falco-0.44.1/host';
   const SCAP_KMOD = 'debian-6.1-amd64/kmod@10.2.0/host';
   const SCAP_MODERN = 'debian-6.1-amd64/modern-ebpf@10.2.0/host';
   const EBPF = 'debian-6.1-amd64/ebpf@10.2.0/host';
+  const ARM_MODERN = 'debian-6.1-arm64-virt/modern-ebpf@10.2.0/host';
   let r: Awaited<ReturnType<typeof runMatrix>>;
 
   before(async () => {
     useSharedGit();
-    r = await runMatrix([FALCO_KMOD, FALCO_MODERN, SCAP_KMOD, SCAP_MODERN, EBPF]);
+    r = await runMatrix([FALCO_KMOD, FALCO_MODERN, SCAP_KMOD, SCAP_MODERN, EBPF, ARM_MODERN]);
   });
 
   after(endRuns);
@@ -72,6 +74,15 @@ const pending = problems.length ? ` (pending: ${problems.join('; ')})` : '';
       assert.equal(c.evidence?.marker, true);
       assert.match(c.consumer?.version ?? '', /^scap-open https:\/\/github\.com\/falcosecurity\/libs@80e695f6b123 with driver\/ of 296aedabe763/);
     }
+  });
+
+  it('modern eBPF on arm64 (QEMU virt) has a real status, read by scap-open 0.25.4 cross-built for arm64', () => {
+    const c = r.byId.get(ARM_MODERN)!;
+    assert.ok(c.status === 'pass' || c.status === 'fail', describeCell(c));
+    if (c.status === 'fail') assert.ok(c.firstError, `a failure names its first error: ${describeCell(c)}`);
+    else assert.equal(c.evidence?.marker, true);
+    assert.match(c.consumer?.version ?? '', /cross-built for arm64/);
+    assert.equal(c.kernel.arch, 'arm64');
   });
 
   it('the legacy eBPF probe of driver 10.2.0 is a skip with the upstream reason, never a failure', () => {
