@@ -17,35 +17,54 @@ import { insteadOfEnv } from '../git-mirror.js';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' }).trim();
 
+/** `files` (path → text) committed in a new work tree under `tmp`: the tree and its commit. */
+function commitTree(tmp: string, files: Record<string, string>): { work: string; commit: string } {
+  const work = path.join(tmp, 'work');
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(work, f)), { recursive: true });
+    writeFileSync(path.join(work, f), text);
+  }
+  git(tmp, 'init', '-q', work);
+  git(work, 'add', '.');
+  git(work, 'commit', '-qm', 'tree');
+  return { work, commit: git(work, 'rev-parse', 'HEAD') };
+}
+
+/** The harness's cache under `tmp`, git redirected to `mirrors`; the function returned undoes both. */
+function useMirrors(tmp: string, mirrors: string): () => void {
+  const saved = { ...process.env };
+  setCacheDir(path.join(tmp, 'cache'));
+  Object.assign(process.env, insteadOfEnv(mirrors));
+  return () => {
+    setCacheDir(undefined);
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  };
+}
+
 describe('git driver sources', () => {
   let tmp: string;
   let mirrors: string;
   let commit: string;
-  const saved = { ...process.env };
+  let restore: () => void;
 
   /** A "GitHub" repository owner/driver with a sysdig-era driver/ tree, as a bare mirror under `mirrors`. */
   before(() => {
     tmp = mkdtempSync(path.join(tmpdir(), 'kmatrix-git-'));
-    const work = path.join(tmp, 'work');
-    mkdirSync(path.join(work, 'driver'), { recursive: true });
-    writeFileSync(path.join(work, 'driver', 'driver_config.h.in'), '#define PROBE_VERSION "${PROBE_VERSION}"\n#define PROBE_NAME "${PROBE_NAME}"\n#define PROBE_DEVICE_NAME "${PROBE_DEVICE_NAME}"\n');
-    writeFileSync(path.join(work, 'driver', 'Makefile.in'), '@PROBE_NAME@-y += main.o\nobj-m += @PROBE_NAME@.o\nccflags-y := @KBUILD_FLAGS@\n');
-    writeFileSync(path.join(work, 'driver', 'main.c'), 'int x;\n');
-    git(tmp, 'init', '-q', work);
-    git(work, 'add', '.');
-    git(work, 'commit', '-qm', 'driver');
-    commit = git(work, 'rev-parse', 'HEAD');
+    let work: string;
+    ({ work, commit } = commitTree(tmp, {
+      'driver/driver_config.h.in': '#define PROBE_VERSION "${PROBE_VERSION}"\n#define PROBE_NAME "${PROBE_NAME}"\n#define PROBE_DEVICE_NAME "${PROBE_DEVICE_NAME}"\n',
+      'driver/Makefile.in': '@PROBE_NAME@-y += main.o\nobj-m += @PROBE_NAME@.o\nccflags-y := @KBUILD_FLAGS@\n',
+      'driver/main.c': 'int x;\n',
+    }));
     mirrors = path.join(tmp, 'mirrors');
     mkdirSync(path.join(mirrors, 'owner'), { recursive: true });
     git(tmp, 'clone', '-q', '--bare', work, path.join(mirrors, 'owner', 'driver.git'));
     git(path.join(mirrors, 'owner', 'driver.git'), 'config', 'uploadpack.allowAnySHA1InWant', 'true');
-    setCacheDir(path.join(tmp, 'cache'));
-    Object.assign(process.env, insteadOfEnv(mirrors));
+    restore = useMirrors(tmp, mirrors);
   });
   after(() => {
-    setCacheDir(undefined);
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
+    restore();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -154,20 +173,13 @@ describe('git checkouts that leave paths out (a partial clone)', () => {
   let mirror: string;
   let commit: string;
   let pdf: string;
-  const saved = { ...process.env };
+  let restore: () => void;
 
   /** owner/app: src/ and proposals/slides.pdf; its mirror has every object but the slide deck's blob. */
   before(() => {
     tmp = mkdtempSync(path.join(tmpdir(), 'kmatrix-partial-'));
-    const work = path.join(tmp, 'work');
-    mkdirSync(path.join(work, 'src'), { recursive: true });
-    mkdirSync(path.join(work, 'proposals'));
-    writeFileSync(path.join(work, 'src', 'main.c'), 'int main(void) { return 0; }\n');
-    writeFileSync(path.join(work, 'proposals', 'slides.pdf'), '%PDF-1.4 a slide deck\n');
-    git(tmp, 'init', '-q', work);
-    git(work, 'add', '.');
-    git(work, 'commit', '-qm', 'app');
-    commit = git(work, 'rev-parse', 'HEAD');
+    let work: string;
+    ({ work, commit } = commitTree(tmp, { 'src/main.c': 'int main(void) { return 0; }\n', 'proposals/slides.pdf': '%PDF-1.4 a slide deck\n' }));
     pdf = git(work, 'rev-parse', 'HEAD:proposals/slides.pdf');
     const mirrors = path.join(tmp, 'mirrors');
     mirror = path.join(mirrors, 'owner', 'app.git');
@@ -176,13 +188,10 @@ describe('git checkouts that leave paths out (a partial clone)', () => {
     git(work, 'push', '-q', mirror, 'HEAD:refs/heads/main');
     for (const [k, v] of [['uploadpack.allowAnySHA1InWant', 'true'], ['uploadpack.allowFilter', 'true']]) git(mirror, 'config', k, v);
     rmSync(path.join(mirror, 'objects', pdf.slice(0, 2), pdf.slice(2)));
-    setCacheDir(path.join(tmp, 'cache'));
-    Object.assign(process.env, insteadOfEnv(mirrors));
+    restore = useMirrors(tmp, mirrors);
   });
   after(() => {
-    setCacheDir(undefined);
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
+    restore();
     rmSync(tmp, { recursive: true, force: true });
   });
 
