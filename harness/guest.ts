@@ -320,7 +320,9 @@ export function overheadOf(loops: GuestReport['loops']): Overhead | undefined {
 
 /** What the consumer warned about on stderr while it worked (kept when the cell passes). */
 export function consumerWarnings(stderr: string): string[] {
-  return stderr.split('\n').map((l) => l.trim()).filter((l) => /warn|deprecat|drop/i.test(l)).slice(0, 10);
+  // Falco's counters at exit (Driver Drops:0, its drop monitor) are figures, not warnings: kept as evidence
+  const counter = /^(Driver (Events|Drops):|Syscall event drop monitoring:|- (event drop detected|num times actions taken):)/;
+  return stderr.split('\n').map((l) => l.trim()).filter((l) => /warn|deprecat|drop/i.test(l) && !counter.test(l)).slice(0, 10);
 }
 
 /** pdig's own complaints (its stderr), distinct, with how often each came: "<line> (×N)". */

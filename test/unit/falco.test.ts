@@ -2,9 +2,14 @@
 // how Falco is built (no download, nothing bundled), and how its JSON alerts
 // and exit counters are read — from a real Falco 0.44.1 run kept as a fixture.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse } from 'yaml';
 import { engineArgs } from '../../harness/consumers/index.js';
 import { falcoBuildScript, falcoCmakeFlags, falcoConfig, falcoRules, MARKER_RULE, NO_CONTAINER_PLUGIN } from '../../harness/consumers/falco.js';
+import { falcoAlerts, falcoStats, isMarkerAlert, judge, markerEvents, type GuestReport } from '../../harness/guest.js';
+
+const FIXTURES = path.resolve('test/fixtures/falco');
 
 describe('Falco as the consumer', () => {
   it('the guest configuration: one rule file, no plugins or webserver, JSON alerts on stdout, unbuffered', () => {
@@ -40,5 +45,53 @@ describe('Falco as the consumer', () => {
     assert.ok(flags.includes('-DCMAKE_PROJECT_falco_INCLUDE=/work/no-container-plugin.cmake'));
     assert.match(NO_CONTAINER_PLUGIN, /if\(NOT TARGET container_plugin\)\n\s+add_custom_target\(container_plugin\)\nendif\(\)/);
     assert.match(falcoBuildScript('0.44.1'), /make -C \/work\/build -j"\$\(nproc\)" falco/);
+  });
+});
+
+describe("Falco's output, as a real run printed it (fixture)", () => {
+  const stdout = readFileSync(path.join(FIXTURES, 'stdout.txt'), 'utf8');
+  const stderr = readFileSync(path.join(FIXTURES, 'stderr.txt'), 'utf8');
+  const nonce = readFileSync(path.join(FIXTURES, 'nonce'), 'utf8').trim();
+
+  it('reads the JSON alerts, ignoring its other lines and torn ones', () => {
+    const alerts = falcoAlerts(`${stdout}\n{"rule": "torn`);
+    assert.ok(alerts.length >= 1);
+    const a = alerts.find((x) => isMarkerAlert(x, nonce))!;
+    assert.equal(a.rule, MARKER_RULE);
+    assert.match(String(a.fields['fd.name']), new RegExp(`kmatrix-marker-${nonce}$`));
+    assert.ok(String(a.fields['proc.name'] ?? ''), 'the process is named');
+    assert.match(String(a.fields['evt.type']), /^openat2?$|^open$/);
+    assert.match(a.output ?? '', /kmatrix marker opened/);
+  });
+
+  it('an alert for another nonce, or of another rule, is not the marker', () => {
+    assert.equal(markerEvents(stdout, 'ffffffffffff', 'falco').length, 0);
+    const other = stdout.split('\n').find((l) => l.includes(MARKER_RULE))!.replace(`"rule":"${MARKER_RULE}"`, '"rule":"some other rule"');
+    assert.equal(markerEvents(other, nonce, 'falco').length, 0);
+  });
+
+  it("reads Falco's counters at exit (-v): driver events and drops, its drop monitor, its alerts", () => {
+    const s = falcoStats(`${stderr}\n${stdout}`);
+    assert.ok((s.driverEvents ?? 0) > 0, 'driver events');
+    assert.equal(typeof s.driverDrops, 'number');
+    assert.equal(typeof s.dropsDetected, 'number');
+    assert.ok((s.alerts ?? 0) >= 1);
+  });
+
+  it('judges the cell from the alert: a pass with the alert, the start-up time and the counters as evidence', () => {
+    const report: GuestReport = {
+      boot: { release: '6.1.0', btime: 1 },
+      insmod: { rc: 0 },
+      capture: { found: true, alive: true, rc: 0, seconds: 3, untracedOpens: 0 },
+      attachedAfter: 2,
+      logs: { captured: stdout.split('\n').filter((l) => l.includes(nonce)).join('\n'), consumer: stderr, stats: `${stderr}\n${stdout}` },
+      loops: {},
+    } as unknown as GuestReport;
+    const v = judge(report, 'kmod', 'falco', nonce, { timedOut: false, phase: 'capture' });
+    assert.equal(v.status, 'pass', v.reason);
+    assert.ok(v.marker);
+    assert.match(v.falco?.alert ?? '', new RegExp(nonce));
+    assert.equal(v.falco?.startupSeconds, 2);
+    assert.ok((v.falco?.driverEvents ?? 0) > 0);
   });
 });
