@@ -345,7 +345,8 @@ export function capturedCount(captured: string, kind: ConsumerKind): number {
  * libbpf's failed program first (the verifier's rejection is above it).
  */
 export function consumerError(stderr: string, stdout: string): string | undefined {
-  const lines = `${stderr}\n${stdout}`.split('\n').map((l) => l.trim());
+  // Falco's log lines carry a date and, from its libs, "[libs]: ": the message is what follows
+  const lines = `${stderr}\n${stdout}`.split('\n').map((l) => l.trim().replace(FALCO_LOG_PREFIX, ''));
   // A BPF program the verifier rejected: the loader's line, with the verifier's last word (just above "processed N insns").
   const verdict = lines.findIndex((l) => /^processed \d+ insns/.test(l));
   const verifier = verdict > 0 ? ` (verifier: ${lines[verdict - 1]})` : '';
@@ -355,6 +356,9 @@ export function consumerError(stderr: string, stdout: string): string | undefine
   const own = firstErrorLine(stderr);
   return bpf ?? (own && /[A-Za-z]{3}/.test(own) ? own : firstErrorLine(stdout) ?? own);
 }
+
+/** "Mon Nov 30 10:14:26 2026: [libs]: " before a Falco log message. */
+const FALCO_LOG_PREFIX = /^[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d \d{4}: (\[libs\]: )?/;
 
 const SIGNALS: Record<number, string> = { 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 9: 'SIGKILL', 11: 'SIGSEGV' };
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { engineArgs } from '../../harness/consumers/index.js';
 import { falcoBuildScript, falcoCmakeFlags, falcoConfig, falcoRules, MARKER_RULE, NO_CONTAINER_PLUGIN } from '../../harness/consumers/falco.js';
-import { falcoAlerts, falcoStats, isMarkerAlert, judge, markerEvents, type GuestReport } from '../../harness/guest.js';
+import { consumerError, falcoAlerts, falcoStats, isMarkerAlert, judge, markerEvents, type GuestReport } from '../../harness/guest.js';
 
 const FIXTURES = path.resolve('test/fixtures/falco');
 
@@ -93,5 +93,16 @@ describe("Falco's output, as a real run printed it (fixture)", () => {
     assert.match(v.falco?.alert ?? '', new RegExp(nonce));
     assert.equal(v.falco?.startupSeconds, 2);
     assert.ok((v.falco?.driverEvents ?? 0) > 0);
+  });
+});
+
+describe("Falco's failures", () => {
+  it("its first error is the message, without Falco's date and [libs] prefix", () => {
+    const stderr = [
+      'Mon Nov 30 10:14:26 2026: Opening \'syscall\' source with modern BPF probe.',
+      "Mon Nov 30 10:14:26 2026: [libs]: libbpf: prog 'signal_deliver': BPF program load failed: Permission denied",
+      'Mon Nov 30 10:14:26 2026: An error occurred in an event source, forcing termination...',
+    ].join('\n');
+    assert.equal(consumerError(stderr, ''), "libbpf: prog 'signal_deliver': BPF program load failed: Permission denied");
   });
 });
