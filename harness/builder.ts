@@ -184,8 +184,8 @@ export function firstCompilerError(log: string): string | undefined {
  * the same way); one that never ran to an exit code raises InfraError
  * (inBuilder) and nothing is kept.
  */
-export async function runBuildScript(dir: string, root: string, mounts: SandboxMount[], script: string, note = ''): Promise<boolean> {
-  const r = await inBuilder(root, mounts, ['sh', '-c', script], { cwd: '/work' });
+export async function runBuildScript(dir: string, root: string, mounts: SandboxMount[], script: string, note = '', aliases?: Record<string, string>): Promise<boolean> {
+  const r = await inBuilder(root, mounts, ['sh', '-c', script], { cwd: '/work', aliases });
   await writeFile(path.join(dir, 'build.log'), `$ sh -c '${script}'${note ? `   # ${note}` : ''}\n${r.all ?? ''}\nexit ${r.exitCode}\n`);
   await writeFile(path.join(dir, 'result.json'), JSON.stringify({ ok: r.exitCode === 0 }));
   return r.exitCode === 0;
@@ -225,4 +225,14 @@ export function cmakeToolchain(arch: Arch): string {
 export function crossRuntimePackagesOf(bin: string, arch: Arch, out: string): string {
   const t = TRIPLETS[arch];
   return `${t}-readelf -d ${bin} | sed -n 's/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p' | while read -r lib; do for d in /usr/lib/${t} /lib/${t}; do [ -e "$d/$lib" ] && { realpath "$d/$lib"; break; }; done; done | xargs dpkg -S | cut -d: -f1 | sort -u > ${out}`;
+}
+
+/**
+ * A `uname` that answers `-m` with the target's machine (the real one for the
+ * rest): for CMake that takes the BPF target arch from `uname -m` (libs 0.20's
+ * modern_bpf) in a cross build. Put first in PATH through inBuilder's aliases.
+ */
+export function unameFor(arch: Arch): string {
+  const machine = { amd64: 'x86_64', arm64: 'aarch64', armhf: 'armv7l' }[arch];
+  return `#!/bin/sh\nif [ "$1" = -m ]; then echo ${machine}; else exec /usr/bin/uname "$@"; fi\n`;
 }

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AptDist, Debian } from '../apt.js';
-import { builderRoot, builtOrThrow, cmakeToolchain, crossRuntimePackagesOf, extractDebs, runBuildScript, runtimePackagesOf, type SandboxMount } from '../builder.js';
+import { builderRoot, builtOrThrow, cmakeToolchain, crossRuntimePackagesOf, extractDebs, runBuildScript, runtimePackagesOf, unameFor, type SandboxMount } from '../builder.js';
 import { cached } from '../cache/cache.js';
 import { CellSkip, isUnavailable, SourceUnavailable } from '../errors.js';
 import { gitCheckout } from '../git.js';
@@ -51,14 +51,11 @@ export function scapOpenScript(flags: string[], dsc?: string, cross?: Arch): str
 export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[]): Promise<ConsumerAssets> {
   const libs = spec.libs!;
   const cross = arch !== hostDebianArch() ? arch : undefined;
-  if (cross && !libs.git)
-    // the modern_bpf CMake of these older libs takes the BPF target arch from the build host's uname
-    throw new CellSkip(`no ${arch} consumer: scap-open is cross-built for ${arch} only from libs commits of today (libs 0.25 take the BPF arch from CMAKE_SYSTEM_PROCESSOR); ${libs.package} of ${libs.suite} is built for ${hostDebianArch()} only`);
   if (cross && cross !== 'arm64') throw new CellSkip(`no ${arch} consumer: Falco's libs do not support ${arch}`);
   const dist = debian.dist(libs.suite, arch);
   // a libs commit of today builds what Falco does (its examples want cxxopts, …): one builder root for both;
   // a cross build: a multiarch root with the target's -dev packages, the libsinsp examples left out
-  const packages = cross ? crossBuildPackages(cross) : libs.git ? FALCO_BUILD_DEPS : [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
+  const packages = cross ? [...crossBuildPackages(cross), ...(libs.git ? [] : ['dpkg-dev'])] : libs.git ? FALCO_BUILD_DEPS : [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
   const flags = [
     '-DMINIMAL_BUILD=ON', '-DUSE_BUNDLED_DEPS=OFF', '-DCREATE_TEST_TARGETS=OFF', '-DBUILD_DRIVER=OFF', `-DBUILD_LIBSCAP_MODERN_BPF=${libs.modern ? 'ON' : 'OFF'}`,
     ...(cross ? ['-DCMAKE_TOOLCHAIN_FILE=/work/toolchain.cmake', '-DBUILD_LIBSINSP_EXAMPLES=OFF'] : []),
@@ -91,13 +88,16 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
     prepare = async () => [{ host: src.dir, guest: '/dsc' }];
   }
   const root = await builderRoot(debian, libs.suite, packages, cross ? [cross] : []);
+  // the source packages' libs (0.20) take the BPF target arch from `uname -m`, not from the toolchain
+  const fakeUname = Boolean(cross && !libs.git);
   const script = scapOpenScript(flags, 'dsc' in key ? (key as { dsc: string }).dsc : undefined, cross);
-  const out = await cached('consumers', { ...key, packages, flags, ...(libs.git ? { script } : {}), ...(cross ? { cross } : {}) }, async (dir) => {
+  const out = await cached('consumers', { ...key, packages, flags, ...(libs.git || cross ? { script } : {}), ...(cross ? { cross } : {}), ...(fakeUname ? { uname: unameFor(cross!) } : {}) }, async (dir) => {
     const work = path.join(dir, 'work');
     await mkdir(work);
     const mounts = await prepare(work);
     if (cross) await writeFile(path.join(work, 'toolchain.cmake'), cmakeToolchain(cross));
-    await runBuildScript(dir, root, [...mounts, { host: work, guest: '/work', writable: true }], script, `builder: ${libs.suite}`);
+    if (fakeUname) await writeFile(path.join(work, 'uname'), unameFor(cross!), { mode: 0o755 });
+    await runBuildScript(dir, root, [...mounts, { host: work, guest: '/work', writable: true }], script, `builder: ${libs.suite}${cross ? `; cross to ${cross}` : ''}`, fakeUname ? { uname: '/work/uname' } : undefined);
     await rm(path.join(work, 'libs'), { recursive: true, force: true }); // the build tree is not needed again
   });
   builtOrThrow(out, `scap-open (${what})`);
