@@ -29,7 +29,7 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
   };
   const tree = { dir: `${cache}/sources/${cell.source.id}` } as DriverTree;
   const runAs = runAsPrefix(cell.profile);
-  const told = describeConsumer(cell.consumer, runAs, engineArgs(cell.consumer.kind, cell.driver));
+  const told = describeConsumer(cell.consumer, runAs, engineArgs(cell.consumer.kind, cell.driver), k.arch);
   const consumerImage = { cpio: `${cache}/guests/${told.image}.cpio` } as GuestImage;
   const built = {
     artifact: cell.driver === 'kmod' || cell.driver === 'ebpf' ? `${cache}/builds/<key>/src/${cell.driver === 'kmod' ? 'scap.ko' : 'bpf/probe.o'}` : undefined,

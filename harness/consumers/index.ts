@@ -6,6 +6,7 @@
 // Also how each one is told which driver to open.
 import type { Debian } from '../apt.js';
 import { ARTIFACT_IN_GUEST } from '../guest.js';
+import { hostDebianArch } from '../machines.js';
 import type { Arch, ConsumerAssets, ConsumerSpec, DriverId } from '../types.js';
 import { debianSysdig } from './debian.js';
 import { buildFalco, falcoEngine } from './falco.js';
@@ -34,7 +35,8 @@ export function consumerHasEngine(spec: ConsumerSpec, driver: DriverId): boolean
 }
 
 /** A consumer as `explain` tells it, without building anything: what it is, its guest image, its command in the guest. */
-export function describeConsumer(spec: ConsumerSpec, runAs: string, engine: string): { what: string; image: string; command: string } {
+export function describeConsumer(spec: ConsumerSpec, runAs: string, engine: string, arch: Arch = hostDebianArch()): { what: string; image: string; command: string } {
+  const foreign = arch !== hostDebianArch();
   const pre = runAs ? `${runAs} ` : '';
   const short = (p: { url: string; commit: string }) => `${p.url}@${p.commit.slice(0, 12)}`;
   if (spec.debian)
@@ -52,14 +54,14 @@ export function describeConsumer(spec: ConsumerSpec, runAs: string, engine: stri
   if (spec.falco) {
     const f = spec.falco;
     return {
-      what: `Falco ${f.version} built from ${short(f.git)} against libs ${short(f.libs)} and driver ${short(f.driver)} in a ${f.suite} builder root (nothing bundled, falcoctl off, no container plugin)`,
+      what: `Falco ${f.version} built from ${short(f.git)} against libs ${short(f.libs)} and driver ${short(f.driver)} in a ${f.suite} builder root (nothing bundled, falcoctl off, no container plugin)${foreign ? `; not built for ${arch} here: the cell is a skip` : ''}`,
       image: `<${f.suite} runtime of Falco + busybox>`,
       command: `${pre}falco -c /etc/falco/falco.yaml ${engine} -v (JSON alerts on stdout; one rule on the marker, the nonce written in)`.replace(/\s+/g, ' '),
     };
   }
   const libs = spec.libs!;
   return {
-    what: `scap-open built from ${libs.git ? `libs ${short(libs.git)}${libs.driver ? ` with the driver/ of ${short(libs.driver)}` : ''}` : `the ${libs.package} source`} of ${libs.suite}${libs.modern ? ', with the modern eBPF engine' : ''}`,
+    what: `scap-open built from ${libs.git ? `libs ${short(libs.git)}${libs.driver ? ` with the driver/ of ${short(libs.driver)}` : ''}` : `the ${libs.package} source`} of ${libs.suite}${libs.modern ? ', with the modern eBPF engine' : ''}${foreign ? `, cross-built for ${arch} in a multiarch root` : ''}`,
     image: `<${libs.suite} runtime of scap-open + busybox>`,
     command: `${pre}scap-open ${engine} --evt_type <openat exit of its libs>`.replace(/\s+/g, ' '),
   };
