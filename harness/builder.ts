@@ -204,13 +204,15 @@ export function runtimePackagesOf(bin: string, out: string): string {
   return `ldd ${bin} | awk '/=> \\//{print $3}' | xargs -n1 realpath | xargs dpkg -S | cut -d: -f1 | sort -u > ${out}`;
 }
 
+/** What `uname -m` says on each arch (CMake's CMAKE_SYSTEM_PROCESSOR is the same). */
+const UNAME_MACHINES: Record<Arch, string> = { amd64: 'x86_64', arm64: 'aarch64', armhf: 'armv7l' };
+
 /** A CMake toolchain file for a cross build to `arch` with Debian's cross gcc and the :arch -dev packages of a multiarch root. */
 export function cmakeToolchain(arch: Arch): string {
   const triplet = TRIPLETS[arch];
-  const processor = { amd64: 'x86_64', arm64: 'aarch64', armhf: 'arm' }[arch];
   return [
     'set(CMAKE_SYSTEM_NAME Linux)',
-    `set(CMAKE_SYSTEM_PROCESSOR ${processor})`,
+    `set(CMAKE_SYSTEM_PROCESSOR ${UNAME_MACHINES[arch]})`,
     `set(CMAKE_C_COMPILER ${triplet}-gcc)`,
     `set(CMAKE_CXX_COMPILER ${triplet}-g++)`,
     `set(CMAKE_LIBRARY_ARCHITECTURE ${triplet})`,
@@ -233,6 +235,5 @@ export function crossRuntimePackagesOf(bin: string, arch: Arch, out: string): st
  * modern_bpf) in a cross build. Put first in PATH through inBuilder's aliases.
  */
 export function unameFor(arch: Arch): string {
-  const machine = { amd64: 'x86_64', arm64: 'aarch64', armhf: 'armv7l' }[arch];
-  return `#!/bin/sh\nif [ "$1" = -m ]; then echo ${machine}; else exec /usr/bin/uname "$@"; fi\n`;
+  return `#!/bin/sh\nif [ "$1" = -m ]; then echo ${UNAME_MACHINES[arch]}; else exec /usr/bin/uname "$@"; fi\n`;
 }

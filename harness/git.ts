@@ -4,6 +4,7 @@
 // configuration, e.g. GIT_CONFIG_COUNT/KEY/VALUE): the code path is the same.
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
+import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cached } from './cache/cache.js';
 import { SourceUnavailable } from './errors.js';
@@ -72,4 +73,21 @@ export async function gitCheckout(pin: GitPin): Promise<string> {
   // checked on every use: a cached checkout someone moved is not the pin any more
   await verifyCheckout(tree, pin);
   return tree;
+}
+
+/** A writable copy of a checkout without its .git: for builds that write into their sources (CMake does). */
+export async function copyCheckout(tree: string, to: string): Promise<void> {
+  await cp(tree, to, { recursive: true, filter: (f) => !f.endsWith(`${path.sep}.git`) });
+}
+
+/**
+ * A copy of a libs checkout with another checkout's driver/ over its own: the
+ * modern probe libs builds in is then that driver's (libs builds it from its
+ * own tree, whatever DRIVER_SOURCE_DIR says).
+ */
+export async function copyLibsWithDriver(libs: string, driver: string | undefined, to: string): Promise<void> {
+  await copyCheckout(libs, to);
+  if (!driver) return;
+  await rm(path.join(to, 'driver'), { recursive: true, force: true });
+  await cp(path.join(driver, 'driver'), path.join(to, 'driver'), { recursive: true });
 }

@@ -244,9 +244,8 @@ function platformVerdict(row: RecommendedRow, mapping: PlatformMapping | undefin
   const none = evidence.filter((e) => e.outcome === 'none');
   const noneWhy = none.length ? `no evidence on ${list(none)}` : '';
   // One kernel of several is not enough to judge a platform, nor to recommend for it.
-  const judged = mapping.kernels.filter((k) => kernelOutcome(k, rep).outcome !== 'none');
-  if (mapping.kernels.length >= 2 && judged.length === 1) {
-    const short = `not enough evidence: only ${judged[0]} of ${mapping.kernels.length} representative kernels has a result`;
+  const short = tooFewKernels(mapping, rep);
+  if (short) {
     return { ...head, profile: mapping.profile, kernels: mapping.kernels, verdict: 'insufficient', evidence, why: short, evidenceRecommendsWhy: short, ...extra };
   }
 
@@ -271,16 +270,21 @@ function platformVerdict(row: RecommendedRow, mapping: PlatformMapping | undefin
   return { ...head, profile: mapping.profile, kernels: mapping.kernels, verdict, evidence, why, ...recommendFrom(mapping, rep), ...extra };
 }
 
+/** One kernel of several is not enough to judge a platform, nor to recommend for it: why, or undefined. */
+function tooFewKernels(mapping: PlatformMapping, rep: CellResult[]): string | undefined {
+  const judged = mapping.kernels.filter((k) => kernelOutcome(k, rep).outcome !== 'none');
+  return mapping.kernels.length >= 2 && judged.length === 1 ? `not enough evidence: only ${judged[0]} of ${mapping.kernels.length} representative kernels has a result` : undefined;
+}
+
 /**
  * What the evidence recommends for a platform, from its representative cells:
  * the driver passing on most representative kernels; ties go to the first in
  * falcoctl's order. One kernel of several is not enough.
  */
 function recommendFrom(mapping: PlatformMapping, rep: CellResult[]): Pick<PlatformVerdict, 'evidenceRecommends' | 'evidenceRecommendsWhy'> {
-  const judged = mapping.kernels.filter((k) => kernelOutcome(k, rep).outcome !== 'none');
-  if (mapping.kernels.length >= 2 && judged.length === 1)
-    return { evidenceRecommendsWhy: `not enough evidence: only ${judged[0]} of ${mapping.kernels.length} representative kernels has a result` };
-  if (!judged.length) return { evidenceRecommendsWhy: rep.length ? `no evidence: ${noEvidence(rep)}` : 'no cell of these sources for this platform' };
+  const few = tooFewKernels(mapping, rep);
+  if (few) return { evidenceRecommendsWhy: few };
+  if (mapping.kernels.every((k) => kernelOutcome(k, rep).outcome === 'none')) return { evidenceRecommendsWhy: rep.length ? `no evidence: ${noEvidence(rep)}` : 'no cell of these sources for this platform' };
   const counts = PREFERENCE.map((d) => ({ d, n: mapping.kernels.filter((k) => kernelOutcome(k, select(rep, [d])).outcome === 'pass').length }));
   const best = counts.reduce((a, b) => (b.n > a.n ? b : a));
   if (best.n === 0) return { evidenceRecommendsWhy: 'no driver passed here' };

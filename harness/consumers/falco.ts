@@ -5,13 +5,13 @@
 // kmatrix's configuration: the engine set per cell, JSON alerts on stdout and
 // one rule that fires on the cell's marker open (the nonce in the file name).
 import { readFileSync } from 'node:fs';
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from '../apt.js';
 import { builderRoot, builtOrThrow, runBuildScript, runtimePackagesOf } from '../builder.js';
 import { cached } from '../cache/cache.js';
 import { CellSkip } from '../errors.js';
-import { gitCheckout } from '../git.js';
+import { copyCheckout, copyLibsWithDriver, gitCheckout } from '../git.js';
 import { guestImage } from '../images/guest.js';
 import { hostDebianArch } from '../machines.js';
 import type { Arch, ConsumerAssets, ConsumerSpec, DriverId } from '../types.js';
@@ -139,12 +139,9 @@ export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch,
   const out = await cached('consumers', { falco: f.git.commit, libs: f.libs.commit, driver: f.driver.commit, script, root }, async (dir) => {
     const work = path.join(dir, 'work');
     await mkdir(work);
-    const noGit = (p: string) => !p.endsWith(`${path.sep}.git`);
     // copies of their own (CMake writes into them); the driver's tree over the libs' driver/, so the modern probe built into Falco is that driver's
-    await cp(falco, path.join(work, 'falco'), { recursive: true, filter: noGit });
-    await cp(libs, path.join(work, 'libs'), { recursive: true, filter: noGit });
-    await rm(path.join(work, 'libs', 'driver'), { recursive: true, force: true });
-    await cp(path.join(driver, 'driver'), path.join(work, 'libs', 'driver'), { recursive: true });
+    await copyCheckout(falco, path.join(work, 'falco'));
+    await copyLibsWithDriver(libs, driver, path.join(work, 'libs'));
     await writeFile(path.join(work, 'no-container-plugin.cmake'), NO_CONTAINER_PLUGIN);
     // the rules Falco installs as its default (unused: the guest gets its own configuration)
     await writeFile(path.join(work, 'kmatrix_rules.yaml'), falcoRules());

@@ -6,13 +6,13 @@
 // multiarch root (libs of today). Its stdout is line-buffered
 // in the guest (coreutils' libstdbuf), so capture ends at the marker.
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AptDist, Debian } from '../apt.js';
 import { builderRoot, builtOrThrow, cmakeToolchain, crossRuntimePackagesOf, extractDebs, runBuildScript, runtimePackagesOf, unameFor, type SandboxMount } from '../builder.js';
 import { cached } from '../cache/cache.js';
 import { CellSkip, isUnavailable, SourceUnavailable } from '../errors.js';
-import { gitCheckout } from '../git.js';
+import { copyLibsWithDriver, gitCheckout } from '../git.js';
 import { guestImage } from '../images/guest.js';
 import { hostDebianArch } from '../machines.js';
 import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
@@ -66,12 +66,7 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
     key = { libs: libs.git.commit, driver: libs.driver?.commit };
     what = `${libs.git.url}@${libs.git.commit.slice(0, 12)}${libs.driver ? ` with driver/ of ${libs.driver.commit.slice(0, 12)}` : ''}`;
     prepare = async (work) => {
-      // a copy of its own: CMake writes into the tree, and the driver's tree goes over its driver/
-      await cp(tree, path.join(work, 'libs'), { recursive: true, filter: (f) => !f.endsWith(`${path.sep}.git`) });
-      if (driver) {
-        await rm(path.join(work, 'libs', 'driver'), { recursive: true, force: true });
-        await cp(path.join(driver, 'driver'), path.join(work, 'libs', 'driver'), { recursive: true });
-      }
+      await copyLibsWithDriver(tree, driver, path.join(work, 'libs'));
       return [];
     };
   } else {

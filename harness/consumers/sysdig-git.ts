@@ -5,13 +5,13 @@
 // packages (no bundled downloads). MINIMAL_BUILD (no eBPF engine, no
 // container metadata) unless the consumer is to open eBPF probes.
 import { readFileSync } from 'node:fs';
-import { cp, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from '../apt.js';
 import { builderRoot, builtOrThrow, runBuildScript } from '../builder.js';
 import { cached } from '../cache/cache.js';
 import { CellSkip } from '../errors.js';
-import { gitCheckout } from '../git.js';
+import { copyCheckout, gitCheckout } from '../git.js';
 import { guestImage } from '../images/guest.js';
 import { hostDebianArch } from '../machines.js';
 import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
@@ -59,7 +59,7 @@ export async function buildGitSysdig(debian: Debian, spec: ConsumerSpec, arch: A
     // its CMake writes into the source tree (driver/bpf): a copy of its own
     const work = path.join(dir, 'work');
     await mkdir(work);
-    await cp(src, path.join(work, 'src'), { recursive: true, filter: (f) => !f.endsWith(`${path.sep}.git`) });
+    await copyCheckout(src, path.join(work, 'src'));
     await runBuildScript(dir, root, [{ host: work, guest: '/work', writable: true }], script, `builder: ${pin.suite}`);
   });
   builtOrThrow(out, `sysdig ${pin.commit.slice(0, 12)}`);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { cached } from '../cache/cache.js';
 import type { Debian } from '../apt.js';
 import { builderRoot, firstCompilerError, inBuilder } from '../builder.js';
+import { copyCheckout } from '../git.js';
 import { ARTIFACT_IN_GUEST } from '../guest.js';
 import type { DriverTree, KernelTree, ProfileSpec, SourceSpec } from '../types.js';
 import { buildDriver, type DriverBuild } from './build.js';
@@ -38,7 +39,7 @@ export async function buildPdig(debian: Debian, tree: DriverTree): Promise<Drive
     fresh = true;
     // FALCO_LIBS_DIR: the libs checkout with its configured driver tree over its driver/
     const libs = path.join(dir, 'libs');
-    await cp(pdig.libs, libs, { recursive: true, filter: (f) => !f.endsWith(`${path.sep}.git`) });
+    await copyCheckout(pdig.libs, libs);
     await cp(tree.dir, path.join(libs, 'driver'), { recursive: true });
     await mkdir(path.join(dir, 'work'));
     const x = await inBuilder(
