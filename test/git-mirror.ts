@@ -44,3 +44,12 @@ export async function gitFetchProblem(url: string, commit: string, env: Record<s
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A suite title's pending suffix — " (pending: <git's reasons>)" — when git cannot
+ * fetch every one of `pins` (or `missing` says why there are none), '' when it can.
+ */
+export async function pendingUnlessFetchable(pins: { url: string; commit: string }[], missing: string): Promise<string> {
+  const problems = pins.length ? (await Promise.all(pins.map((p) => gitFetchProblem(p.url, p.commit, sharedGitEnv())))).filter(Boolean) : [missing];
+  return problems.length ? ` (pending: ${problems.join('; ')})` : '';
+}

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { loadMatrix } from '../../harness/matrix.js';
 import { readResults } from '../../harness/results.js';
-import { gitFetchProblem, sharedGitEnv, useSharedGit } from '../git-mirror.js';
+import { pendingUnlessFetchable, useSharedGit } from '../git-mirror.js';
 import { describeCell, endRuns, REPORTS, runMatrix } from './helpers.js';
 
 // the commits these cells are built from (pdig and its libs tree; sysdig at Falco 0.26.0's driver, which is also its consumer)
@@ -15,8 +15,7 @@ const pins = ['pdig-fc679b8', 'falco-0.26.0'].flatMap((id) => {
   const s = loadMatrix('matrix.yaml').sources[id];
   return s ? [s.git, s.libs].filter((p) => p !== undefined) : [];
 });
-const problems = pins.length === 3 ? (await Promise.all(pins.map((p) => gitFetchProblem(p.url, p.commit, sharedGitEnv())))).filter(Boolean) : ['matrix.yaml no longer has the sources pdig-fc679b8 and falco-0.26.0'];
-const pending = problems.length ? ` (pending: ${problems.join('; ')})` : '';
+const pending = await pendingUnlessFetchable(pins.length === 3 ? pins : [], 'matrix.yaml no longer has the sources pdig-fc679b8 and falco-0.26.0');
 
 (pending ? describe.skip : describe)(`integration: pdig and Falco 0.26.0's driver from git${pending}`, function () {
   // Sized for a cold cache: bookworm's and bullseye's builder roots (mmdebstrap, 1–3 min each),
