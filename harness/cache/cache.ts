@@ -150,9 +150,11 @@ const inFlight = new Map<string, Promise<string>>();
  * Return the directory of the cache entry `kind/hash(inputs)`, producing it
  * with `produce(tmpDir)` when absent. Concurrent callers of one key share one
  * production: in this process through inFlight, across processes through the
- * entry's lock. A failed production leaves nothing behind.
+ * entry's lock. A failed production leaves nothing behind. A finished entry
+ * that `reuse` refuses (e.g. made by an older harness that could not tell an
+ * infrastructure failure) is produced again.
  */
-export function cached(kind: string, inputs: unknown, produce: (dir: string) => Promise<void>): Promise<string> {
+export function cached(kind: string, inputs: unknown, produce: (dir: string) => Promise<void>, reuse?: (dir: string) => boolean): Promise<string> {
   const root = cacheDir();
   const rel = path.join(kind, hashOf(inputs));
   const dir = path.join(root, rel);
@@ -160,8 +162,9 @@ export function cached(kind: string, inputs: unknown, produce: (dir: string) => 
   const pending = inFlight.get(dir);
   if (pending) return pending;
   // even a finished entry is checked under its lock: prune (which takes it too) cannot remove it between check and use
+  const done = () => existsSync(path.join(dir, '.done')) && (!reuse || reuse(dir));
   const job = withLock(rel, async () => {
-    if (existsSync(path.join(dir, '.done'))) return dir; // made before, or by the process we waited for
+    if (done()) return dir; // made before, or by the process we waited for
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
@@ -171,11 +174,11 @@ export function cached(kind: string, inputs: unknown, produce: (dir: string) => 
       await writeFile(path.join(tmp, '.inputs.json'), JSON.stringify(inputs, null, 2));
       await writeFile(path.join(tmp, '.done'), new Date().toISOString());
       // another process may have finished it meanwhile if our lock was lost: keep theirs, it may be in use
-      if (existsSync(path.join(dir, '.done'))) {
+      if (done()) {
         await rm(tmp, { recursive: true, force: true });
         return dir;
       }
-      await rm(dir, { recursive: true, force: true }); // a leftover without .done (never a finished entry)
+      await rm(dir, { recursive: true, force: true }); // a leftover without .done, or an entry `reuse` refused
       await rename(tmp, dir);
       await logProduced(rel);
     } catch (e) {

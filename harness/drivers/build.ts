@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Debian } from '../apt.js';
 import { builderRoot, firstCompilerError, inBuilder, kernelBuilderPackages, TRIPLETS } from '../builder.js';
 import { cached } from '../cache/cache.js';
+import { InfraError } from '../errors.js';
 import { compilerAliases } from '../kernels/compiler.js';
 import { hostDebianArch } from '../machines.js';
 import type { DriverTree, KernelTree } from '../types.js';
@@ -70,6 +71,27 @@ export function noArtifact(artifact: string, work: string): string {
   return `make exited 0 but built no ${artifact}${oldAlways ? " (the probe's Makefile names it with kbuild's old `always +=`, which this kernel's kbuild no longer builds)" : ''}`;
 }
 
+/** What a kernel tree is now (its entry and headers Makefile): a build compares it before and after. */
+export function treeIdentity(kernel: Pick<KernelTree, 'root' | 'headers'>): string {
+  try {
+    const mk = statSync(path.join(kernel.root, kernel.headers, 'Makefile'));
+    return `${statSync(kernel.root).ino}:${mk.ino}:${mk.size}:${mk.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+/**
+ * A build that failed while its kernel tree was removed or replaced under it
+ * (another process pruning or re-extracting it) says nothing about the
+ * driver: infrastructure, never a cached failure.
+ */
+export function assertTreeUnchanged(before: string, kernel: Pick<KernelTree, 'root' | 'headers'>, what: string): void {
+  const after = treeIdentity(kernel);
+  if (after !== before)
+    throw new InfraError(`${what}: the kernel tree ${kernel.root} ${after === 'missing' ? 'disappeared' : 'was replaced'} during the build (another process removed or rebuilt it); nothing kept`);
+}
+
 /** Build a driver (kernel module or legacy probe) for one kernel, cached by source tree + kernel packages + builder. */
 export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree: DriverTree, kernel: KernelTree): Promise<DriverBuild> {
   const root = await builderRoot(debian, kernel.builder.suite, kernelBuilderPackages(kernel, hostDebianArch()));
@@ -83,13 +105,19 @@ export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree:
     const work = path.join(dir, 'src');
     await mkdir(work, { recursive: true });
     await cp(tree.dir, work, { recursive: true });
+    const before = treeIdentity(kernel);
     const x = await inBuilder(root, [{ host: kernel.root, guest: '/kernel' }, { host: work, guest: '/build', writable: true }], r.cmd, { cwd: r.cwd, crossBinutils: cross, aliases });
+    if (x.exitCode !== 0) assertTreeUnchanged(before, kernel, `${driver} build for ${kernel.release}`);
     let log = `$ (cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')})   # builder: ${kernel.builder.suite} ${kernel.builder.compiler}; kernel built by ${kernel.compiler}\n${x.all ?? ''}\nexit ${x.exitCode}\n`;
     // A failed probe sanity check hides the compiler's words in its own log.
     const sanity = path.join(work, 'bpf/configure/0__SANITY/build.log');
     if (x.exitCode !== 0 && existsSync(sanity)) log += `\n--- bpf/configure/0__SANITY/build.log\n${readFileSync(sanity, 'utf8')}`;
     await writeFile(path.join(dir, 'build.log'), log);
-    await writeFile(path.join(dir, 'result.json'), JSON.stringify({ ok: x.exitCode === 0 && existsSync(path.join(work, r.artifact)) }));
+    await writeFile(path.join(dir, 'result.json'), JSON.stringify({ ok: x.exitCode === 0 && existsSync(path.join(work, r.artifact)), treeChecked: true }));
+  }, (dir) => {
+    // a failure kept before the tree check existed may be a tree removed under the build: built once more
+    const kept = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')) as { ok: boolean; treeChecked?: boolean };
+    return kept.ok || kept.treeChecked === true;
   });
   const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { ok: boolean };
   const log = path.join(out, 'build.log');

@@ -58,6 +58,32 @@ const produced = (root: string) => (existsSync(path.join(root, 'produced.log')) 
 describe('cache shared by processes', () => {
   afterEach(() => children.splice(0).forEach((c) => c.kill('SIGKILL')));
 
+  it('a finished entry on disk that `reuse` refuses is produced again, in place; one it accepts is kept', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'kmx-reuse-'));
+    setCacheDir(root);
+    try {
+      // entries left by an earlier process: one to keep, one to refuse
+      const old = (key: string) => {
+        const d = path.join(root, 'things', hashOf({ key }));
+        mkdirSync(d, { recursive: true });
+        writeFileSync(path.join(d, 'n'), 'old');
+        writeFileSync(path.join(d, '.done'), '');
+        return d;
+      };
+      const [keep, redo] = [old('keep'), old('redo')];
+      let n = 0;
+      const make = (tmp: string) => { n += 1; writeFileSync(path.join(tmp, 'n'), 'new'); return Promise.resolve(); };
+      const isNew = (d: string) => readFileSync(path.join(d, 'n'), 'utf8') === 'new';
+      assert.equal(await cached('things', { key: 'keep' }, make, () => true), keep);
+      assert.equal(n, 0, 'accepted: not produced again');
+      assert.equal(await cached('things', { key: 'redo' }, make, isNew), redo);
+      assert.equal(n, 1, 'refused: produced again');
+      assert.ok(isNew(redo) && !isNew(keep));
+    } finally {
+      setCacheDir(undefined);
+    }
+  });
+
   it('two processes wanting one entry: one produces it, the other waits and gets the same directory', async function () {
     this.timeout(30_000);
     const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-lock-'));

@@ -10,6 +10,8 @@ import { ranToExit } from '../../harness/builder.js';
 import { cached, setCacheDir } from '../../harness/cache/cache.js';
 import { BuildFailure, CellSkip, InfraError } from '../../harness/errors.js';
 import { buildEnd } from '../../harness/phases/build.js';
+import { assertTreeUnchanged, treeIdentity } from '../../harness/drivers/build.js';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 const run = (cmd: string, args: string[], opts: { timeout?: number } = {}) => execa(cmd, args, { reject: false, all: true, ...opts });
 
@@ -32,6 +34,20 @@ describe('infrastructure failures are errors, not driver failures', () => {
 
   it('a result without an exit code raises InfraError', () => {
     assert.throws(() => ranToExit({ all: 'exit undefined' }, 'make'), (e: unknown) => e instanceof InfraError && /without an exit code/.test(e.message));
+  });
+
+  it('a build whose kernel tree was removed or replaced under it raises InfraError (seen: a prune during a build, cached as the driver failing)', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'kmx-tree-'));
+    const kernel = { root, headers: 'usr/src/linux-headers-4.9.229' };
+    const make = (text: string) => { mkdirSync(path.join(root, kernel.headers), { recursive: true }); writeFileSync(path.join(root, kernel.headers, 'Makefile'), text); };
+    make('VERSION = 4\n');
+    const before = treeIdentity(kernel);
+    assert.doesNotThrow(() => assertTreeUnchanged(before, kernel, 'kmod build'));
+    rmSync(root, { recursive: true });
+    assert.throws(() => assertTreeUnchanged(before, kernel, 'kmod build'), (e: unknown) => e instanceof InfraError && /disappeared during the build/.test(e.message));
+    make('# pinned\nVERSION = 4\n'); // extracted again (inode numbers may be reused: the Makefile differs)
+    assert.throws(() => assertTreeUnchanged(before, kernel, 'kmod build'), (e: unknown) => e instanceof InfraError && /was replaced during the build/.test(e.message));
+    rmSync(root, { recursive: true });
   });
 
   it('a compiler that ran and failed is a result (its exit code), not an infrastructure error', async () => {
