@@ -1,7 +1,8 @@
 // The guest side of a cell: what the harness tells the guest init (cell.env)
 // and how the host reads the guest's console (`KMATRIX v1 …` lines, logs as
 // length-checked base64). Garbage and truncated lines are counted, never trusted.
-import type { CellResult, ConsumerKind, DriverId, FalcoEvidence, Overhead, Phase, ProfileSpec } from './types.js';
+import type { BatteryResult, SoakResult, CellResult, ConsumerKind, DriverId, FalcoEvidence, Overhead, Phase, ProfileSpec } from './types.js';
+import { batteryOf } from './battery.js';
 import { DEFAULT_LOOP_COUNT, slowdown, type LoopTiming } from './workload.js';
 
 /** Where the guest finds a driver artifact the host built (init.sh reads the same paths). */
@@ -23,10 +24,12 @@ export interface CellEnv {
   evtType?: number;
   /** Load the SD card's modules (kmatrix/sd/*.ko) and check its root partition. */
   sdcard?: boolean;
-  /** probe: boot and power off (KVM probe); shell: load the driver, then an interactive shell on the console; box: run inside a Vagrant box over ssh (no poweroff at the end). */
-  mode?: 'probe' | 'shell' | 'box';
+  /** probe: boot and power off (KVM probe); shell: load the driver, then an interactive shell on the console; box: run inside a Vagrant box over ssh (no poweroff at the end); control: insmod (a module built for another kernel), remove it if it loaded, and stop — no consumer. */
+  mode?: 'probe' | 'shell' | 'box' | 'control';
   /** Length of the timed syscall loop (pdig cells measure their cost with it). */
   loopCount?: number;
+  /** Seconds of mixed workload (the battery in a loop, a fork storm, file churn) while the consumer captures. */
+  soakSeconds?: number;
   /** The kernel module's name (its file in the guest is kmatrix/<module>.ko). */
   module?: string;
 }
@@ -60,6 +63,7 @@ export function cellEnvFile(env: CellEnv): string {
     `KM_SDCARD=${q(env.sdcard ? 1 : 0)}`,
     `KM_MODE=${q(env.mode ?? 'cell')}`,
     `KM_LOOP_COUNT=${q(env.loopCount ?? DEFAULT_LOOP_COUNT)}`,
+    `KM_SOAK=${q(env.soakSeconds ?? 0)}`,
     `KM_MODULE=${q(env.module ?? 'scap')}`,
     '',
   ].join('\n');
@@ -67,7 +71,7 @@ export function cellEnvFile(env: CellEnv): string {
 
 export type GuestMessage =
   | { verb: 'boot'; fields: Record<string, string> }
-  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard' | 'loop'; fields: Record<string, string> }
+  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard' | 'loop' | 'soak'; fields: Record<string, string> }
   | { verb: 'log'; name: string; text: string }
   | { verb: 'done' };
 
@@ -86,7 +90,7 @@ export function parseGuestLine(rawLine: string): GuestMessage | undefined {
     if (!name || !/^\d+$/.test(len ?? '') || Number(len) !== b64.length || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
     return { verb: 'log', name, text: Buffer.from(b64, 'base64').toString('utf8') };
   }
-  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard' || verb === 'loop') {
+  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard' || verb === 'loop' || verb === 'soak') {
     const fields: Record<string, string> = {};
     for (const w of words.slice(1)) {
       const eq = w.indexOf('=');
@@ -129,6 +133,8 @@ export interface GuestReport {
   capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number; untracedOpens: number };
   /** The timed syscall loop, per mode (untraced, pdig, kmod): its time, or why it has none. */
   loops: Record<string, LoopTiming | { failed: string }>;
+  /** The soak after the battery: its length, the battery runs and the events the consumer printed meanwhile. */
+  soak?: { seconds: number; runs: number; events: number };
   logs: Record<string, string>;
   done: boolean;
   /** The first crash headline (panic, Oops, BUG, WARN). */
@@ -163,6 +169,9 @@ export class GuestReader {
         break;
       case 'attached':
         r.attachedAfter = num(msg.fields, 'seconds');
+        break;
+      case 'soak':
+        r.soak = { seconds: num(msg.fields, 'seconds'), runs: num(msg.fields, 'runs'), events: num(msg.fields, 'events') };
         break;
       case 'capture':
         r.capture = {
@@ -325,6 +334,12 @@ export function consumerWarnings(stderr: string): string[] {
   return stderr.split('\n').map((l) => l.trim()).filter((l) => /warn|deprecat|drop/i.test(l) && !counter.test(l)).slice(0, 10);
 }
 
+/** A consumer's or pdig's complaints about events it could not parse (e.g. `corrupted filler`, `could not parse param`), each line once. */
+export function parseErrors(stderr: string): string[] {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => /corrupted filler|could not parse param|corrupted event|invalid event|unexpected parameter/i.test(l));
+  return [...new Set(lines)];
+}
+
 /** pdig's own complaints (its stderr), distinct, with how often each came: "<line> (×N)". */
 export function pdigWarnings(stderr: string): string[] {
   const counts = new Map<string, number>();
@@ -347,14 +362,38 @@ export function capturedCount(captured: string, kind: ConsumerKind): number {
 export function consumerError(stderr: string, stdout: string): string | undefined {
   // Falco's log lines carry a date and, from its libs, "[libs]: ": the message is what follows
   const lines = `${stderr}\n${stdout}`.split('\n').map((l) => l.trim().replace(FALCO_LOG_PREFIX, ''));
-  // A BPF program the verifier rejected: the loader's line, with the verifier's last word (just above "processed N insns").
-  const verdict = lines.findIndex((l) => /^processed \d+ insns/.test(l));
-  const verifier = verdict > 0 ? ` (verifier: ${lines[verdict - 1]})` : '';
+  // A BPF program the verifier rejected: the loader's line — the verifier's reason.
   const loader = lines.find((l) => /^libbpf: prog .*failed/.test(l)) ?? lines.find((l) => /^bpf_load_program\(\) err=/.test(l))?.replace(/ message=.*/, '');
-  if (loader) return loader + verifier;
+  if (loader) {
+    const reason = verifierReason(lines, /^libbpf: prog '([^']+)'/.exec(loader)?.[1]);
+    return reason ? `${loader} — ${reason}` : loader;
+  }
   const bpf = lines.find((l) => /^libpman: /.test(l));
   const own = firstErrorLine(stderr);
   return bpf ?? (own && /[A-Za-z]{3}/.test(own) ? own : firstErrorLine(stdout) ?? own);
+}
+
+/** Verifier log lines that are not its reason: instructions, register states, source lines, backtracking, statistics, libbpf's own. */
+const VERIFIER_NOISE = /^(\d+: |;( |$)|regs=|mark_precise|last_idx|parent didn't|from \d+ to \d+:|frame\d|R\d+(_\w)?=|func#|propagating|verification time|stack depth|processed \d+ insns|libbpf: |bpf_load_program\(\)|-- (BEGIN|END) PROG LOAD LOG --|Func info|Validating|\.\.\.)/;
+
+/**
+ * The verifier's reason for refusing a program: the last meaningful line of
+ * its log before "processed N insns" or the log's end (libbpf's "-- END PROG
+ * LOAD LOG --"), never an instruction or register-state line: none when
+ * the log's last lines are all trace. With `prog`, that program's log
+ * (libbpf prints one per program it failed to load).
+ */
+export function verifierReason(lines: string[], prog?: string): string | undefined {
+  const begin = prog ? lines.findIndex((l) => l.includes(`prog '${prog}': -- BEGIN PROG LOAD LOG --`)) : -1;
+  const from = Math.max(0, begin);
+  const end = lines.findIndex((l, i) => i > from && (/^processed \d+ insns/.test(l) || /-- END PROG LOAD LOG --/.test(l)));
+  // the reason ends the log (a line or two); farther up is the program's trace, never its reason
+  for (let i = end - 1; i >= Math.max(from, end - 8) && end > 0; i--) {
+    const l = lines[i]!.trim();
+    if (/-- BEGIN PROG LOAD LOG --/.test(l)) break;
+    if (l && !VERIFIER_NOISE.test(l)) return l;
+  }
+  return undefined;
 }
 
 /** "Mon Nov 30 10:14:26 2026: [libs]: " before a Falco log message. */
@@ -387,12 +426,14 @@ export interface GuestVerdict {
   overhead?: Overhead;
   warnings?: string[];
   falco?: FalcoEvidence;
+  battery?: BatteryResult;
+  soak?: SoakResult;
 }
 
 /** A verdict's evidence as the results keep it. */
 export function evidenceOf(v: GuestVerdict, notes: string[] = []): NonNullable<CellResult['evidence']> {
   const overhead = v.overhead && notes.length ? { ...v.overhead, notes: [...notes, ...(v.overhead.notes ?? [])] } : v.overhead;
-  return { events: v.events, marker: v.marker, lines: v.lines, untracedMarker: v.untracedMarker, overhead, warnings: v.warnings, falco: v.falco };
+  return { events: v.events, marker: v.marker, lines: v.lines, untracedMarker: v.untracedMarker, overhead, warnings: v.warnings, falco: v.falco, battery: v.battery, soak: v.soak };
 }
 
 /**
@@ -446,7 +487,16 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
   if (hits.length) {
     const warnings = [...consumerWarnings(r.logs.consumer ?? ''), ...(driver === 'pdig' ? pdigWarnings(r.logs.pdig ?? '') : [])];
     if (warnings.length) evidence.warnings = warnings;
-    return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)${warnings.length ? ` (with warnings: ${warnings[0]})` : ''}`, ...evidence };
+    const battery = batteryOf(r.logs, kind, nonce);
+    if (battery) evidence.battery = battery;
+    // the marker alone is not enough: events the consumer could not parse, or the battery's calls reported wrong, fail the cell
+    const corrupt = parseErrors(`${r.logs.consumer ?? ''}\n${driver === 'pdig' ? (r.logs.pdig ?? '') : ''}`);
+    if (r.soak) evidence.soak = { ...r.soak, parseErrors: corrupt.length };
+    if (corrupt.length) return { status: 'fail', phase: 'capture', reason: `marker seen, but ${corrupt.length} event(s) could not be parsed`, firstError: corrupt[0], ...evidence };
+    if (battery?.firstProblem)
+      return { status: 'fail', phase: 'capture', reason: `marker seen, but the battery has ${battery.wrong} call(s) wrong and ${battery.missing} missing`, firstError: `battery: ${battery.firstProblem}`, ...evidence };
+    const checked = battery ? `, battery ${battery.right}/${battery.calls.length} calls right` : '';
+    return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)${checked}${warnings.length ? ` (with warnings: ${warnings[0]})` : ''}`, ...evidence };
   }
   // pdig failing to run its command says more than a consumer that saw nothing
   const pdigFailure = driver === 'pdig' && r.logs.pdig ? firstErrorLine(r.logs.pdig) : undefined;

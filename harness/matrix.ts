@@ -7,13 +7,14 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { SuiteOptions } from './apt.js';
+import { CONTROL_PREFIX, controlPairs, controlProfile, type ControlsSpec } from './controls.js';
 import type { PlatformMapping, Today } from './verdicts.js';
 import { UserError } from './errors.js';
 import { KINDS, kernelSuites } from './kernels/index.js';
 import { MACHINES } from './machines.js';
 import type { Cell, ConsumerSpec, DriverId, KernelSpec, ProfileSpec, SourceSpec, Timeouts } from './types.js';
 import { DRIVERS } from './types.js';
-import { DEFAULT_LOOP_COUNT } from './workload.js';
+import { DEFAULT_LOOP_COUNT, DEFAULT_SOAK_SECONDS } from './workload.js';
 
 export interface Matrix {
   file: string;
@@ -24,7 +25,7 @@ export interface Matrix {
   kernelSettings?: Record<string, unknown>;
   timeouts: Timeouts;
   /** The timed syscall loop of pdig cells: openat/close pairs. */
-  workload: { loopCount: number };
+  workload: { loopCount: number; soakSeconds: number };
   kernels: Record<string, KernelSpec>;
   consumers: Record<string, ConsumerSpec>;
   sources: Record<string, SourceSpec>;
@@ -35,6 +36,8 @@ export interface Matrix {
   recommended?: string;
   /** Today's Falco: the sources standing for it in the report's "then and now", what upstream removed. */
   today?: Today;
+  /** Negative controls (`controls:`): a kernel module built for one kernel, inserted into another. */
+  controls?: ControlsSpec;
   cells: Cell[];
 }
 
@@ -77,7 +80,7 @@ export const matrixSchema = {
     workload: {
       type: 'object',
       additionalProperties: false,
-      properties: { loopCount: { type: 'integer', minimum: 1 } },
+      properties: { loopCount: { type: 'integer', minimum: 1 }, soakSeconds: { type: 'integer', minimum: 0, maximum: 3600 } },
     },
     timeouts: {
       type: 'object',
@@ -195,6 +198,16 @@ export const matrixSchema = {
         falco: { type: 'string' },
         sources: { type: 'array', minItems: 1, items: { type: 'string' } },
         removed: { type: 'object', propertyNames: { enum: DRIVERS }, additionalProperties: { type: 'string' } },
+      },
+    },
+    // negative controls: for these sources, each kernel B gets the kernel module built for another kernel A of its arch
+    controls: {
+      type: 'object',
+      required: ['sources'],
+      additionalProperties: false,
+      properties: {
+        sources: { type: 'array', minItems: 1, items: { type: 'string' } },
+        kernels: { type: 'array', minItems: 2, items: { type: 'string' } },
       },
     },
     platforms: {
@@ -374,6 +387,10 @@ export function parseMatrix(text: string, file: string): Matrix {
             cells.set(cell.id, cell);
           }
   });
+  for (const c of controlCells(m.controls, kernels, sources, consumers, m.matrix, where)) {
+    if (cells.has(c.id)) throw new UserError(`${where('controls')}: the control ${c.id} has the id of a matrix cell (a profile named ${c.profile.id}?).`);
+    cells.set(c.id, c);
+  }
   for (const s of Object.keys(m.suites ?? {}))
     if (!Object.values(kernels).some((k) => kernelSuites(k).includes(s) || k.sdcard?.firmware.suite === s) && !Object.values<any>(m.sources).some((x) => x.debian?.suite === s) && !Object.values(consumers).some((c) => (c.debian ?? c.libs ?? c.git ?? c.falco)?.suite === s))
       throw new UserError(`${where('suites', s)}: suite "${s}" is configured but nothing uses it.`);
@@ -385,7 +402,7 @@ export function parseMatrix(text: string, file: string): Matrix {
     kernelSettings: Object.fromEntries(KINDS.filter((k) => m[k.kind] !== undefined).map((k) => [k.kind, m[k.kind]])),
     suites: m.suites ?? {},
     timeouts: { ...DEFAULT_TIMEOUTS, ...(m.timeouts ?? {}) },
-    workload: { loopCount: m.workload?.loopCount ?? DEFAULT_LOOP_COUNT },
+    workload: { loopCount: m.workload?.loopCount ?? DEFAULT_LOOP_COUNT, soakSeconds: m.workload?.soakSeconds ?? DEFAULT_SOAK_SECONDS },
     kernels,
     consumers,
     sources,
@@ -393,6 +410,7 @@ export function parseMatrix(text: string, file: string): Matrix {
     platforms,
     recommended: abs(m.recommended),
     ...(m.today ? { today: { falco: m.today.falco, sources: m.today.sources, removed: m.today.removed ?? {} } } : {}),
+    ...(m.controls ? { controls: m.controls } : {}),
     cells: [...cells.values()],
   };
 }
@@ -417,6 +435,58 @@ function kernelSource(k: any, dir: string, where: (...p: string[]) => string): P
 
 export function cellId(kernel: string, driver: DriverId, source: string, profile: string): string {
   return `${kernel}/${driver}@${source}/${profile}`;
+}
+
+/** A cell id's parts; a control's profile (`control-from-<A>`) also names the module's kernel. */
+export function parseCellId(id: string): { kernel: string; driver: DriverId; source: string; profile: string; controlFrom?: string } | undefined {
+  const m = /^([^/@]+)\/([^/@]+)@([^/@]+)\/([^/@]+)$/.exec(id);
+  if (!m || !DRIVERS.includes(m[2] as DriverId)) return undefined;
+  const [, kernel, driver, source, profile] = m as unknown as [string, string, DriverId, string, string];
+  const from = profile.startsWith(CONTROL_PREFIX) ? profile.slice(CONTROL_PREFIX.length) : undefined;
+  return { kernel, driver, source, profile, ...(from ? { controlFrom: from } : {}) };
+}
+
+/**
+ * The negative controls of `controls:`: for each source, each kernel B (the
+ * listed ones, or the Debian kernels of the matrix entries in matrix order)
+ * gets the kernel module built for the kernel A of its arch before it
+ * (wrapping; controls.ts: controlPairs), as `<B>/kmod@<source>/control-from-<A>`.
+ */
+function controlCells(
+  spec: ControlsSpec | undefined,
+  kernels: Record<string, KernelSpec>,
+  sources: Record<string, SourceSpec>,
+  consumers: Record<string, ConsumerSpec>,
+  entries: { kernels: string[] }[],
+  where: (...p: (string | number)[]) => string,
+): Cell[] {
+  if (!spec) return [];
+  spec.sources.forEach((s, j) => {
+    if (!sources[s]) throw new UserError(`${where('controls', 'sources', j)}: controls name source "${s}", which is not under sources: (known: ${Object.keys(sources).join(', ')}).`);
+  });
+  (spec.kernels ?? []).forEach((k, j) => {
+    if (!kernels[k]) throw new UserError(`${where('controls', 'kernels', j)}: controls name kernel "${k}", which is not defined.`);
+    if (MACHINES[kernels[k]!.machine]!.backend !== 'qemu')
+      throw new UserError(`${where('controls', 'kernels', j)}: controls boot their kernel directly: "${k}" is a ${kernels[k]!.machine} box, whose module is built in the box.`);
+  });
+  const named = spec.kernels ?? [...new Set(entries.flatMap((e) => e.kernels))].filter((k) => kernels[k]!.source.kind === 'debian' && MACHINES[kernels[k]!.machine]!.backend === 'qemu');
+  const pairs = controlPairs(named.map((k) => kernels[k]!));
+  if (spec.kernels && !pairs.length)
+    throw new UserError(`${where('controls', 'kernels')}: no two of these kernels are different kernels of one arch: a control needs a kernel B and another kernel A to build the module for.`);
+  return spec.sources.flatMap((s) =>
+    pairs.map(({ kernel, from }): Cell => {
+      const profile = controlProfile(from.id);
+      return {
+        id: cellId(kernel.id, 'kmod', s, profile.id),
+        kernel,
+        driver: 'kmod',
+        source: sources[s]!,
+        consumer: consumers[sources[s]!.consumers?.kmod ?? sources[s]!.consumer]!,
+        profile,
+        control: { from },
+      };
+    }),
+  );
 }
 
 /**

@@ -20,6 +20,8 @@ export interface CellContext {
   timeouts: Timeouts;
   /** Length of the timed syscall loop (pdig cells; matrix `workload.loopCount`). */
   loopCount?: number;
+  /** Seconds of the soak after the battery (matrix `workload.soakSeconds`; 0: none). */
+  soakSeconds?: number;
   /** Top-level matrix settings of the kernel kinds (kernels/index.ts). */
   kernelSettings: Record<string, unknown>;
   emit: Sink;
@@ -93,6 +95,8 @@ export class PhaseClock {
 export interface Fetched {
   kernel: KernelTree;
   tree: DriverTree;
+  /** A negative control: the kernel its module is built for (A; `kernel` is the one booted, B). */
+  from?: KernelTree;
 }
 
 /** The build phase's hand-over. */
@@ -103,6 +107,8 @@ export interface Built {
   card?: PiSdCard;
   /** More files for the guest a driver brings (pdig: pdig, the syscall loop, a kmod to compare with). */
   driverFiles?: Record<string, string>;
+  /** The battery program for the kernel's arch (its events are checked where the consumer prints parameters). */
+  battery?: string;
   /** Why some of those are missing (e.g. no kernel module to compare pdig with). */
   notes?: string[];
   /** Every build this phase needed was found in the cache. */

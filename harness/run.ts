@@ -1,7 +1,7 @@
 // The runner: expands nothing and renders nothing — it takes cells, runs each
 // through fetch → build → boot → load → capture, and emits typed events.
 // Whoever listens (UI, results writer, reporters) only consumes them.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
@@ -10,11 +10,13 @@ import type { Backend } from './backends/backend.js';
 import { Backends } from './backends/index.js';
 import { recordUsage } from './cache/usage.js';
 import { errorLine } from './errors.js';
+import { classify } from './failures.js';
 import { endEverything } from './interrupt.js';
 import { reapLeftovers } from './leftovers.js';
 import { MACHINES } from './machines.js';
 import type { Matrix } from './matrix.js';
 import { projectRoot } from './paths.js';
+import { judgeControl } from './controls.js';
 import { buildPhase } from './phases/build.js';
 import { fetchedFacts, fetchPhase } from './phases/fetch.js';
 import { planGuest } from './phases/vm.js';
@@ -35,6 +37,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Files added to every guest (guest path → host path), e.g. the bench's workload and hooks. */
   guestFiles?: Record<string, string>;
+  /** Files added to a cell's guest on its first run only (tests: a fault injected once, to see a flaky cell). */
+  firstRunFiles?: Record<string, string>;
   /** Resuming a run: its info and the cells that already finished (kept in the results, not run again). */
   resume?: { run: RunInfo; previous: CellResult[]; /** every cell the run was asked for */ cells: string[] };
 }
@@ -82,13 +86,22 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
       limit(async () => {
         const attempts = opts.attempts ?? 2;
         let result: CellResult | undefined;
-        for (let n = 1; n <= attempts && !signal?.aborted; n++) {
+        let first: CellResult | undefined; // a load or capture failure, run once more
+        for (let n = 1; n <= attempts + (first ? 1 : 0) && !signal?.aborted; n++) {
           // the kernel's machine says which backend boots the cell
           const backend = backends.for(MACHINES[cell.kernel.machine]!);
-          result = await runCell(cell, backend, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, attempt: n, guestFiles: opts.guestFiles });
+          const guestFiles = { ...opts.guestFiles, ...(n === 1 ? opts.firstRunFiles : {}) };
+          result = await runCell(cell, backend, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, soakSeconds: opts.matrix.workload.soakSeconds, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, attempt: n, guestFiles });
+          // builds are deterministic and cached: only a load or capture failure may be intermittent
+          if (result.status === 'fail' && !first && (result.phase === 'load' || result.phase === 'capture') && !cell.control && !signal?.aborted) {
+            first = await keepFirstRun(result, runDir);
+            await emit({ type: 'note', cell: cell.id, message: `failed at ${result.phase} (${result.firstError ?? result.reason}); run once more to tell an intermittent fault` });
+            continue;
+          }
           if (result.status !== 'error') break;
           if (n < attempts && !signal?.aborted) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
         }
+        if (result && first) result = flakyOrNot(first, result);
         // interrupted: a cell that was running says nothing (its VM and builds were ended); `--resume` runs it again
         if (!result || signal?.aborted) return undefined;
         await emit({ type: 'cell-end', result });
@@ -106,6 +119,30 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   return { run, results };
 }
 
+/** The first run's logs move to cells/<cell>/first-run/ (the second run writes its own); its result points there. */
+async function keepFirstRun(r: CellResult, runDir: string): Promise<CellResult> {
+  const dir = cellDir(runDir, r.id);
+  const tmp = `${dir}.first-run`;
+  await rename(dir, tmp);
+  await mkdir(dir, { recursive: true });
+  await rename(tmp, path.join(dir, 'first-run'));
+  const rel = path.relative(runDir, dir);
+  const logs = Object.fromEntries(Object.entries(r.logs).map(([k, v]) => [k, v?.replace(`${rel}/`, `${rel}/first-run/`)]));
+  return { ...r, logs };
+}
+
+/**
+ * A cell that failed at load or capture and was run once more: passing the
+ * second time it is flaky (neither pass nor fail, never evidence), both
+ * outcomes kept; failing again it is a failure, the first one kept beside it.
+ */
+export function flakyOrNot(first: CellResult, second: CellResult): CellResult {
+  const earlier = { status: first.status, phase: first.phase, reason: first.reason, firstError: first.firstError, ...(first.class ? { class: first.class } : {}), logs: first.logs };
+  if (second.status === 'pass')
+    return { ...second, status: 'flaky', reason: `failed at ${first.phase} (${first.firstError ?? first.reason}), then passed: ${second.reason}`, runs: [earlier, { status: 'pass', reason: second.reason }] };
+  return { ...second, runs: [earlier, { status: second.status, phase: second.phase, reason: second.reason, firstError: second.firstError, ...(second.class ? { class: second.class } : {}) }] };
+}
+
 async function runCell(cell: Cell, backend: Backend, ctx: CellContext): Promise<CellResult> {
   await mkdir(ctx.dir, { recursive: true });
   const clock = new PhaseClock(cell.id, ctx.emit);
@@ -119,17 +156,22 @@ async function runCell(cell: Cell, backend: Backend, ctx: CellContext): Promise<
     durations: clock.durations,
     logs: {},
     attempts: ctx.attempt,
+    ...(cell.control ? { control: { from: cell.control.from.id } } : {}),
   };
   const end = async (e: CellEnd) => {
     await clock.end(e.status === 'pass' || e.status === 'skip', e.reason);
     addFacts(result, e.facts);
     Object.assign(result, { status: e.status, phase: e.phase, reason: e.reason, firstError: e.firstError });
+    // the one place a result is finalized: its failure class (a build's log can tell more than its first error)
+    const cls = classify(result, e.phase === 'build' && e.status === 'fail' ? { build: await readFile(path.join(ctx.dir, 'build.log'), 'utf8').catch(() => '') } : {});
+    if (cls) result.class = cls;
     return result;
   };
   try {
     await clock.start('fetch');
     const fetched = await fetchPhase(cell, ctx);
     addFacts(result, fetchedFacts(fetched));
+    if (result.control && fetched.from) result.control.fromRelease = fetched.from.release;
     await clock.end(true);
 
     await clock.start('build');
@@ -140,7 +182,16 @@ async function runCell(cell: Cell, backend: Backend, ctx: CellContext): Promise<
     const plan = planGuest(cell, fetched, built, ctx);
     Object.assign(plan.files, ctx.guestFiles);
     // boot → load → capture (a box builds its driver in between)
-    const { verdict: v, facts } = await backend.run({ cell, fetched, built, plan }, ctx, clock);
+    const out = await backend.run({ cell, fetched, built, plan }, ctx, clock);
+    const { facts } = out;
+    let v = out.verdict;
+    // a negative control: the kernel refusing the other kernel's module is its pass
+    if (cell.control) {
+      const c = judgeControl(out.report, v, cell.kernel.id, { id: cell.control.from.id, release: fetched.from?.release });
+      v = c.verdict;
+      result.control = c.control;
+      facts.evidence = { events: 0, marker: false, lines: v.lines };
+    }
     addFacts(result, facts);
     return end(new CellEnd(v.status, v.phase, v.reason, v.firstError));
   } catch (e) {

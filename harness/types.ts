@@ -2,7 +2,20 @@
 export type Arch = 'amd64' | 'arm64' | 'armhf';
 export type DriverId = 'kmod' | 'ebpf' | 'modern-ebpf' | 'pdig';
 export type Phase = 'fetch' | 'build' | 'boot' | 'load' | 'capture';
-export type Status = 'pass' | 'fail' | 'skip' | 'error';
+/** flaky: failed at load or capture, then passed when run once more (never evidence for or against a platform). */
+export type Status = 'pass' | 'fail' | 'skip' | 'error' | 'flaky';
+/**
+ * Why a cell did not pass, from one fixed vocabulary: every fail and error
+ * carries one (a skip keeps its reason). The meaning of each and classify()
+ * are in harness/failures.ts; the README lists them ("Failure classes").
+ */
+export type FailureClass =
+  | 'build:compiler' | 'build:kernel-version-check' | 'build:configure' | 'build:no-artifact' | 'build:other'
+  | 'load:signature' | 'load:vermagic' | 'load:permission' | 'load:api-mismatch' | 'load:verifier' | 'load:verifier-limit' | 'load:btf'
+  | 'load:unsupported-map' | 'load:mmap' | 'load:timeout' | 'load:other'
+  | 'capture:no-marker' | 'capture:wrong-params' | 'capture:missing-events' | 'capture:corrupt-event' | 'capture:consumer-died' | 'capture:timeout' | 'capture:other'
+  | 'kernel:oops' | 'control:accepted'
+  | 'infra:boot-timeout' | 'infra:boot-crash' | 'infra:qemu-died' | 'infra:tool' | 'infra:fetch' | 'infra:consumer-build' | 'infra:harness' | 'infra:other';
 
 export const DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf', 'pdig'];
 export const PHASES: Phase[] = ['fetch', 'build', 'boot', 'load', 'capture'];
@@ -122,6 +135,20 @@ export interface Cell {
   source: SourceSpec;
   consumer: ConsumerSpec;
   profile: ProfileSpec;
+  /** A negative control (harness/controls.ts): the module is built for this kernel (A) and inserted into `kernel` (B). */
+  control?: { from: KernelSpec };
+}
+
+/** What a negative control's result keeps: whose module, and whether the kernel refused it (with the kernel's words). */
+export interface ControlFacts {
+  /** Kernel A, the module's. */
+  from: string;
+  /** A's `uname -r`. */
+  fromRelease?: string;
+  /** true: the kernel refused the module; false: it accepted it; absent: insmod never answered. */
+  refused?: boolean;
+  /** The refusal (or acceptance) in the kernel's and insmod's words. */
+  message?: string;
 }
 
 export interface Versions {
@@ -151,6 +178,8 @@ export interface CellResult {
   phase?: Phase;
   reason?: string;
   firstError?: string;
+  /** Why it did not pass (fail and error; harness/failures.ts): set where the result is finalized (run.ts). */
+  class?: FailureClass;
   evidence?: {
     events: number;
     marker: boolean;
@@ -163,6 +192,10 @@ export interface CellResult {
     warnings?: string[];
     /** Falco as the consumer: its alert, start-up time and counters. */
     falco?: FalcoEvidence;
+    /** The battery's calls checked against the consumer's events (consumers that print parameters). */
+    battery?: BatteryResult;
+    /** The soak: seconds of mixed workload while the consumer captured. */
+    soak?: SoakResult;
   };
   durations: Partial<Record<Phase, number>>;
   logs: Partial<Record<'build' | 'console', string>>;
@@ -170,6 +203,39 @@ export interface CellResult {
   findings?: string[];
   /** Kernel panic / Oops / BUG / WARN text seen on the console while the driver loaded or captured. */
   oops?: string;
+  /** A cell run twice (it failed at load or capture): each run's outcome, the first's logs under first-run/. */
+  runs?: { status: Status; phase?: Phase; reason?: string; firstError?: string; class?: string; logs?: CellResult['logs'] }[];
+  /** A negative control: never driver evidence (harness/controls.ts). */
+  control?: ControlFacts;
+}
+
+/** One call of the battery: its events found, each checked parameter as expected and as seen. */
+export interface BatteryCallResult {
+  seq: number;
+  call: string;
+  status: 'right' | 'wrong' | 'missing';
+  fields: { field: string; expected: string; seen: string }[];
+  /** false: the consumer shows enter events, but not this call's. */
+  enter?: boolean;
+}
+
+/** The battery of one cell: calls right / wrong / missing, and the first problem. */
+export interface BatteryResult {
+  right: number;
+  wrong: number;
+  missing: number;
+  /** Whether the consumer shows enter events at all (newer libs put their parameters in the exit event). */
+  enterEvents?: boolean;
+  calls: BatteryCallResult[];
+  firstProblem?: string;
+}
+
+/** The soak of one cell: the battery runs, the events the consumer printed meanwhile, its parse errors (distinct lines). */
+export interface SoakResult {
+  seconds: number;
+  runs: number;
+  events: number;
+  parseErrors: number;
 }
 
 /** What a Falco cell keeps of Falco's run. */

@@ -12,7 +12,7 @@ import type { Sink } from './plan.js';
 import { expectedCost } from './ci/shard.js';
 import type { CellResult, Phase, Status } from './types.js';
 
-const mark: Record<CellResult['status'], string> = { pass: 'PASS ', fail: 'FAIL ', skip: 'SKIP ', error: 'ERROR' };
+const mark: Record<CellResult['status'], string> = { pass: 'PASS ', fail: 'FAIL ', skip: 'SKIP ', error: 'ERROR', flaky: 'FLAKY' };
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const CONSOLE_TAIL = 30;
 
@@ -49,9 +49,9 @@ export function etaSeconds(p: Progress, now: number): number | undefined {
 }
 
 export function summaryBlock(p: Progress, now: number): string {
-  const done = p.counts.pass + p.counts.fail + p.counts.skip + p.counts.error;
+  const done = p.counts.pass + p.counts.fail + p.counts.skip + p.counts.error + p.counts.flaky;
   const eta = etaSeconds(p, now);
-  const head = `${done}/${p.total} done · ${p.counts.pass} pass · ${p.counts.fail} fail · ${p.counts.skip} skip · ${p.counts.error} error · ${formatSeconds((now - p.startedAt) / 1000)} elapsed${eta === undefined ? '' : ` · ETA ${formatSeconds(eta)}`}`;
+  const head = `${done}/${p.total} done · ${p.counts.pass} pass · ${p.counts.fail} fail · ${p.counts.skip} skip · ${p.counts.error} error${p.counts.flaky ? ` · ${p.counts.flaky} flaky` : ''} · ${formatSeconds((now - p.startedAt) / 1000)} elapsed${eta === undefined ? '' : ` · ETA ${formatSeconds(eta)}`}`;
   const running = [...p.running].map(([id, s]) => `  ${id}  ${s.phase}… ${formatSeconds((now - s.since) / 1000)}`);
   return [head, ...running].join('\n');
 }
@@ -81,7 +81,7 @@ export function terminalUi(opts: UiOptions = {}): Sink {
   const out = opts.out ?? process.stderr;
   const tty = Boolean(out.isTTY) && !process.env.CI;
   const cost = expectedCost(opts.previous);
-  const p: Progress = { total: 0, counts: { pass: 0, fail: 0, skip: 0, error: 0 }, running: new Map(), startedAt: Date.now(), expectedDone: 0, expectedLeft: 0 };
+  const p: Progress = { total: 0, counts: { pass: 0, fail: 0, skip: 0, error: 0, flaky: 0 }, running: new Map(), startedAt: Date.now(), expectedDone: 0, expectedLeft: 0 };
   let runDir = '';
   const stamp = () => new Date().toISOString().slice(11, 19);
   // a pseudo-terminal without a size (script, some docker exec -t) says 0×0, and log-update would draw nothing
@@ -133,7 +133,7 @@ export function terminalUi(opts: UiOptions = {}): Sink {
         p.expectedLeft = Math.max(0, p.expectedLeft - cost(r.id));
         print(resultLine(r));
         if (p.total === 1 && (r.status === 'fail' || r.status === 'error')) {
-          const lines = [`phase: ${r.phase}`, `first error: ${r.firstError ?? r.reason ?? '(none recorded)'}`];
+          const lines = [`phase: ${r.phase}`, ...(r.class ? [`class: ${r.class}`] : []), `first error: ${r.firstError ?? r.reason ?? '(none recorded)'}`];
           const log = r.logs.console && runDir ? path.join(runDir, r.logs.console) : '';
           const tail = log ? consoleTail(log) : [];
           if (tail.length) lines.push(`last ${tail.length} console lines (${path.relative(process.cwd(), log)}):`, ...tail.map((l) => `  | ${l}`));
@@ -146,7 +146,7 @@ export function terminalUi(opts: UiOptions = {}): Sink {
         update?.clear();
         update?.done();
         const n = (s: string) => e.results.filter((r) => r.status === s).length;
-        print(`run ${e.run.id} done: ${n('pass')} pass, ${n('fail')} fail, ${n('skip')} skip, ${n('error')} error in ${formatSeconds((Date.now() - p.startedAt) / 1000)}`);
+        print(`run ${e.run.id} done: ${n('pass')} pass, ${n('fail')} fail, ${n('skip')} skip, ${n('error')} error${n('flaky') ? `, ${n('flaky')} flaky` : ''} in ${formatSeconds((Date.now() - p.startedAt) / 1000)}`);
         break;
       }
     }

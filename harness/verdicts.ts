@@ -4,8 +4,9 @@
 // skipped or errored cell is no evidence either way, and the verdict says so.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { CONTROL_PREFIX, isControl } from './controls.js';
 import { UserError, errorLine } from './errors.js';
-import type { CellResult, DriverId, Phase } from './types.js';
+import type { BatteryResult, CellResult, DriverId, Phase } from './types.js';
 import { DRIVERS } from './types.js';
 
 /** Which cells stand for a platform row (from matrix.yaml `platforms:`). */
@@ -150,19 +151,25 @@ const kernelsOf = (cells: CellResult[]): string[] => unique(cells.map((c) => c.k
 const hasEvidence = (e: KernelEvidence): boolean => e.outcome !== 'none';
 
 function select(cells: CellResult[], drivers: DriverId[], profile?: string): CellResult[] {
-  return cells.filter((c) => drivers.includes(c.driver.id) && (profile === undefined || c.profile === profile));
+  return cells.filter((c) => drivers.includes(c.driver.id) && (profile === undefined || c.profile === profile) && !isControl(c));
 }
+
+/** Negative controls (controls.ts) are never driver evidence: set aside wherever cells are counted. */
+const withoutControls = (cells: CellResult[]): CellResult[] => cells.filter((c) => !isControl(c));
 
 function failWhy(c: CellResult): string {
   return `${c.id} failed at ${c.phase ?? 'an unknown phase'}: ${c.firstError ?? c.reason ?? 'no error recorded'}`;
 }
 
-/** Why skipped/errored cells are no evidence: "N skipped/errored cell(s): <first reason>". */
+/** Cells that are no evidence either way: skipped, errored, flaky. */
+const noEvidenceCell = (c: CellResult): boolean => c.status === 'skip' || c.status === 'error' || c.status === 'flaky';
+
+/** Why skipped/errored/flaky cells are no evidence: "N skipped/errored/flaky cell(s): <first reason>". */
 function noEvidence(cells: CellResult[]): string {
-  const none = cells.filter((c) => c.status === 'skip' || c.status === 'error');
+  const none = cells.filter(noEvidenceCell);
   if (none.length === 0) return 'no cell ran';
   const first = none[0]!;
-  return `${none.length} skipped/errored cell(s): ${first.reason ?? first.firstError ?? `${first.status} with no reason recorded`}`;
+  return `${none.length} skipped/errored/flaky cell(s): ${first.reason ?? first.firstError ?? `${first.status} with no reason recorded`}`;
 }
 
 
@@ -173,7 +180,7 @@ function noEvidence(cells: CellResult[]): string {
  * skipped or errored. The caller selects the driver/profile.
  */
 export function kernelOutcome(kernel: string, cells: CellResult[]): KernelEvidence {
-  const on = cells.filter((c) => c.kernel.id === kernel);
+  const on = cells.filter((c) => c.kernel.id === kernel && !isControl(c));
   const pass = on.filter(passed);
   if (pass.length) return { kernel, outcome: 'pass', cells: ids(pass) };
   const fail = on.filter((c) => c.status === 'fail');
@@ -213,7 +220,8 @@ export function thenCells(cells: CellResult[], today?: Today): CellResult[] {
  * beside it what today's Falco (its sources' cells) recommends, and whether
  * the recommended driver still exists upstream.
  */
-export function platformVerdicts(table: RecommendedTable, mappings: PlatformMapping[], cells: CellResult[], today?: Today): PlatformVerdict[] {
+export function platformVerdicts(table: RecommendedTable, mappings: PlatformMapping[], all: CellResult[], today?: Today): PlatformVerdict[] {
+  const cells = withoutControls(all);
   return table.platforms.map((row) => {
     const mapping = mappings.find((m) => m.platform === row.platform);
     const v = platformVerdict(row, mapping, thenCells(cells, today));
@@ -308,14 +316,18 @@ const contradicted = (why: string, cells: string[]): Judgement => ({ verdict: 'c
 const untested = (why: string, cells: string[] = []): Judgement => ({ verdict: 'untested', why, cells: unique(cells) });
 /** Untested, naming the skipped/errored cells among `seen`: no evidence, and it says so. */
 function untestedFor(why: string, seen: CellResult[], cells: string[] = []): Judgement {
-  const none = seen.filter((c) => c.status === 'skip' || c.status === 'error');
+  const none = seen.filter(noEvidenceCell);
   return untested(none.length ? `${why} (${noEvidence(none)})` : why, [...cells, ...ids(none)]);
 }
 
 const KERNEL_DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf'];
 const V414: [number, number] = [4, 14];
 
-const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext) => Judgement>([
+/** The module's kernel (A) of a negative control. */
+const controlFrom = (c: CellResult): string => c.control?.from ?? c.profile.slice(CONTROL_PREFIX.length);
+
+/** A rule gets the driver cells (controls set aside), the bench's figures, and the negative controls. */
+const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls: CellResult[]) => Judgement>([
   [
     'kmod-any-kernel',
     (cells) => {
@@ -507,7 +519,54 @@ const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext) => Judgem
       return supported(`kmod costs clearly the least: ${figures}`, []);
     },
   ],
+  [
+    'kmod-tied-to-kernel',
+    (_cells, _ctx, controls) => {
+      // Decided by the negative controls alone: a kernel module built for kernel A, inserted into kernel B of A's arch.
+      if (!controls.length) return untested('no negative control ran (matrix.yaml `controls:`: the kernel module built for one kernel, inserted into another)');
+      const accepted = controls.filter((c) => c.status === 'fail' && c.control?.refused === false);
+      if (accepted.length)
+        return contradicted(accepted.map((c) => `${c.kernel.id} accepted the kernel module built for ${controlFrom(c)}`).join('; '), ids(accepted));
+      const refused = controls.filter(passed);
+      const failed = controls.filter((c) => c.status === 'fail');
+      if (failed.length)
+        return untestedFor(`${failed.map((c) => `${c.id} failed at ${c.phase ?? 'an unknown phase'} without insmod's answer (${c.firstError ?? c.reason ?? 'no error recorded'})`).join('; ')}`, controls, ids(refused));
+      if (!refused.length) return untestedFor('no negative control was refused or accepted', controls);
+      return supported(
+        `every negative control that ran was refused: ${refused.map((c) => `${c.kernel.id}${c.kernel.release ? ` (${c.kernel.release})` : ''} refused the module built for ${controlFrom(c)}${c.control?.fromRelease ? ` (${c.control.fromRelease})` : ''}: ${c.control?.message ?? c.reason ?? 'refused'}`).join('; ')}`,
+        ids(refused),
+      );
+    },
+  ],
+  [
+    'ebpf-same-data-as-kmod',
+    (cells) => {
+      // per kernel and source (one consumer family): the eBPF drivers' battery against the kernel module's
+      const withBattery = cells.filter((c) => c.evidence?.battery && c.evidence.battery.calls.length > 0);
+      const pairs = withBattery
+        .filter((c) => c.driver.id === 'ebpf' || c.driver.id === 'modern-ebpf')
+        .flatMap((e) => withBattery.filter((k) => k.driver.id === 'kmod' && k.kernel.id === e.kernel.id && k.driver.source === e.driver.source && k.profile === e.profile).map((k) => ({ e, k })));
+      if (!pairs.length) return untested('no kernel has the battery from both an eBPF driver and the kernel module of the same source (the consumer must print parameters: sysdig)');
+      const diffs = pairs.map((p) => ({ ...p, fields: batteryDifferences(p.k.evidence!.battery!, p.e.evidence!.battery!) }));
+      const differ = diffs.filter((d) => d.fields.length);
+      const cellsOf = (ds: typeof diffs) => ds.flatMap((d) => [d.k.id, d.e.id]);
+      if (differ.length)
+        return contradicted(differ.map((d) => `${d.e.id} differs from ${d.k.id}: ${d.fields.slice(0, 3).join('; ')}${d.fields.length > 3 ? `; +${d.fields.length - 3} more` : ''}`).join(' · '), cellsOf(differ));
+      return supported(`the battery's events match call for call on ${unique(diffs.map((d) => d.k.kernel.id)).join(', ')} (${diffs.map((d) => `${d.e.driver.id}@${d.e.driver.source} ${d.e.evidence!.battery!.right}/${d.e.evidence!.battery!.calls.length} = kmod`).join(', ')})`, cellsOf(diffs));
+    },
+  ],
 ]);
+
+/**
+ * Where two cells' batteries saw different data, call by call: a call found
+ * in one and not the other, or a checked field seen otherwise (a value that
+ * matched the script counts as the same in both, whatever the pid or nonce).
+ */
+export function batteryDifferences(a: BatteryResult, b: BatteryResult): string[] {
+  const seen = (r: BatteryResult) => new Map(r.calls.flatMap((c) => [[`${c.call} #${c.seq}`, c.status === 'missing' ? 'no event' : 'found'] as const, ...c.fields.map((f) => [`${c.call} #${c.seq} ${f.field}`, f.seen === f.expected ? 'as called' : f.seen] as const)]));
+  const [x, y] = [seen(a), seen(b)];
+  return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).map((k) => `${k}: ${x.get(k) ?? 'not checked'} vs ${y.get(k) ?? 'not checked'}`);
+}
 
 /**
  * How far apart two drivers' overhead must be to count: two bench runs of the
@@ -527,9 +586,11 @@ export interface ClaimContext {
  * `ebpf-…`, `pdig-…`) says so beside its verdict.
  */
 export function claimVerdicts(table: RecommendedTable, cells: CellResult[], ctx: ClaimContext = {}, today?: Today): ClaimVerdict[] {
-  const then = thenCells(cells, today);
+  const then = withoutControls(thenCells(cells, today));
+  // a kernel refusing a module built for another is the kernel's doing, whichever driver source: every control counts
+  const controls = cells.filter(isControl);
   return table.claims.map((c) => {
     const removed = Object.entries(today?.removed ?? {}).find(([d]) => c.id.startsWith(`${d}-`))?.[1];
-    return { id: c.id, text: c.text, ...(RULES.get(c.id)?.(then, ctx) ?? untested('no rule for this claim')), ...(removed ? { removedUpstream: removed } : {}) };
+    return { id: c.id, text: c.text, ...(RULES.get(c.id)?.(then, ctx, controls) ?? untested('no rule for this claim')), ...(removed ? { removedUpstream: removed } : {}) };
   });
 }

@@ -1,7 +1,8 @@
-// The syscall workload: a fixed loop of openat/close on one file, timed in
-// the guest (images/guest/syscall-loop.c, built static once per arch in a
-// builder root and cached). Used to compare a driver's cost with the loop
-// untraced (pdig cells; the reliability/benchmark overhead figures).
+// The guest's own programs, built static once per arch in a builder root and
+// cached: the syscall workload (images/guest/syscall-loop.c: a fixed loop of
+// openat/close on one file, timed; a driver's cost against the loop untraced,
+// in pdig cells and the bench) and the battery (images/guest/battery.c: a
+// fixed script of system calls whose events the consumer must report right).
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,9 +15,12 @@ import type { Arch } from './types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const projectRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
-export const SYSCALL_LOOP_SOURCE = path.join(projectRoot, 'images', 'guest', 'syscall-loop.c');
 /** Where the guest finds it: `/kmatrix/syscall-loop COUNT FILE` prints the elapsed ns. */
 export const SYSCALL_LOOP_IN_GUEST = 'kmatrix/syscall-loop';
+/** Where the guest finds it: `/kmatrix/kmbattery NONCE [PORT]` (the process name the consumers filter on). */
+export const BATTERY_IN_GUEST = 'kmatrix/kmbattery';
+/** The soak's default length: short, as TCG runs the guest ~10× slower than hardware. */
+export const DEFAULT_SOAK_SECONDS = 5;
 /** The loop's default length: 100 000 openat/close pairs. */
 export const DEFAULT_LOOP_COUNT = 100_000;
 /** The suite whose gcc builds the userspace helpers (static: the guest's suite does not matter). */
@@ -30,20 +34,27 @@ export function userspaceBuilderPackages(arch: Arch): string[] {
   return [...base, `gcc-${t}`, `libc6-dev-${arch}-cross`];
 }
 
-/** The static syscall-loop binary for `arch` (host path), cached by its source and compiler. */
-export async function syscallLoop(debian: Debian, arch: Arch): Promise<string> {
+/** The C source of a guest program. */
+export const guestSource = (name: 'syscall-loop' | 'battery') => path.join(projectRoot, 'images', 'guest', `${name}.c`);
+
+/** A static binary for `arch` from images/guest/<name>.c (host path), cached by its source and compiler. */
+export async function guestProgram(debian: Debian, arch: Arch, name: 'syscall-loop' | 'battery'): Promise<string> {
   const root = await builderRoot(debian, USERSPACE_SUITE, userspaceBuilderPackages(arch));
-  const source = readFileSync(SYSCALL_LOOP_SOURCE, 'utf8');
+  const file = guestSource(name);
+  const source = readFileSync(file, 'utf8');
   const gcc = arch === hostDebianArch() ? 'gcc' : `${TRIPLETS[arch]}-gcc`;
-  const cmd = [gcc, '-O2', '-static', '-o', '/out/syscall-loop', '/out/syscall-loop.c'];
+  const cmd = [gcc, '-O2', '-static', '-o', `/out/${name}`, `/out/${name}.c`];
   const dir = await cached('workloads', { source, cmd, root }, async (out) => {
-    await copyFile(SYSCALL_LOOP_SOURCE, path.join(out, 'syscall-loop.c'));
+    await copyFile(file, path.join(out, `${name}.c`));
     const r = await inBuilder(root, [{ host: out, guest: '/out', writable: true }], cmd, { cwd: '/out' });
     await writeFile(path.join(out, 'build.log'), `${r.all ?? ''}\nexit ${r.exitCode}\n`);
-    if (r.exitCode !== 0 || !existsSync(path.join(out, 'syscall-loop'))) throw new Error(`syscall-loop build failed: ${(r.all ?? '').split('\n').find((l) => /error/.test(l)) ?? `exit ${r.exitCode}`}`);
+    if (r.exitCode !== 0 || !existsSync(path.join(out, name))) throw new Error(`${name} build failed: ${(r.all ?? '').split('\n').find((l) => /error/.test(l)) ?? `exit ${r.exitCode}`}`);
   });
-  return path.join(dir, 'syscall-loop');
+  return path.join(dir, name);
 }
+
+/** The static syscall-loop binary for `arch` (host path). */
+export const syscallLoop = (debian: Debian, arch: Arch) => guestProgram(debian, arch, 'syscall-loop');
 
 /** One timed run of the loop, as the guest reported it. */
 export interface LoopTiming {

@@ -6,19 +6,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import picomatch from 'picomatch';
 import { parseDocument } from 'yaml';
 import { UserError, errorLine } from '../errors.js';
-import type { CellResult, Status } from '../types.js';
+import { FAILURE_CLASS_NAMES, classOf, isFailureClass } from '../failures.js';
+import type { CellResult, FailureClass, Status } from '../types.js';
 
 export interface Expectation {
   /** A cell id or a glob (`*` stays within a `/` segment). */
   cell: string;
-  status: Extract<Status, 'fail' | 'skip'>;
+  /** flaky: known to fail now and then (a pass or a flaky run matches; a failure does not). */
+  status: Extract<Status, 'fail' | 'skip' | 'flaky'>;
   reason: string;
+  /** A failure's class (harness/failures.ts): given, the cell must fail as that class. */
+  class?: FailureClass;
   /** YYYY-MM-DD: past it, the expectation itself is a failure (look again). */
   until?: string;
   line?: number;
 }
 
-export type MismatchKind = 'regression' | 'unexpected-failure' | 'unexpected-pass' | 'expired';
+export type MismatchKind = 'regression' | 'unexpected-failure' | 'unexpected-pass' | 'unexpected-class' | 'expired';
 
 export interface Mismatch {
   kind: MismatchKind;
@@ -48,13 +52,16 @@ export function loadExpectations(file: string): Expectation[] {
     if (typeof e !== 'object' || e === null || typeof e.cell !== 'string' || !e.cell) throw new UserError(`${at}: each expectation needs "cell" (an id or glob).`);
     if (typeof e.reason !== 'string' || !e.reason.trim()) throw new UserError(`${at}: ${e.cell} needs a "reason" (why it is known to fail).`);
     const status = e.status ?? 'fail';
-    if (status !== 'fail' && status !== 'skip') throw new UserError(`${at}: status must be fail or skip, not ${String(status)}.`);
+    if (status !== 'fail' && status !== 'skip' && status !== 'flaky') throw new UserError(`${at}: status must be fail, skip or flaky, not ${String(status)}.`);
+    if (e.class !== undefined && !isFailureClass(e.class))
+      throw new UserError(`${at}: class must be one of the failure classes (README, "Failure classes"): ${FAILURE_CLASS_NAMES.join(', ')} — not ${String(e.class)}.`);
+    if (e.class !== undefined && status !== 'fail') throw new UserError(`${at}: a class is for a failure, not for status ${String(status)}.`);
     let until: string | undefined;
     if (e.until !== undefined) {
       until = e.until instanceof Date ? e.until.toISOString().slice(0, 10) : String(e.until);
       if (!/^\d{4}-\d{2}-\d{2}$/.test(until) || Number.isNaN(Date.parse(until))) throw new UserError(`${at}: until must be a date YYYY-MM-DD, not ${until}.`);
     }
-    return { cell: e.cell, status, reason: e.reason, ...(until ? { until } : {}), ...(line ? { line } : {}) };
+    return { cell: e.cell, status, reason: e.reason, ...(isFailureClass(e.class) ? { class: e.class } : {}), ...(until ? { until } : {}), ...(line ? { line } : {}) };
   });
 }
 
@@ -75,9 +82,11 @@ export function checkExpectations(results: CellResult[], expectations: Expectati
       out.push({ kind: 'expired', cell: r.id, why: `expectation "${e.reason}" expired on ${e.until}${e.line ? ` (expectations.yaml line ${e.line})` : ''}: fix the cell or renew it` });
       continue;
     }
-    if (e && (r.status === 'pass' || (e.status === 'skip' && r.status === 'fail'))) {
+    if (e && e.status !== 'flaky' && (r.status === 'pass' || (e.status === 'skip' && r.status === 'fail'))) {
       out.push({ kind: 'unexpected-pass', cell: r.id, why: `expected to ${e.status} (${e.reason}) but ${r.status === 'pass' ? 'passed' : `failed at ${r.phase}`}: remove or update the expectation` });
-    } else if (!e && r.status === 'fail') {
+    } else if (e?.class && r.status === 'fail' && classOf(r) !== e.class) {
+      out.push({ kind: 'unexpected-class', cell: r.id, why: `fails, but as ${classOf(r) ?? 'no class'} not ${e.class} (${e.reason}): at ${r.phase}: ${r.firstError ?? r.reason ?? 'no error recorded'}` });
+    } else if ((!e || e.status === 'flaky') && r.status === 'fail') {
       const was = before.get(r.id);
       out.push({
         kind: was === 'pass' ? 'regression' : 'unexpected-failure',

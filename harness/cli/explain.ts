@@ -18,6 +18,9 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
   const k = cell.kernel;
   const machine = MACHINES[k.machine]!;
   const described = describeKernel(k, m.kernelSettings ?? {});
+  // a negative control's module is built for its other kernel (A): its headers and builder
+  const from = cell.control ? describeKernel(cell.control.from, m.kernelSettings ?? {}) : undefined;
+  const forBuild = from ?? described;
   const release = described.release;
   const cache = '<cache>';
   const kroot = `${cache}/kernels/<key>`;
@@ -51,11 +54,11 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
       ? `git ${s.git.url}@${s.git.commit}: its driver/ configured as its CMake does (module ${s.name ?? 'scap'})${s.libs ? `, with the libs tree ${s.libs.url}@${s.libs.commit}` : ''}`
       : `local tree ${s.dir}`;
   // the compiler is known once the kernel is fetched: its package name stands in
-  const builder = kernelBuilderPackages(kernel, hostDebianArch()).map((p) => (/^gcc(-|$)/.test(p) ? p.replace(/^gcc/, described.builder.compiler) : p));
+  const builder = kernelBuilderPackages(kernel, hostDebianArch()).map((p) => (/^gcc(-|$)/.test(p) ? p.replace(/^gcc/, forBuild.builder.compiler) : p));
   const build =
     cell.driver === 'kmod' || cell.driver === 'ebpf'
       ? (() => {
-          const r = buildRecipe(cell.driver, { headers: kernel.headers, arch: k.arch, version: '0' });
+          const r = buildRecipe(cell.driver, { headers: from ? `usr/src/linux-headers-${from.release}` : kernel.headers, arch: k.arch, version: '0' });
           return [
             `bwrap (builder root read-only, no network; /kernel = kernel packages, /build = a copy of the driver tree) -- sh -c 'cd ${r.cwd} && ${r.cmd.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}'`,
             ...(cell.driver === 'ebpf' ? ['  (kernels ≥ 7: clang also gets -fms-extensions, and -DCC_USING_FENTRY on amd64)'] : []),
@@ -76,6 +79,13 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     ...(cell.driver === 'kmod' ? [`rmmod ${env.module ?? 'scap'}`] : []),
     'report dmesg, `KMATRIX v1 done`, poweroff',
   ];
+  // a negative control stops after insmod: no consumer, no capture
+  const controlSteps = cell.control && [
+    steps[0]!,
+    `insmod /${moduleInGuest(plan.env.module)}: the module built for ${cell.control.from.id} (its output and rc reported)`,
+    'refused (insmod exit ≠ 0): report dmesg, `KMATRIX v1 done`, poweroff — the control passes, with the kernel\'s words',
+    `accepted (insmod exit 0): rmmod ${env.module ?? 'scap'}, report dmesg, \`KMATRIX v1 done\`, poweroff — the control fails`,
+  ];
   const section = (t: string, lines: string[]) => `${t}\n${lines.map((l) => `  ${l}`).join('\n')}`;
   return [
     `cell ${cell.id}: ${cell.driver} from ${cell.source.id}, profile ${cell.profile.id}${cell.profile.cmdline?.length ? ` (kernel args ${cell.profile.cmdline.join(' ')})` : ''}${cell.profile.capabilities ? ` (driver steps with only ${cell.profile.capabilities.join(', ')})` : ''}`,
@@ -84,12 +94,21 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
       ...(k.image ? [`booted image replaced by ${k.image}`] : []),
       ...(k.sdcard ? [`booted from a Pi SD card: ${k.sdcard.firmware.package} (${k.sdcard.firmware.suite}), kernel and DTB on its FAT partition`] : []),
     ]),
+    ...(cell.control && from
+      ? [
+          section('negative control', [
+            `the kernel module built for ${cell.control.from.id} (${from.release}: ${from.source[0]}) — the same cached build as that kernel's kmod cells — is inserted into ${k.id}`,
+            `pass: ${k.id} refuses it (insmod fails: "Invalid module format", version magic or symbol versions in dmesg); fail: ${k.id} accepts it; a module that did not build for ${cell.control.from.id}: a skip`,
+            'never driver evidence for a platform or the table: it decides the claim kmod-tied-to-kernel',
+          ]),
+        ]
+      : []),
     section('driver source', [src]),
-    section('builder', [`mmdebstrap --mode=unshare --variant=apt ${described.builder.suite} with: ${builder.join(' ')}`]),
+    section('builder', [`mmdebstrap --mode=unshare --variant=apt ${forBuild.builder.suite} with: ${builder.join(' ')}`]),
     section('driver build', build),
     section('consumer', [told.what]),
     section(plan.machine.backend === 'qemu' ? 'QEMU command line' : 'Vagrant', boot),
-    section('guest steps (images/guest/init.sh, cell.env)', steps.map((s, i) => `${i + 1}. ${s}`)),
+    section('guest steps (images/guest/init.sh, cell.env)', (controlSteps || steps).map((s, i) => `${i + 1}. ${s}`)),
     section('cell.env', guestSteps(plan).trimEnd().split('\n')),
     'Nothing was run. `kmatrix run ' + cell.id + '` runs it; `--shell` boots it with the driver loaded and gives a shell.',
   ].join('\n');

@@ -11,22 +11,28 @@ import { piSdCard, type PiSdCard } from '../images/sdcard.js';
 import { MACHINES } from '../machines.js';
 import { CellEnd, type Built, type CellContext, type CellFacts, type Fetched } from '../plan.js';
 import type { Cell, ConsumerAssets, DriverId } from '../types.js';
+import { guestProgram } from '../workload.js';
+import { printsParameters } from '../battery.js';
 
 export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellContext, 'debian' | 'runDir' | 'dir'>): Promise<Built> {
   const facts: CellFacts = {};
   let artifact: string | undefined, consumer: ConsumerAssets, cachedBuild = false;
   let pdig: Awaited<ReturnType<typeof pdigAssets>> | undefined;
+  let battery: string | undefined;
   // the build's log goes with the cell; a failed build ends it at this phase
-  const keepBuild = async (b: { ok: boolean; log: string; firstError?: string }, failure: string) => {
+  const keepBuild = async (b: { ok: boolean; log: string; firstError?: string }, failure: string, status: 'fail' | 'skip' = 'fail') => {
     const log = path.join(ctx.dir, 'build.log');
     await copyFile(b.log, log);
     facts.logs = { build: path.relative(ctx.runDir, log) };
-    if (!b.ok) throw new CellEnd('fail', 'build', failure, b.firstError, facts);
+    if (!b.ok) throw new CellEnd(status, 'build', failure, b.firstError, facts);
   };
   try {
     // a box's driver is built in the box, after it boots (backends/vagrant.ts)
     if ((cell.driver === 'kmod' || cell.driver === 'ebpf') && !fetched.kernel.box) {
-      const b = await buildDriver(ctx.debian, cell.driver, fetched.tree, fetched.kernel);
+      // a negative control's module is built for its other kernel (the normal, cached build of that kernel); none built, no control
+      const from = fetched.from;
+      const b = await buildDriver(ctx.debian, cell.driver, fetched.tree, from ?? fetched.kernel);
+      if (from) await keepBuild(b, `no control: the kernel module did not build for ${cell.control?.from.id ?? from.release} (${from.release}): ${b.firstError ?? 'build failed'}`, 'skip');
       await keepBuild(b, `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`);
       artifact = b.artifact;
       cachedBuild = b.cached;
@@ -37,6 +43,7 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
       cachedBuild = pdig.build.cached;
     }
     consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
+    if (printsParameters(cell.consumer.kind)) battery = await guestProgram(ctx.debian, cell.kernel.arch, 'battery');
   } catch (e) {
     throw buildEnd(e, cell.driver, facts);
   }
@@ -51,7 +58,7 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
     }
   }
   facts.consumer = { id: cell.consumer.id, version: consumer.version };
-  return { artifact, consumer, card, cached: cachedBuild, facts, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
+  return { artifact, consumer, card, cached: cachedBuild, facts, battery, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
 }
 
 /**

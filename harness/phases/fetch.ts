@@ -6,16 +6,25 @@ import { CellEnd, type CellContext, type CellFacts, type Fetched } from '../plan
 import type { Cell, CellResult, DriverTree, KernelTree } from '../types.js';
 
 export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian' | 'kernelSettings'>): Promise<Fetched> {
-  let kernel: KernelTree, tree: DriverTree;
+  let kernel: KernelTree, tree: DriverTree, from: KernelTree | undefined;
+  const kctx = { debian: ctx.debian, settings: ctx.kernelSettings };
+  // a negative control also needs the kernel its module is built for
+  const fromKernel = cell.control
+    ? fetchKernel(cell.control.from, kctx).catch((e: unknown) => {
+        throw e instanceof CellSkip ? new CellSkip(`the module's kernel ${cell.control!.from.id}: ${e.message}`) : e;
+      })
+    : undefined;
   try {
-    [kernel, tree] = await Promise.all([fetchKernel(cell.kernel, { debian: ctx.debian, settings: ctx.kernelSettings }), fetchDriverSource(ctx.debian, cell.source)]);
+    [kernel, tree, from] = await Promise.all([fetchKernel(cell.kernel, kctx), fetchDriverSource(ctx.debian, cell.source), fromKernel]);
   } catch (e) {
     if (e instanceof CellSkip) throw new CellEnd('skip', 'fetch', e.message);
     throw new CellEnd('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
   }
   const skip = notApplicable(cell.driver, tree, cell.consumer, cell.kernel.arch);
   if (skip) throw new CellEnd('skip', 'fetch', skip, undefined, fetchedFacts({ kernel, tree }));
-  return { kernel, tree };
+  if (from && from.release === kernel.release)
+    throw new CellEnd('skip', 'fetch', `no control: ${cell.control!.from.id} and ${cell.kernel.id} are the same kernel release (${kernel.release}) today`, undefined, fetchedFacts({ kernel, tree }));
+  return { kernel, tree, ...(from ? { from } : {}) };
 }
 
 /** What the fetched kernel and source add to a cell's result. */

@@ -9,8 +9,9 @@ import { ARTIFACT_IN_GUEST, cellEnvFile, moduleInGuest, runAsPrefix } from '../g
 import { MACHINES, type MachineDef } from '../machines.js';
 import type { Built, Fetched, GuestPlan } from '../plan.js';
 import type { Cell, KernelTree, Timeouts } from '../types.js';
+import { BATTERY_IN_GUEST } from '../workload.js';
 
-export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, opts: { timeouts: Timeouts; dir: string; nonce?: string; loopCount?: number }): GuestPlan {
+export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, opts: { timeouts: Timeouts; dir: string; nonce?: string; loopCount?: number; soakSeconds?: number }): GuestPlan {
   const machine = MACHINES[cell.kernel.machine]!;
   const nonce = opts.nonce ?? randomBytes(6).toString('hex');
   const { artifact, consumer, card } = built;
@@ -27,6 +28,7 @@ export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, o
       ...consumer.files,
       ...(artifact ? { [cell.driver === 'kmod' ? moduleInGuest(module) : ARTIFACT_IN_GUEST[cell.driver]!]: artifact } : {}),
       ...built.driverFiles,
+      ...(built.battery ? { [BATTERY_IN_GUEST]: built.battery } : {}),
       ...(card ? Object.fromEntries(kernel.sdModules.map((m, i) => [`kmatrix/sd/${String(i).padStart(2, '0')}-${path.basename(m)}`, m])) : {}),
     },
     env: {
@@ -39,7 +41,10 @@ export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, o
       evtType: consumer.openatExit,
       sdcard: Boolean(card),
       loopCount: opts.loopCount,
+      soakSeconds: built.battery ? opts.soakSeconds : 0,
       module,
+      // a negative control: insmod the other kernel's module, and stop there
+      ...(cell.control ? { mode: 'control' as const } : {}),
     },
     nonce,
     probeLog: path.join(opts.dir, 'kvm-probe.log'),

@@ -1,7 +1,9 @@
 // The published site's memory: history.json (one entry per published run: its
 // counts and every cell's status) and what it shows — the changes since the
 // previous run (regressions flagged, fixes, new and removed cells), each
-// cell's streak, and a small inline-SVG chart of the counts per run.
+// cell's streak, a small inline-SVG chart of the counts per run, and the
+// regressions counted by failure class.
+import { classOf } from '../failures.js';
 import type { ResultsFile } from '../results.js';
 import type { Status } from '../types.js';
 import { esc } from './html.js';
@@ -11,6 +13,8 @@ export interface HistoryRun {
   startedAt: string;
   counts: Record<Status, number>;
   cells: Record<string, Status>;
+  /** The failure class of each cell that failed or errored (harness/failures.ts); absent in entries written before classes. */
+  classes?: Record<string, string>;
 }
 
 export interface History {
@@ -20,6 +24,8 @@ export interface History {
 export interface RunDiff {
   previous?: string;
   regressions: string[]; // pass → fail
+  /** The regressions counted by their failure class now, most first ("unclassified": an entry without classes). */
+  regressionsByClass: [string, number][];
   fixes: string[]; // fail → pass
   changed: { cell: string; from: Status; to: Status }[]; // every other status change
   added: string[];
@@ -27,13 +33,16 @@ export interface RunDiff {
 }
 
 export function historyEntry(data: ResultsFile): HistoryRun {
-  const counts: Record<Status, number> = { pass: 0, fail: 0, skip: 0, error: 0 };
+  const counts: Record<Status, number> = { pass: 0, fail: 0, skip: 0, error: 0, flaky: 0 };
   const cells: Record<string, Status> = {};
+  const classes: Record<string, string> = {};
   for (const c of data.cells) {
     counts[c.status]++;
     cells[c.id] = c.status;
+    const cls = c.status === 'fail' || c.status === 'error' ? classOf(c) : undefined;
+    if (cls) classes[c.id] = cls;
   }
-  return { id: data.run.id, startedAt: data.run.startedAt, counts, cells };
+  return { id: data.run.id, startedAt: data.run.startedAt, counts, cells, classes };
 }
 
 /** Add (or replace, when republished) a run, keeping runs in start order. */
@@ -43,7 +52,7 @@ export function addRun(h: History, run: HistoryRun): History {
 }
 
 export function diffRuns(prev: HistoryRun | undefined, cur: HistoryRun): RunDiff {
-  const d: RunDiff = { previous: prev?.id, regressions: [], fixes: [], changed: [], added: [], removed: [] };
+  const d: RunDiff = { previous: prev?.id, regressions: [], regressionsByClass: [], fixes: [], changed: [], added: [], removed: [] };
   if (!prev) return d;
   for (const [cell, to] of Object.entries(cur.cells)) {
     const from = prev.cells[cell];
@@ -54,6 +63,12 @@ export function diffRuns(prev: HistoryRun | undefined, cur: HistoryRun): RunDiff
   }
   d.removed = Object.keys(prev.cells).filter((c) => !(c in cur.cells));
   for (const k of ['regressions', 'fixes', 'added', 'removed'] as const) d[k].sort();
+  const byClass = new Map<string, number>();
+  for (const cell of d.regressions) {
+    const cls = cur.classes?.[cell] ?? 'unclassified';
+    byClass.set(cls, (byClass.get(cls) ?? 0) + 1);
+  }
+  d.regressionsByClass = [...byClass].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return d;
 }
 
@@ -66,7 +81,7 @@ export function streak(h: History, cell: string): { status: Status; runs: number
   return { status: last, runs: n };
 }
 
-const COLORS: Record<Status, string> = { pass: '#2e9e4f', fail: '#c0392b', skip: '#999', error: '#e0a030' };
+const COLORS: Record<Status, string> = { pass: '#2e9e4f', fail: '#c0392b', skip: '#999', error: '#e0a030', flaky: '#8e44ad' };
 
 /** Stacked bars of pass/fail/skip/error per run, oldest left; each bar links to its run. */
 export function countsChart(h: History, runHref: (id: string) => string): string {
@@ -102,9 +117,14 @@ export function historySection(h: History, runHref: (id: string) => string): str
     const s = streak(h, c);
     return `<a href="#cell-${esc(c.replace(/[^A-Za-z0-9._@-]+/g, '_'))}"><code>${esc(c)}</code></a>${s ? ` <span class="rel">${esc(s.status)} for ${s.runs} run(s)</span>` : ''}`;
   };
+  const byClass = d.regressionsByClass.length
+    ? `<div class="reg-cls">Regressions by class: ${d.regressionsByClass.map(([k, n]) => `<code>${esc(k)}</code> ${n}`).join(' · ')}</div>`
+    : '';
+  const withClass = (c: string) => `${withStreak(c)}${cur.classes?.[c] ? ` <code class="cls">${esc(cur.classes[c])}</code>` : ''}`;
   const changes = prev
     ? [
-        list('reg', 'Regressions: passed in the previous run, fail now', d.regressions, withStreak),
+        byClass,
+        list('reg', 'Regressions: passed in the previous run, fail now', d.regressions, withClass),
         list('fix', 'Fixed: failed in the previous run, pass now', d.fixes, withStreak),
         list('chg', 'Other changes', d.changed.map((x) => x.cell), (c) => {
           const x = d.changed.find((y) => y.cell === c)!;

@@ -4,6 +4,8 @@
 // sources (columns); each cell opens its phases, durations, first error line,
 // oops excerpt and log links. Filters are a small inline script over data-*
 // attributes. Everything from a result is escaped: logs are hostile input.
+import { isControl } from '../controls.js';
+import { classCounts, classOf, FAILURE_CLASSES } from '../failures.js';
 import { MACHINES } from '../machines.js';
 import type { ResultsFile } from '../results.js';
 import { DRIVERS, PHASES, type CellResult, type Overhead } from '../types.js';
@@ -56,8 +58,11 @@ function cellDetails(c: CellResult, base: string, streak?: RenderOptions['streak
   const logs = Object.entries(c.logs)
     .map(([k, v]) => `<a href="${esc(base + v)}">${esc(k)} log</a>`)
     .join(' · ');
-  return `<details id="${esc(anchor(c.id))}"><summary class="st ${c.status}">${esc(statusText(c))}</summary><div class="d">
+  const cls = classOf(c);
+  const meaning = cls ? (FAILURE_CLASSES as Record<string, string>)[cls] : undefined;
+  return `<details id="${esc(anchor(c.id))}"><summary class="st ${c.status}">${esc(statusText(c))}${cls ? `<span class="cls">${esc(cls)}</span>` : ''}</summary><div class="d">
 <div class="id">${esc(c.id)}</div>
+${cls ? `<div class="cls-d">class <code>${esc(cls)}</code>${meaning ? `: ${esc(meaning)}` : ''}</div>` : ''}
 ${c.reason ? `<div class="reason">${esc(c.reason)}</div>` : ''}
 ${c.firstError ? `<pre class="err">${esc(c.firstError)}</pre>` : ''}
 ${c.oops ? `<details><summary>kernel console (Oops)</summary><pre class="err oops">${esc(c.oops)}</pre></details>` : ''}
@@ -108,8 +113,8 @@ function grid(cells: CellResult[], base: string, streak?: RenderOptions['streak'
           .map((col) => {
             const c = cells.find((x) => x.kernel.id === k.id && x.driver.id === col.driver && x.driver.source === col.source);
             if (!c) return `<td class="none"${colAttrs(col.driver, col.source)}>—</td>`;
-            const text = [c.id, c.kernel.release, c.reason, c.firstError].filter(Boolean).join(' ').toLowerCase();
-            return `<td class="c"${colAttrs(col.driver, col.source)} data-status="${c.status}" data-profile="${esc(c.profile)}" data-arch="${esc(arch)}" data-text="${esc(text)}">${cellDetails(c, base, streak)}</td>`;
+            const text = [c.id, c.kernel.release, c.reason, c.firstError, classOf(c)].filter(Boolean).join(' ').toLowerCase();
+            return `<td class="c"${colAttrs(col.driver, col.source)} data-status="${c.status}" data-class="${esc(classOf(c) ?? '')}" data-profile="${esc(c.profile)}" data-arch="${esc(arch)}" data-text="${esc(text)}">${cellDetails(c, base, streak)}</td>`;
           })
           .join('');
         const row = `<tr class="r" data-group="${gi}" data-arch="${esc(arch)}"><th class="k">${esc(k.id)}<div class="rel">${esc(k.release ?? '')}</div></th>${tds}</tr>`;
@@ -160,6 +165,21 @@ ${v.today ? `<p class="meta"><b>Then and now.</b> The verdict and “evidence re
 <section id="claims"><h2>Claims</h2><table class="grid"><thead><tr><th>claim</th><th>verdict</th><th>why</th></tr></thead><tbody>${claims}</tbody></table></section>`;
 }
 
+/** Negative controls, apart from the grid of driver evidence: kernel B, whose module (A), refused or not, in the kernel's words. */
+function controlsSection(controls: CellResult[], base: string, streak?: RenderOptions['streak']): string {
+  if (!controls.length) return '';
+  const rows = controls
+    .map((c) => {
+      const from = c.control?.from ?? c.profile.replace(/^control-from-/, '');
+      const refused = c.control?.refused === true ? '<span class="st pass">refused</span>' : c.control?.refused === false ? '<span class="st fail">accepted</span>' : `<span class="st ${c.status}">${esc(c.status === 'pass' ? 'refused' : 'no answer')}</span>`;
+      return `<tr><th class="k">${esc(c.kernel.id)}<div class="rel">${esc(c.kernel.release ?? '')}</div></th><td>${esc(from)}<div class="rel">${esc(c.control?.fromRelease ?? '')}</div></td><td>${esc(c.driver.source)}</td><td>${refused}</td><td>${esc(c.control?.message ?? c.reason ?? '')}</td><td>${cellDetails(c, base, streak)}</td></tr>`;
+    })
+    .join('\n');
+  return `<section id="controls"><h2>Negative controls</h2>
+<p class="meta">The kernel module built for kernel A, inserted into kernel B of the same arch: it must be refused (a pass); B accepting it is a failure. Never driver evidence: these decide only the claim <code>kmod-tied-to-kernel</code>.</p>
+<table class="grid"><thead><tr><th>kernel B</th><th>module built for A</th><th>source</th><th>refused?</th><th>the kernel's words</th><th>cell</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
 function filterBar(cells: CellResult[]): string {
   const options = (name: string, values: string[], label = (v: string) => v) =>
     `<label>${name} <select data-filter="${name}"><option value="">all</option>${values.map((v) => `<option value="${esc(v)}">${esc(label(v))}</option>`).join('')}</select></label>`;
@@ -170,8 +190,17 @@ ${options('driver', DRIVERS.filter((d) => cells.some((c) => c.driver.id === d)),
 ${options('source', uniq((c) => c.driver.source))}
 ${options('profile', uniq((c) => c.profile))}
 ${options('status', ['pass', 'fail', 'skip', 'error'].filter((s) => cells.some((c) => c.status === s)))}
+${classFilter(cells)}
 <label>text <input type="search" data-filter="text" placeholder="cell id, kernel, error…"></label>
 <span id="shown" class="meta"></span></form>`;
+}
+
+/** The failure classes of the cells, with how many of each (most first), each option titled with its meaning. */
+function classFilter(cells: CellResult[]): string {
+  const counts = classCounts(cells);
+  if (!counts.length) return '';
+  const meaning = (k: string) => (FAILURE_CLASSES as Record<string, string>)[k] ?? '';
+  return `<label>class <select data-filter="class"><option value="">all</option>${counts.map(([k, n]) => `<option value="${esc(k)}" title="${esc(meaning(k))}">${esc(`${k} (${n})`)}</option>`).join('')}</select></label>`;
 }
 
 // Runs in the page: hides what the filters exclude. No server, no library.
@@ -179,13 +208,13 @@ const FILTER_SCRIPT = `(function(){
 var form=document.getElementById('filters'); if(!form) return;
 function val(n){var e=form.querySelector('[data-filter="'+n+'"]');return e?e.value.trim().toLowerCase():'';}
 function apply(){
-  var f={arch:val('arch'),driver:val('driver'),source:val('source'),profile:val('profile'),status:val('status'),text:val('text')};
+  var f={arch:val('arch'),driver:val('driver'),source:val('source'),profile:val('profile'),status:val('status'),cls:val('class'),text:val('text')};
   var colOk=function(e){return (!f.driver||e.dataset.driver===f.driver)&&(!f.source||e.dataset.source===undefined||e.dataset.source===f.source);};
   document.querySelectorAll('table.cells [data-driver]').forEach(function(e){e.hidden=!colOk(e);});
   var shown=0,total=0;
   document.querySelectorAll('td.c').forEach(function(td){
     total++;
-    var ok=colOk(td)&&(!f.arch||td.dataset.arch===f.arch)&&(!f.profile||td.dataset.profile===f.profile)&&(!f.status||td.dataset.status===f.status)&&(!f.text||td.dataset.text.indexOf(f.text)>=0);
+    var ok=colOk(td)&&(!f.arch||td.dataset.arch===f.arch)&&(!f.profile||td.dataset.profile===f.profile)&&(!f.status||td.dataset.status===f.status)&&(!f.cls||td.dataset.class===f.cls)&&(!f.text||td.dataset.text.indexOf(f.text)>=0);
     td.classList.toggle('off',!ok); if(ok) shown++;
   });
   document.querySelectorAll('section.profile').forEach(function(s){
@@ -203,9 +232,11 @@ export function renderReport(data: ResultsFile, opts: RenderOptions = {}): strin
   const { run, cells } = data;
   const base = opts.base ?? '';
   const counts = ['pass', 'fail', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
-  const profiles = [...new Set(cells.map((c) => c.profile))];
+  // negative controls are no driver evidence: shown apart from the grid
+  const drivers = cells.filter((c) => !isControl(c));
+  const profiles = [...new Set(drivers.map((c) => c.profile))];
   const sections = profiles
-    .map((p) => `<section class="profile" data-profile="${esc(p)}"><h2>Profile: ${esc(p)}</h2>${grid(cells.filter((c) => c.profile === p), base, opts.streak)}</section>`)
+    .map((p) => `<section class="profile" data-profile="${esc(p)}"><h2>Profile: ${esc(p)}</h2>${grid(drivers.filter((c) => c.profile === p), base, opts.streak)}</section>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kmatrix — Falco driver compatibility (${esc(run.id)})</title>
@@ -220,13 +251,14 @@ tr.v414 td{border-top:3px solid #c33;color:#c33;font-size:.8em;padding:1px 6px;b
 th.k{white-space:nowrap;font-weight:500} .rel{color:#666;font-size:.85em;font-weight:400}
 .st{display:inline-block;padding:1px 6px;border-radius:3px;font-weight:600;cursor:pointer}
 .st.pass{background:#d4f4dd;color:#11602a}.st.fail{background:#fadbd8;color:#8a1c12}
-.st.skip{background:#eee;color:#555}.st.error{background:#fde9c4;color:#7a4a00}
+.st.skip{background:#eee;color:#555}.st.error{background:#fde9c4;color:#7a4a00}.st.flaky{background:#ead7f2;color:#5b2c6f}
 .d{margin-top:4px;font-size:.9em;max-width:42em}.d .id{font-family:monospace;color:#444}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:4px;margin:4px 0;font-size:.85em}
 pre.err{background:#fff0ee} .v{font-weight:700} .v.confirmed,.v.supported{color:#11602a} .v.partly{color:#7a4a00}
 .v.contradicted{color:#8a1c12} .gone{color:#8a1c12;font-style:italic} .v.untested,.v.insufficient{color:#666} .ev{font-size:.85em} ul.ev{margin:4px 0;padding-left:1.2em}
 table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center} td.c.off>*{visibility:hidden}
 .filters{position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd;z-index:1}
+.cls{display:block;font:400 .75em monospace} .cls-d code{font-weight:600}
 .filters label{margin-right:1em} [hidden]{display:none!important}
 .hist svg{border:1px solid #ddd;background:#fcfcfc} .hist .reg{color:#8a1c12;font-weight:700} .hist .fix{color:#11602a}
 </style></head><body>
@@ -237,8 +269,9 @@ table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center}
 ${opts.history ?? ''}
 ${data.verdicts ? verdictSections(data.verdicts) : ''}
 <h2>Cells</h2>
-${filterBar(cells)}
+${filterBar(drivers)}
 ${sections}
+${controlsSection(cells.filter(isControl), base, opts.streak)}
 <script>${FILTER_SCRIPT}</script>
 </body></html>
 `;

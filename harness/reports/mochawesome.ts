@@ -1,9 +1,10 @@
 // A mochawesome report of a run (mochawesome-report-generator, assets inlined:
 // one self-contained file): each cell a test, grouped by kernel; a failed cell
-// carries its phase and first error line, an infrastructure error says so, a
+// carries its phase, failure class and first error line, an infrastructure error says so, a
 // skipped cell is pending with its reason.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { classOf } from '../failures.js';
 import type { ResultsFile } from '../results.js';
 import type { CellResult } from '../types.js';
 
@@ -39,8 +40,10 @@ export function mochawesomeData(data: ResultsFile): object {
     const uuid = randomUUID();
     const tests: MargeTest[] = cells.map((c) => {
       const failed = c.status === 'fail' || c.status === 'error';
+      const cls = failed ? classOf(c) : undefined;
       const context = [
         { title: 'status', value: c.status + (c.phase && c.status !== 'pass' ? ` at ${c.phase}` : '') },
+        ...(cls ? [{ title: 'class', value: cls }] : []),
         ...(c.reason ? [{ title: c.status === 'skip' ? 'skipped because' : 'reason', value: c.reason }] : []),
         ...Object.entries(c.logs).map(([k, v]) => ({ title: `${k} log`, value: v })),
       ];
@@ -58,7 +61,7 @@ export function mochawesomeData(data: ResultsFile): object {
         err: failed
           ? {
               message: `${c.status === 'error' ? 'infrastructure error' : 'failed'} at ${c.phase}: ${c.firstError ?? c.reason ?? 'no error recorded'}`,
-              estack: [c.reason, c.firstError].filter(Boolean).join('\n'),
+              estack: [cls && `class: ${cls}`, c.reason, c.firstError].filter(Boolean).join('\n'),
             }
           : {},
         uuid: randomUUID(),

@@ -22,9 +22,10 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 say() { echo "KMATRIX v1 $*"; }
 # A log travels base64-encoded on one line with its length, so a truncated or
 # interleaved line is detected on the host instead of misread.
-log() { # name file (a long one keeps its start and its end, where the final error is)
-  if [ "$(wc -c < "$2" 2>/dev/null || echo 0)" -gt 16384 ]; then
-    { head -c 8192 "$2"; printf '\n[... kmatrix: middle cut ...]\n'; tail -c 8192 "$2"; } > "$2.cut"
+log() { # name file [limit] (a longer one keeps its start and its end, where the final error is)
+  limit=${3:-16384}
+  if [ "$(wc -c < "$2" 2>/dev/null || echo 0)" -gt "$limit" ]; then
+    { head -c $((limit/2)) "$2"; printf '\n[... kmatrix: middle cut ...]\n'; tail -c $((limit/2)) "$2"; } > "$2.cut"
     set -- "$1" "$2.cut"
   fi
   b=$(base64 -w0 < "$2" 2>/dev/null)
@@ -60,6 +61,8 @@ if [ "$KM_DRIVER" = kmod ]; then
   log insmod /tmp/insmod.out
   say insmod rc=$rc
   [ $rc -eq 0 ] || [ "$KM_MODE" = shell ] || finish
+  # a negative control (a module built for another kernel): loaded, it is removed; either way nothing more to do
+  if [ "$KM_MODE" = control ]; then rmmod "$KM_MODULE" > /tmp/rmmod.out 2>&1; say rmmod rc=$?; finish; fi
 fi
 
 # shell (`kmatrix run <cell> --shell`): the driver is loaded (kmod) or in
@@ -109,7 +112,9 @@ case "$KM_CONSUMER" in
   sysdig)
     # Only events on the marker file are printed, streamed: capture ends as soon as it shows.
     live=1; window=$KM_CAPTURE_TIMEOUT; first_event='^KMEVT '
-    $KM_RUN_AS sysdig --unbuffered $KM_ENGINE_ARGS -p 'KMEVT %evt.num %evt.dir %evt.type %proc.name %fd.name' "fd.name contains $KM_NONCE" > /tmp/captured 2> /tmp/consumer.err &
+    # …and the battery's events, with their parameters (pid and arguments after the marker fields;
+    # `*`: also the events lacking a field, e.g. clone has no fd).
+    $KM_RUN_AS sysdig --unbuffered $KM_ENGINE_ARGS -p '*KMEVT %evt.num %evt.dir %evt.type %proc.name %fd.name pid=%proc.pid :: %evt.args' "fd.name contains $KM_NONCE or proc.name = kmbattery" > /tmp/captured 2> /tmp/consumer.err &
     ;;
   scap-open)
     # scap-open prints every openat exit with its parameters through stdio,
@@ -135,6 +140,7 @@ case "$KM_CONSUMER" in
 esac
 pid=$!
 say consumer started pid=$pid
+hook consumer-started
 
 # capture: the marker process (cat) opens the marker file every quarter second until
 # the consumer shows it, the consumer dies, or the window closes.
@@ -151,6 +157,33 @@ while [ $t -lt "$window" ]; do
   usleep 250000; tick=$((${tick:-0}+1)); t=$((tick/4))
 done
 [ $found = 1 ] && hook capturing
+# The battery: a fixed script of system calls (/kmatrix/kmbattery prints what
+# it did); the consumer's events for it go to the host, which checks each
+# call's parameters. Under pdig it runs traced (pdig sees only its children).
+battery() { if [ "$KM_DRIVER" = pdig ]; then $KM_RUN_AS /kmatrix/pdig /kmatrix/kmbattery "$@"; else /kmatrix/kmbattery "$@"; fi; }
+if [ $found = 1 ] && [ -x /kmatrix/kmbattery ]; then
+  battery "$KM_NONCE" > /tmp/battery.out 2>&1
+  say battery rc=$?
+  # the consumer prints within moments: wait for the script's last call (wait4's exit), 10 s at most
+  i=0; while [ $i -lt 40 ] && ! grep -q -E '^KMEVT [0-9]+ < wait4 kmbattery ' /tmp/captured; do usleep 250000; i=$((i+1)); done
+  log battery /tmp/battery.out
+  # its events: every event of its processes (the host picks the script's calls)
+  grep -E '^KMEVT [0-9]+ [<>] [a-z0-9_]+ kmbattery ' /tmp/captured > /tmp/battery.events
+  log battery-events /tmp/battery.events 65536
+  # The soak: $KM_SOAK seconds of the battery in a loop, a fork storm and file
+  # churn while the consumer captures; its parse errors show in its stderr.
+  if [ "${KM_SOAK:-0}" -gt 0 ]; then
+    before=$(grep -c '^KMEVT' /tmp/captured); runs=0; end=$(( $(date +%s) + KM_SOAK ))
+    while [ "$(date +%s)" -lt $end ]; do
+      battery "soak$runs" > /dev/null 2>&1
+      p=; for i in 1 2 3 4 5 6 7 8; do true & p="$p $!"; done; wait $p
+      for i in 1 2 3 4 5 6 7 8; do echo "$runs" > /tmp/kmatrix-churn-$i; mv /tmp/kmatrix-churn-$i /tmp/kmatrix-churned-$i; rm -f /tmp/kmatrix-churned-$i; done
+      runs=$((runs+1))
+    done
+    usleep 500000
+    say soak seconds=$KM_SOAK runs=$runs events=$(( $(grep -c '^KMEVT' /tmp/captured) - before ))
+  fi
+fi
 # pdig's cost: the loop untraced and under pdig, while the consumer reads pdig's ring.
 if [ "$KM_DRIVER" = pdig ] && [ $found = 1 ] && [ -x /kmatrix/syscall-loop ]; then
   : > /tmp/kmatrix-loop

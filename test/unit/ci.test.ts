@@ -199,7 +199,7 @@ describe('nightly CI', () => {
 
   it('the live summary: done/total, counts, running cells with phase, ETA from expected costs', () => {
     const p: Progress = {
-      total: 10, counts: { pass: 3, fail: 1, skip: 0, error: 0 }, running: new Map([['k/kmod@1/host', { phase: 'boot', since: 0 }]]),
+      total: 10, counts: { pass: 3, fail: 1, skip: 0, error: 0, flaky: 0 }, running: new Map([['k/kmod@1/host', { phase: 'boot', since: 0 }]]),
       startedAt: 0, expectedDone: 100, expectedLeft: 300,
     };
     assert.equal(etaSeconds(p, 50_000), 150, 'done went twice as fast as expected');

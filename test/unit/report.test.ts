@@ -80,8 +80,8 @@ describe('report', () => {
   it('JUnit XML keeps failures, infrastructure errors and skips apart', () => {
     const xml = renderJUnit({ run, cells: [cell('a', '6.1.1', 'fail', { phase: 'build', reason: 'no build', firstError: 'x < y' }), cell('b', '6.1.1', 'error', { phase: 'boot', reason: 'timeout' }), cell('c', '6.1.1', 'skip', { reason: 'no source' }), cell('d', '6.1.1', 'pass')] });
     assert.match(xml, /<testsuites name="kmatrix r1" tests="4" failures="1" errors="1" skipped="1">/);
-    assert.match(xml, /<failure message="build: no build">x &lt; y<\/failure>/);
-    assert.match(xml, /<error message="boot: timeout"\/>/);
+    assert.match(xml, /<failure message="build: no build" type="build:other">x &lt; y<\/failure>/);
+    assert.match(xml, /<error message="boot: timeout" type="infra:other"\/>/);
     assert.match(xml, /<skipped message="no source"\/>/);
     assert.match(xml, /name="d\/kmod@0.23.2\/host" time="3.5"><\/testcase>/);
   });

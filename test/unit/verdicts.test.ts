@@ -52,10 +52,10 @@ function claim(id: string, cells: CellResult[]): ClaimVerdict {
 
 describe('verdicts', () => {
   describe('recommended-drivers.yaml', () => {
-    it('loads the shared table: 12 platforms and 8 claims', () => {
+    it('loads the shared table: 12 platforms and 10 claims', () => {
       const t = loadRecommended(path.resolve('recommended-drivers.yaml'));
       assert.equal(t.platforms.length, 12);
-      assert.equal(t.claims.length, 8);
+      assert.equal(t.claims.length, 10);
       assert.deepEqual(t.platforms.find((p) => p.platform === 'GKE'), { platform: 'GKE', recommended: 'ebpf', resources: 'Falco on GKE' });
       assert.equal(t.platforms.at(-1)!.note, 'Kernel specific');
     });
@@ -78,7 +78,7 @@ describe('verdicts', () => {
       assert.equal(kernelOutcome('k6.12', cells.slice(0, 1)).outcome, 'fail');
       const none = kernelOutcome('k6.1', [error('k6.1', 'kmod', 'boot timeout'), skip('k6.1', 'kmod', 'source unavailable')]);
       assert.equal(none.outcome, 'none');
-      assert.equal(none.why, '2 skipped/errored cell(s): boot timeout');
+      assert.equal(none.why, '2 skipped/errored/flaky cell(s): boot timeout');
       assert.equal(kernelOutcome('k5.10', []).why, 'no cell ran');
     });
   });
@@ -100,7 +100,7 @@ describe('verdicts', () => {
       ]);
       assert.equal(v!.verdict, 'partly');
       assert.match(v!.why, /passes on k5\.10; fails on k6\.12 \(k6\.12\/kmod@0\.23\.2\/host failed at build: error: 'fd_is_open' undeclared\)/);
-      assert.match(v!.why, /no evidence on k6\.1 \(1 skipped\/errored cell\(s\): QEMU crashed\)/);
+      assert.match(v!.why, /no evidence on k6\.1 \(1 skipped\/errored\/flaky cell\(s\): QEMU crashed\)/);
       assert.deepEqual(v!.evidence[2]!.cells, ['k6.12/kmod@0.23.2/host']);
     });
 
@@ -126,7 +126,7 @@ describe('verdicts', () => {
       const m = [{ platform: 'P', profile: 'ptrace-only', kernels: ['k6.1', 'k6.12'] }];
       const [v] = platformVerdicts(table('pdig'), m, [skip('k6.1', 'pdig', 'pdig source not available', 'ptrace-only'), skip('k6.12', 'pdig', 'pdig source not available', 'ptrace-only')]);
       assert.equal(v!.verdict, 'untested');
-      assert.equal(v!.why, 'no evidence on k6.1, k6.12 (1 skipped/errored cell(s): pdig source not available)');
+      assert.equal(v!.why, 'no evidence on k6.1, k6.12 (1 skipped/errored/flaky cell(s): pdig source not available)');
       assert.deepEqual(v!.evidence.map((e) => e.outcome), ['none', 'none']);
     });
 
@@ -211,7 +211,7 @@ describe('verdicts', () => {
       // 6.1 on amd64 and on arm64 is one kernel version.
       const one = claim('kmod-any-kernel', [cell('k6.1', 'kmod', 'pass'), cell('pi3-6.1', 'kmod', 'pass'), skip('k6.12', 'kmod', 'headers missing')]);
       assert.equal(one.verdict, 'untested');
-      assert.match(one.why, /only one kernel version \(6\.1\).*1 skipped\/errored cell\(s\): headers missing/);
+      assert.match(one.why, /only one kernel version \(6\.1\).*1 skipped\/errored\/flaky cell\(s\): headers missing/);
     });
 
     it('kmod-needs-module-loading', () => {
@@ -244,7 +244,7 @@ describe('verdicts', () => {
       assert.equal(noLow.why, 'no kernel below 4.14 in the matrix: the lower bound cannot be checked');
       const lowSkipped = claim('ebpf-min-4.14', [error('k4.9', 'ebpf', 'boot timeout'), cell('k6.1', 'ebpf', 'pass')]);
       assert.equal(lowSkipped.verdict, 'untested');
-      assert.match(lowSkipped.why, /no evidence below 4\.14: k4\.9 \(1 skipped\/errored cell\(s\): boot timeout\)/);
+      assert.match(lowSkipped.why, /no evidence below 4\.14: k4\.9 \(1 skipped\/errored\/flaky cell\(s\): boot timeout\)/);
     });
 
     it('ebpf-no-module-loading', () => {
@@ -285,7 +285,7 @@ describe('verdicts', () => {
       assert.equal(loaded.verdict, 'untested');
       const skipped = claim('pdig-userspace-ptrace', [skip('k6.1', 'pdig', 'pdig source not available', 'ptrace-only')]);
       assert.equal(skipped.verdict, 'untested');
-      assert.match(skipped.why, /1 skipped\/errored cell\(s\): pdig source not available/);
+      assert.match(skipped.why, /1 skipped\/errored\/flaky cell\(s\): pdig source not available/);
       assert.deepEqual(skipped.cells, ['k6.1/pdig@0.23.2/ptrace-only'], 'the skipped cell is named, as no evidence');
     });
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { parseLoopOutput, slowdown, SYSCALL_LOOP_SOURCE, userspaceBuilderPackages } from '../../harness/workload.js';
+import { parseLoopOutput, slowdown, guestSource, userspaceBuilderPackages } from '../../harness/workload.js';
 
 describe('workload: the timed syscall loop', () => {
-  it('its C source ships with the project', () => assert.ok(existsSync(SYSCALL_LOOP_SOURCE)));
+  it('its C sources ship with the project', () => assert.ok(existsSync(guestSource('syscall-loop')) && existsSync(guestSource('battery'))));
 
   it('reads the elapsed ns the loop prints, and nothing else', () => {
     assert.equal(parseLoopOutput('341934806\n'), 341934806);

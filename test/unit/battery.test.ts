@@ -1,0 +1,178 @@
+// The battery, the soak's parse errors and flaky cells, from real guest
+// output: test/fixtures/battery/<driver>@<source>.{script,events} are the
+// battery's lines and sysdig's events for it, decoded from the consoles of
+// debian-6.1-amd64 cells (run 20261130-120546Z; sysdig 0.41 from sid with
+// driver 0.23.2 — exit events only — and bookworm's sysdig 0.29 with 0.1.1dev
+// — enter and exit events), and pdig's stderr of the same run.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { batteryOf, checkBattery, parseArgs, parseScript, parseSysdigEvents } from '../../harness/battery.js';
+import { checkExpectations } from '../../harness/ci/expectations.js';
+import { judge, parseErrors, type GuestReport } from '../../harness/guest.js';
+import { flakyOrNot } from '../../harness/run.js';
+import type { CellResult } from '../../harness/types.js';
+import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended } from '../../harness/verdicts.js';
+
+const FIX = path.resolve('test/fixtures/battery');
+const read = (name: string) => readFileSync(path.join(FIX, name), 'utf8');
+const fixture = (cell: string) => {
+  const script = read(`${cell}.script`);
+  return { script, events: read(`${cell}.events`), nonce: /kmatrix-battery-(\w+)/.exec(script)![1]! };
+};
+const check = (cell: string, edit: (events: string) => string = (e) => e) => {
+  const f = fixture(cell);
+  return checkBattery(parseScript(f.script), parseSysdigEvents(edit(f.events)), f.nonce);
+};
+
+describe('the battery', () => {
+  it('reads the script: 20 calls after its start line, with their arguments and return values', () => {
+    const s = parseScript(fixture('kmod@0.23.2').script);
+    assert.equal(s[0]!.call, 'start');
+    assert.equal(s.length, 21);
+    assert.deepEqual(s.find((c) => c.seq === 6), { seq: 6, call: 'read', args: { fd: '3', size: '64', ret: '29' } });
+  });
+
+  it("reads sysdig's arguments: a buffer's text may hold spaces, decorations stay on the value", () => {
+    assert.deepEqual(parseArgs('res=29 data=kmatrix battery 51d6. fd=3(<f>/tmp/x) size=64'), { res: '29', data: 'kmatrix battery 51d6.', fd: '3(<f>/tmp/x)', size: '64' });
+  });
+
+  for (const [cell, enter] of [['kmod@0.23.2', false], ['ebpf@0.23.2', false], ['kmod@0.1.1dev', true]] as const)
+    it(`${cell}: every call right (${enter ? 'enter and exit events' : 'exit events only, enter parameters in them'})`, () => {
+      const r = check(cell);
+      assert.equal(r.enterEvents, enter);
+      assert.deepEqual([r.right, r.wrong, r.missing], [20, 0, 0], r.firstProblem);
+      const openat = r.calls.find((c) => c.seq === 5)!;
+      assert.deepEqual(openat.fields.find((f) => f.field === 'flags'), { field: 'flags', expected: 'O_CLOEXEC|O_RDONLY', seen: 'O_CLOEXEC|O_RDONLY' });
+    });
+
+  it('a parameter reported wrong is named with what was expected and what was seen', () => {
+    const r = check('kmod@0.23.2', (e) => e.replace(/(< read kmbattery \S+ pid=\d+ :: .*) size=64/, '$1 size=32'));
+    assert.equal(r.wrong, 1);
+    assert.equal(r.firstProblem, 'read #6: size expected 64, saw 32');
+  });
+
+  it('a call without its event is missing; without its enter event (where the consumer shows them) it is wrong', () => {
+    assert.equal(check('kmod@0.23.2', (e) => e.split('\n').filter((l) => !/ renameat2 /.test(l)).join('\n')).firstProblem, 'renameat2 #8: no event');
+    const r = check('kmod@0.1.1dev', (e) => e.split('\n').filter((l) => !/ > write kmbattery \/tmp\/kmatrix-battery/.test(l)).join('\n'));
+    // the enter event carried the fd (old libs): it is missing from what the consumer reported
+    assert.equal(r.firstProblem, 'write #3: fd expected 3, saw (none)');
+    assert.equal(r.calls.find((c) => c.seq === 3)!.enter, false);
+  });
+
+  it('pdig@pdig-fc679b8: the traced battery loses most of its calls (the real outcome)', () => {
+    const r = check('pdig@pdig-fc679b8');
+    assert.equal(r.firstProblem, 'mkdirat #1: no event');
+    assert.ok(r.missing >= 5, `${r.missing} missing`);
+    assert.ok(r.right + r.wrong + r.missing === 20);
+  });
+
+  it("pdig's `corrupted filler` is a parse error, once per distinct line", () => {
+    assert.deepEqual(parseErrors(read('pdig@pdig-fc679b8.pdig-stderr')), ['corrupted filler for event type 293 (added 19 args, should have added 20)']);
+    assert.deepEqual(parseErrors('sysdig: warning: something else'), []);
+  });
+
+  it('only consumers that print parameters run it: sysdig yes, scap-open (it counts) no', () => {
+    const f = fixture('kmod@0.23.2');
+    const logs = { battery: f.script, 'battery-events': f.events };
+    assert.equal(batteryOf(logs, 'sysdig', f.nonce)?.right, 20);
+    assert.equal(batteryOf(logs, 'scap-open', f.nonce), undefined);
+  });
+});
+
+describe('a cell is judged on the battery and the parse errors, not the marker alone', () => {
+  const f = fixture('kmod@0.23.2');
+  const marker = `KMEVT 900 < openat cat /tmp/kmatrix-marker-${f.nonce} pid=130 :: fd=3(<f>/tmp/kmatrix-marker-${f.nonce}) name=/tmp/kmatrix-marker-${f.nonce}`;
+  const report = (logs: Record<string, string>): GuestReport => ({
+    boot: { release: '6.1.0-50-amd64', btime: 1 },
+    insmod: { rc: 0 },
+    capture: { found: true, alive: true, rc: 0, seconds: 1, lines: 1, untracedOpens: 0 },
+    loops: {},
+    logs: { captured: marker, ...logs },
+    done: true,
+  });
+  const exit = { timedOut: false, phase: 'capture' as const };
+
+  it('marker and every call right: pass, the battery kept as evidence', () => {
+    const v = judge(report({ battery: f.script, 'battery-events': f.events }), 'kmod', 'sysdig', f.nonce, exit);
+    assert.equal(v.status, 'pass', v.reason);
+    assert.match(v.reason, /battery 20\/20 calls right/);
+    assert.equal(v.battery?.right, 20);
+  });
+
+  it('marker seen but a parameter wrong: fail at capture naming the field', () => {
+    const v = judge(report({ battery: f.script, 'battery-events': f.events.replace(/ addr=127\.0\.0\.1:41000 fd=3/, ' addr=127.0.0.1:9 fd=3') }), 'kmod', 'sysdig', f.nonce, exit);
+    assert.equal(v.status, 'fail');
+    assert.equal(v.phase, 'capture');
+    assert.equal(v.firstError, 'battery: bind #12: addr expected 127.0.0.1:41000, saw 127.0.0.1:9');
+  });
+
+  it("marker seen but the consumer could not parse events: fail at capture with its words", () => {
+    const v = judge(report({ consumer: 'could not parse param 1 (exe) for event 4711 of type 293 (execve), expected length 2, found 8' }), 'kmod', 'sysdig', f.nonce, exit);
+    assert.equal(v.status, 'fail');
+    assert.match(v.firstError!, /^could not parse param 1 \(exe\)/);
+  });
+});
+
+describe('flaky cells', () => {
+  const cell = (status: CellResult['status'], extra: Partial<CellResult> = {}): CellResult => ({
+    id: 'k6.1/kmod@1/host', kernel: { id: 'k6.1', arch: 'amd64', machine: 'q35' }, driver: { id: 'kmod', source: '1' }, profile: 'host',
+    status, durations: {}, logs: { console: 'cells/k6.1_kmod@1_host/first-run/console.log' }, attempts: 1, ...extra,
+  });
+  const first = cell('fail', { phase: 'capture', reason: 'the consumer was killed', firstError: 'killed', class: 'capture:consumer-died' });
+
+  it('failed, then passed: flaky, both outcomes kept', () => {
+    const r = flakyOrNot(first, cell('pass', { reason: 'marker seen' }));
+    assert.equal(r.status, 'flaky');
+    assert.deepEqual(r.runs!.map((x) => x.status), ['fail', 'pass']);
+    assert.equal(r.runs![0]!.class, 'capture:consumer-died');
+    assert.match(r.reason!, /^failed at capture \(killed\), then passed/);
+  });
+
+  it('failed twice: a failure, the first one kept beside it', () => {
+    const r = flakyOrNot(first, cell('fail', { phase: 'load', reason: 'insmod failed' }));
+    assert.equal(r.status, 'fail');
+    assert.deepEqual(r.runs!.map((x) => x.phase), ['capture', 'load']);
+  });
+
+  it('is never evidence: a kernel with only a flaky cell has none', () => {
+    const r = flakyOrNot(first, cell('pass'));
+    assert.equal(kernelOutcome('k6.1', [r]).outcome, 'none');
+  });
+
+  it('expectations: flaky is no mismatch; `status: flaky` accepts pass or flaky, not a failure', () => {
+    const r = flakyOrNot(first, cell('pass'));
+    assert.deepEqual(checkExpectations([r], []), []);
+    const known = [{ cell: 'k6.1/*', status: 'flaky' as const, reason: 'consumer dies now and then' }];
+    assert.deepEqual(checkExpectations([cell('pass')], known), []);
+    assert.equal(checkExpectations([cell('fail', { phase: 'load' })], known)[0]?.kind, 'unexpected-failure');
+  });
+});
+
+describe('claim ebpf-same-data-as-kmod', () => {
+  const table = loadRecommended('recommended-drivers.yaml');
+  const withBattery = (driver: 'kmod' | 'ebpf', fixtureName: string): CellResult => ({
+    id: `debian-6.1-amd64/${driver}@0.23.2/host`, kernel: { id: 'debian-6.1-amd64', arch: 'amd64', machine: 'q35' }, driver: { id: driver, source: '0.23.2' }, profile: 'host',
+    status: 'pass', durations: {}, logs: {}, attempts: 1, evidence: { events: 2, marker: true, battery: check(fixtureName) },
+  });
+  const verdict = (cells: CellResult[]) => claimVerdicts(table, cells).find((v) => v.id === 'ebpf-same-data-as-kmod')!;
+
+  it("supported when the eBPF probe's battery matches the module's on the kernel (the real 6.1 cells)", () => {
+    const v = verdict([withBattery('kmod', 'kmod@0.23.2'), withBattery('ebpf', 'ebpf@0.23.2')]);
+    assert.equal(v.verdict, 'supported', v.why);
+    assert.match(v.why, /debian-6\.1-amd64/);
+  });
+
+  it('contradicted when they differ, naming the field', () => {
+    const ebpf = withBattery('ebpf', 'ebpf@0.23.2');
+    ebpf.evidence!.battery = check('ebpf@0.23.2', (e) => e.replace(/(< listen kmbattery \S+ pid=\d+ :: .*)backlog=1/, '$1backlog=7'));
+    const v = verdict([withBattery('kmod', 'kmod@0.23.2'), ebpf]);
+    assert.equal(v.verdict, 'contradicted');
+    assert.match(v.why, /listen #13 backlog: as called vs 7/);
+    assert.deepEqual(batteryDifferences(check('kmod@0.23.2'), check('ebpf@0.23.2')), []);
+  });
+
+  it('untested without a pair of cells with the battery', () => {
+    assert.equal(verdict([withBattery('kmod', 'kmod@0.23.2')]).verdict, 'untested');
+  });
+});
