@@ -37,6 +37,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Files added to every guest (guest path → host path), e.g. the bench's workload and hooks. */
   guestFiles?: Record<string, string>;
+  /** Failures known to be deterministic (expectations.yaml with their class): not run once more. */
+  knownFailure?: (r: CellResult) => boolean;
   /** Files added to a cell's guest on its first run only (tests: a fault injected once, to see a flaky cell). */
   firstRunFiles?: Record<string, string>;
   /** Resuming a run: its info and the cells that already finished (kept in the results, not run again). */
@@ -93,7 +95,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
           const guestFiles = { ...opts.guestFiles, ...(n === 1 ? opts.firstRunFiles : {}) };
           result = await runCell(cell, backend, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, soakSeconds: opts.matrix.workload.soakSeconds, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, attempt: n, guestFiles });
           // builds are deterministic and cached: only a load or capture failure may be intermittent
-          if (result.status === 'fail' && !first && (result.phase === 'load' || result.phase === 'capture') && !cell.control && !signal?.aborted) {
+          if (result.status === 'fail' && !first && (result.phase === 'load' || result.phase === 'capture') && !cell.control && !opts.knownFailure?.(result) && !signal?.aborted) {
             first = await keepFirstRun(result, runDir);
             await emit({ type: 'note', cell: cell.id, message: `failed at ${result.phase} (${result.firstError ?? result.reason}); run once more to tell an intermittent fault` });
             continue;

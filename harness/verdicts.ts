@@ -483,7 +483,8 @@ const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls:
       // untracedMarker: a marker opened by a process pdig does not trace was seen.
       const untraced = (c: CellResult): boolean | undefined => (c.evidence as { untracedMarker?: boolean } | undefined)?.untracedMarker;
       const pdig = select(cells, ['pdig']);
-      const pdigPass = pdig.filter(passed);
+      // the scope check stands where the traced marker was seen, even if the events' parameters then failed the cell
+      const pdigPass = pdig.filter((c) => passed(c) || (c.status === 'fail' && c.phase === 'capture' && c.evidence?.marker === true));
       const wide = pdigPass.filter((c) => untraced(c) === true);
       if (wide.length) return contradicted(`pdig saw the marker of a process it does not trace on ${kernelsOf(wide).join(', ')}`, ids(wide));
       const scoped = pdigPass.filter((c) => untraced(c) === false);

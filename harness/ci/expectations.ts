@@ -98,6 +98,16 @@ export function checkExpectations(results: CellResult[], expectations: Expectati
   return out;
 }
 
+/**
+ * A failure expectations.yaml lists with its class: deterministic and known,
+ * so not run once more to tell an intermittent fault (that second run would
+ * double the time of every such cell, to learn nothing).
+ */
+export function knownFailures(expectations: Expectation[]): (r: CellResult) => boolean {
+  const known = expectations.filter((e) => e.status === 'fail' && e.class).map((e) => ({ e, is: picomatch(e.cell) }));
+  return (r) => r.status === 'fail' && known.some((k) => k.is(r.id) && k.e.class === classOf(r));
+}
+
 /** The exit code of a run: 0 when every cell matches, 1 on any mismatch, 3 on infrastructure errors only. */
 export function exitCodeFor(mismatches: Mismatch[], results: CellResult[]): number {
   if (mismatches.length) return 1;

@@ -16,7 +16,7 @@ import { terminalUi } from '../ui.js';
 import { existsSync } from 'node:fs';
 import { cp, mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic.js';
-import { checkExpectations, exitCodeFor, loadExpectations, mismatchLines } from '../ci/expectations.js';
+import { checkExpectations, exitCodeFor, knownFailures, loadExpectations, mismatchLines } from '../ci/expectations.js';
 import { explainCell } from './explain.js';
 import { mergeShards } from '../ci/merge.js';
 import { expectedCost, parseShard, selectionOf, shardCells } from '../ci/shard.js';
@@ -50,9 +50,11 @@ function readPrevious(file: string): CellResult[] {
   return file && existsSync(file) ? readResults(file).cells : [];
 }
 
+const expectationsFile = (m: Matrix, file: string | undefined) => file ?? path.join(path.dirname(m.file), 'expectations.yaml');
+
 /** Check a run against expectations.yaml; print what does not match; the exit code. */
 function judgeRun(m: Matrix, file: string | undefined, results: CellResult[], previous: CellResult[]): number {
-  const f = file ?? path.join(path.dirname(m.file), 'expectations.yaml');
+  const f = expectationsFile(m, file);
   const mismatches = checkExpectations(results, loadExpectations(f), previous);
   for (const l of mismatchLines(mismatches)) console.log(l);
   if (mismatches.length) console.log(`${mismatches.length} cell(s) do not match ${path.relative(process.cwd(), f)}`);
@@ -130,6 +132,7 @@ export async function main(argv: string[]): Promise<void> {
       const { run, results } = await runCells(
         {
           matrix: m, cells, reportsDir: reports, jobs, attempts: o.attempts, signal, resume,
+          knownFailure: knownFailures(loadExpectations(expectationsFile(m, o.expectations))),
           ...(o.runId ? { runId: o.runId } : {}),
           ...(shard ? { shard: { ...shard, cells: cells.map((c) => c.id), of: selection } } : {}),
         },

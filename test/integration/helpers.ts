@@ -4,7 +4,7 @@ import path from 'node:path';
 import { filterCells, loadMatrix, type Matrix } from '../../harness/matrix.js';
 import { matrixVerdicts, resultsWriter } from '../../harness/results.js';
 import type { Sink } from '../../harness/plan.js';
-import { runCells } from '../../harness/run.js';
+import { runCells, type RunOptions } from '../../harness/run.js';
 import type { CellResult, RunEvent } from '../../harness/types.js';
 
 export const REPORTS = path.resolve('reports/test-runs');
@@ -12,10 +12,10 @@ export const REPORTS = path.resolve('reports/test-runs');
 /** Runs of this process still going (their hook may have timed out: mocha stops waiting, the run does not). */
 const running = new Map<AbortController, Promise<unknown>>();
 
-export async function runMatrix(patterns: string[], matrix: Matrix = loadMatrix('matrix.yaml'), attempts = 2, sinks: Sink[] = []) {
+export async function runMatrix(patterns: string[], matrix: Matrix = loadMatrix('matrix.yaml'), attempts = 2, sinks: Sink[] = [], extra: Pick<RunOptions, 'firstRunFiles'> = {}) {
   const events: RunEvent[] = [];
   const stop = new AbortController();
-  const run = runCells({ matrix, cells: filterCells(matrix.cells, patterns), reportsDir: REPORTS, jobs: 2, attempts, signal: stop.signal }, [
+  const run = runCells({ matrix, cells: filterCells(matrix.cells, patterns), reportsDir: REPORTS, jobs: 2, attempts, signal: stop.signal, ...extra }, [
     (e) => void events.push(e),
     ...sinks,
     resultsWriter(REPORTS, { verdicts: matrixVerdicts(matrix) }),
