@@ -4,9 +4,9 @@
 // call's enter/exit events found, and each checked parameter right or wrong.
 import type { BatteryCallResult, BatteryResult, ConsumerKind } from './types.js';
 
-/** Consumers that print events with their parameters (scap-open only counts; Falco prints its rules' outputs). */
+/** Consumers that print events with their parameters: sysdig, and Falco through kmatrix's battery rule (scap-open only counts). */
 export function printsParameters(kind: ConsumerKind): boolean {
-  return kind === 'sysdig';
+  return kind === 'sysdig' || kind === 'falco';
 }
 
 /** One line of the script's output: `KMB <seq> <call> <name>=<value> … ret=<r>`. */

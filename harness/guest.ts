@@ -71,7 +71,7 @@ export function cellEnvFile(env: CellEnv): string {
 
 export type GuestMessage =
   | { verb: 'boot'; fields: Record<string, string> }
-  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard' | 'loop' | 'soak'; fields: Record<string, string> }
+  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard' | 'loop' | 'soak' | 'battery'; fields: Record<string, string> }
   | { verb: 'log'; name: string; text: string }
   | { verb: 'done' };
 
@@ -90,7 +90,7 @@ export function parseGuestLine(rawLine: string): GuestMessage | undefined {
     if (!name || !/^\d+$/.test(len ?? '') || Number(len) !== b64.length || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
     return { verb: 'log', name, text: Buffer.from(b64, 'base64').toString('utf8') };
   }
-  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard' || verb === 'loop' || verb === 'soak') {
+  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard' || verb === 'loop' || verb === 'soak' || verb === 'battery') {
     const fields: Record<string, string> = {};
     for (const w of words.slice(1)) {
       const eq = w.indexOf('=');
@@ -133,6 +133,8 @@ export interface GuestReport {
   capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number; untracedOpens: number };
   /** The timed syscall loop, per mode (untraced, pdig, kmod): its time, or why it has none. */
   loops: Record<string, LoopTiming | { failed: string }>;
+  /** How long the battery took in the guest, the consumer's printing of it included. */
+  batterySeconds?: number;
   /** The soak after the battery: its length, the battery runs and the events the consumer printed meanwhile. */
   soak?: { seconds: number; runs: number; events: number };
   logs: Record<string, string>;
@@ -169,6 +171,9 @@ export class GuestReader {
         break;
       case 'attached':
         r.attachedAfter = num(msg.fields, 'seconds');
+        break;
+      case 'battery':
+        r.batterySeconds = num(msg.fields, 'seconds');
         break;
       case 'soak':
         r.soak = { seconds: num(msg.fields, 'seconds'), runs: num(msg.fields, 'runs'), events: num(msg.fields, 'events') };
@@ -488,7 +493,7 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
     const warnings = [...consumerWarnings(r.logs.consumer ?? ''), ...(driver === 'pdig' ? pdigWarnings(r.logs.pdig ?? '') : [])];
     if (warnings.length) evidence.warnings = warnings;
     const battery = batteryOf(r.logs, kind, nonce);
-    if (battery) evidence.battery = battery;
+    if (battery) evidence.battery = { ...battery, ...(Number.isFinite(r.batterySeconds) ? { seconds: r.batterySeconds } : {}) };
     // the marker alone is not enough: events the consumer could not parse, or the battery's calls reported wrong, fail the cell
     const corrupt = parseErrors(`${r.logs.consumer ?? ''}\n${driver === 'pdig' ? (r.logs.pdig ?? '') : ''}`);
     if (r.soak) evidence.soak = { ...r.soak, parseErrors: corrupt.length };

@@ -228,6 +228,8 @@ export interface BatteryResult {
   enterEvents?: boolean;
   calls: BatteryCallResult[];
   firstProblem?: string;
+  /** Seconds it took in the guest, until the consumer had printed its last call. */
+  seconds?: number;
 }
 
 /** The soak of one cell: the battery runs, the events the consumer printed meanwhile, its parse errors (distinct lines). */

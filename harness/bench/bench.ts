@@ -46,7 +46,20 @@ export interface BenchResult {
   j2Seconds: number;
   speedupJ2: number;
   driverOverhead: DriverOverhead | { missing: string };
+  /** Per bench cell with the battery: its seconds, the soak's, and their share of the cell's wall time. */
+  batteryShare?: Record<string, { battery: number; soak: number; cell: number; share: number }>;
   statuses: Record<string, string>;
+}
+
+/** The battery's and the soak's share of each cell that ran them (from the -j1 run's walls). */
+export function batteryShares(results: CellResult[], walls: Map<string, number>): NonNullable<BenchResult['batteryShare']> {
+  const out: NonNullable<BenchResult['batteryShare']> = {};
+  for (const r of results) {
+    const battery = r.evidence?.battery?.seconds, soak = r.evidence?.soak?.seconds ?? 0, cell = walls.get(r.id);
+    if (battery === undefined || !cell) continue;
+    out[r.id] = { battery: round(battery, 1), soak, cell: round(cell, 1), share: round((battery + soak) / cell) };
+  }
+  return out;
 }
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
@@ -144,6 +157,7 @@ export async function bench(opts: { matrixFile: string; reportsDir: string; comm
     j2Seconds: round(j2.seconds, 1),
     speedupJ2: round(j1.seconds / j2.seconds),
     driverOverhead: overhead,
+    batteryShare: batteryShares(j1.results, j1.walls),
     statuses: Object.fromEntries(j1.results.map((r: CellResult) => [r.id, r.status])),
   };
 }
@@ -159,6 +173,7 @@ export function benchTable(b: BenchResult): string {
     ...('missing' in b.driverOverhead
       ? [['driverOverhead', 'not measured', b.driverOverhead.missing] as [string, string, string]]
       : Object.entries(b.driverOverhead.ratio).map(([d, r]): [string, string, string] => [`driverOverhead ${d}`, String(r), `${b.driverOverhead && 'seconds' in b.driverOverhead ? b.driverOverhead.seconds[d] : ''} s loop`])),
+    ...Object.entries(b.batteryShare ?? {}).map(([id, s]): [string, string, string] => [`battery+soak share ${id}`, String(s.share), `battery ${s.battery} s + soak ${s.soak} s of ${s.cell} s`]),
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return ['| measure | value | note |', '|---|---|---|', ...rows.map(([a, v, n]) => `| ${a.padEnd(w)} | ${v} | ${n} |`)].join('\n') + '\n';

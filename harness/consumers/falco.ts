@@ -107,14 +107,30 @@ export function falcoConfig(): string {
     '  kmod: { buf_size_preset: 4, drop_failed_exit: false }',
     '  modern_ebpf: { cpus_for_each_buffer: 2, buf_size_preset: 4, drop_failed_exit: false }',
     'syscall_event_drops: { threshold: 0.1, actions: [log], rate: 0.03333, max_burst: 1 }',
+    // every syscall Falco supports, also the high-volume ones (read, write…) the battery checks: Falco leaves them out by default
+    'base_syscalls: { all: true }',
     'metrics: { enabled: false }',
     '',
   ].join('\n');
 }
 
-/** kmatrix's one rule: the open of the cell's marker file (init.sh puts the nonce where KMATRIX_NONCE stands). */
+/** The battery's rule: every event of its processes, printed as sysdig prints them (harness/battery.ts reads both). */
+export const BATTERY_RULE = 'kmatrix battery';
+
+/**
+ * kmatrix's rules: the open of the cell's marker file (init.sh puts the nonce
+ * where KMATRIX_NONCE stands), and every event of the battery program with
+ * its parameters (no evt.type: all of them, the battery's calls and its own start-up).
+ */
 export function falcoRules(): string {
   return [
+    '- rule: ' + BATTERY_RULE,
+    '  desc: an event of the battery program (images/guest/battery.c), with its parameters',
+    '  condition: proc.name = kmbattery',
+    '  output: "KMEVT %evt.num %evt.dir %evt.type %proc.name %fd.name pid=%proc.pid :: %evt.args"',
+    '  priority: DEBUG',
+    '  source: syscall',
+    '',
     '- rule: ' + MARKER_RULE,
     '  desc: the harness opened its marker file, named with the nonce of this cell',
     '  condition: evt.type in (open, openat, openat2) and fd.name contains "kmatrix-marker-KMATRIX_NONCE"',

@@ -72,6 +72,13 @@ export function diffRuns(prev: HistoryRun | undefined, cur: HistoryRun): RunDiff
   return d;
 }
 
+/** The cells that were flaky in the published runs, with how often, most first. */
+export function flakyCounts(h: History): [string, number][] {
+  const n = new Map<string, number>();
+  for (const r of h.runs) for (const [cell, s] of Object.entries(r.cells)) if (s === 'flaky') n.set(cell, (n.get(cell) ?? 0) + 1);
+  return [...n].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
 /** How many runs in a row (up to the latest) a cell has had its current status. */
 export function streak(h: History, cell: string): { status: Status; runs: number } | undefined {
   const last = h.runs.at(-1)?.cells[cell];
@@ -86,12 +93,12 @@ const COLORS: Record<Status, string> = { pass: '#2e9e4f', fail: '#c0392b', skip:
 /** Stacked bars of pass/fail/skip/error per run, oldest left; each bar links to its run. */
 export function countsChart(h: History, runHref: (id: string) => string): string {
   const runs = h.runs.slice(-30);
-  const max = Math.max(1, ...runs.map((r) => r.counts.pass + r.counts.fail + r.counts.skip + r.counts.error));
+  const max = Math.max(1, ...runs.map((r) => r.counts.pass + r.counts.fail + r.counts.skip + r.counts.error + (r.counts.flaky ?? 0)));
   const bw = 16, gap = 4, height = 80;
   const bars = runs
     .map((r, i) => {
       let y = height;
-      const parts = (['pass', 'fail', 'error', 'skip'] as Status[])
+      const parts = (['pass', 'fail', 'error', 'flaky', 'skip'] as Status[])
         .map((s) => {
           const hgt = (r.counts[s] / max) * height;
           y -= hgt;
@@ -130,6 +137,7 @@ export function historySection(h: History, runHref: (id: string) => string): str
           const x = d.changed.find((y) => y.cell === c)!;
           return `${withStreak(c)} <span class="rel">${esc(x.from)} → ${esc(x.to)}</span>`;
         }),
+        list('flaky', 'Flaky: failed, then passed when run once more (times flaky over the published runs)', flakyCounts(h).map(([c]) => c), (c) => `${withStreak(c)} <span class="rel">flaky in ${flakyCounts(h).find(([x]) => x === c)![1]} of ${h.runs.length} run(s)</span>`),
         list('new', 'New cells', d.added, withStreak),
         list('gone', 'Removed cells', d.removed),
       ].join('') || '<p>No change since the previous run.</p>'

@@ -8,7 +8,7 @@ import { isControl } from '../controls.js';
 import { classCounts, classOf, FAILURE_CLASSES } from '../failures.js';
 import { MACHINES } from '../machines.js';
 import type { ResultsFile } from '../results.js';
-import { DRIVERS, PHASES, type CellResult, type Overhead } from '../types.js';
+import { DRIVERS, PHASES, type BatteryResult, type CellResult, type Overhead } from '../types.js';
 
 export const esc = (s: unknown) =>
   String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -70,6 +70,9 @@ ${c.evidence ? `<div>evidence: ${c.evidence.marker ? 'marker seen' : 'marker not
 ${c.evidence?.falco ? falcoText(c.evidence.falco) : c.evidence?.lines?.length ? `<pre>${esc(c.evidence.lines.join('\n'))}</pre>` : ''}
 ${c.evidence?.untracedMarker !== undefined ? `<div>untraced process's marker: ${c.evidence.untracedMarker ? 'captured (pdig saw beyond what it traces)' : 'not captured (pdig sees only what it traces)'}</div>` : ''}
 ${c.evidence?.overhead ? `<div class="overhead">${esc(overheadText(c.evidence.overhead))}</div>` : ''}
+${c.evidence?.battery ? batteryHtml(c.evidence.battery) : ''}
+${c.evidence?.soak ? `<div>soak: ${c.evidence.soak.seconds} s, ${c.evidence.soak.runs} battery run(s), ${c.evidence.soak.events} event(s) printed, ${c.evidence.soak.parseErrors} parse error(s); drops: ${c.evidence.falco?.driverDrops ?? 'not reported by this consumer'}</div>` : ''}
+${c.runs?.length ? `<div>runs: ${c.runs.map((r, i) => `${i + 1}. ${esc(r.status)}${r.phase && r.status !== 'pass' ? ` at ${esc(r.phase)}` : ''}${r.class ? ` (${esc(r.class)})` : ''}: ${esc(r.firstError ?? r.reason ?? '')}${r.logs?.console ? ` <a href="${esc(base + r.logs.console)}">console</a>` : ''}`).join('; ')}</div>` : ''}
 ${c.evidence?.warnings?.length ? `<details><summary>consumer warnings (${c.evidence.warnings.length})</summary><pre>${esc(c.evidence.warnings.join('\n'))}</pre></details>` : ''}
 <div>kernel ${esc(c.kernel.release ?? '?')}${c.kernel.builder ? ` (drivers built in ${esc(c.kernel.builder)})` : ''} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
 ${phases ? `<table class="ph">${phases}</table>` : ''}
@@ -124,6 +127,15 @@ function grid(cells: CellResult[], base: string, streak?: RenderOptions['streak'
     })
     .join('\n');
   return `<table class="grid cells"><thead><tr><th rowspan="2">kernel</th>${driverHead}</tr><tr>${sourceHead}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** The battery, folded: calls right / wrong / missing, and each call not right with its fields (expected, seen). */
+function batteryHtml(b: BatteryResult): string {
+  const bad = b.calls.filter((c) => c.status !== 'right');
+  const rows = bad
+    .map((c) => `<tr><td>${c.seq}</td><td>${esc(c.call)}</td><td>${c.status}</td><td>${c.status === 'missing' ? 'no event' : esc(c.fields.filter((f) => f.seen !== f.expected).map((f) => `${f.field}: expected ${f.expected}, saw ${f.seen}`).join('; ') || 'no enter event')}</td></tr>`)
+    .join('');
+  return `<details><summary>battery: ${b.right} right, ${b.wrong} wrong, ${b.missing} missing of ${b.calls.length} call(s)${b.firstProblem ? ` — ${esc(b.firstProblem)}` : ''}</summary>${rows ? `<table class="ph"><tr><th>#</th><th>call</th><th></th><th>what</th></tr>${rows}</table>` : '<div>every checked parameter as the script made it</div>'}</details>`;
 }
 
 /** A Falco cell's evidence: Falco's alert as it printed it, its start-up time and its own counters. */

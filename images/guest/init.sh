@@ -162,18 +162,23 @@ done
 # call's parameters. Under pdig it runs traced (pdig sees only its children).
 battery() { if [ "$KM_DRIVER" = pdig ]; then $KM_RUN_AS /kmatrix/pdig /kmatrix/kmbattery "$@"; else /kmatrix/kmbattery "$@"; fi; }
 if [ $found = 1 ] && [ -x /kmatrix/kmbattery ]; then
-  battery "$KM_NONCE" > /tmp/battery.out 2>&1
-  say battery rc=$?
+  b0=$(cut -d' ' -f1 /proc/uptime)
+  battery "$KM_NONCE" > /tmp/battery.out 2>&1; brc=$?
   # the consumer prints within moments: wait for the script's last call (wait4's exit), 10 s at most
-  i=0; while [ $i -lt 40 ] && ! grep -q -E '^KMEVT [0-9]+ < wait4 kmbattery ' /tmp/captured; do usleep 250000; i=$((i+1)); done
+  i=0; while [ $i -lt 40 ] && ! grep -q -E 'KMEVT [0-9]+ < wait4 kmbattery ' /tmp/captured; do usleep 250000; i=$((i+1)); done
+  say battery rc=$brc seconds=$(awk "BEGIN { printf \"%.2f\", $(cut -d' ' -f1 /proc/uptime) - $b0 }")
   log battery /tmp/battery.out
   # its events: every event of its processes (the host picks the script's calls)
-  grep -E '^KMEVT [0-9]+ [<>] [a-z0-9_]+ kmbattery ' /tmp/captured > /tmp/battery.events
+  # (sysdig prints them as lines; Falco as its battery rule's JSON alerts, the line in their output;
+  # page faults and context switches left out: not the script's, and many)
+  { grep -E '^KMEVT [0-9]+ [<>] [a-z0-9_]+ kmbattery ' /tmp/captured
+    grep '"rule":"kmatrix battery"' /tmp/captured | sed -n 's/.*"output":"[^"]*\(KMEVT [^"]*\)".*/\1/p'
+  } | grep -v -E '^KMEVT [0-9]+ [<>] (page_fault|switch) ' > /tmp/battery.events
   log battery-events /tmp/battery.events 65536
   # The soak: $KM_SOAK seconds of the battery in a loop, a fork storm and file
   # churn while the consumer captures; its parse errors show in its stderr.
   if [ "${KM_SOAK:-0}" -gt 0 ]; then
-    before=$(grep -c '^KMEVT' /tmp/captured); runs=0; end=$(( $(date +%s) + KM_SOAK ))
+    before=$(grep -c 'KMEVT' /tmp/captured); runs=0; end=$(( $(date +%s) + KM_SOAK ))
     while [ "$(date +%s)" -lt $end ]; do
       battery "soak$runs" > /dev/null 2>&1
       p=; for i in 1 2 3 4 5 6 7 8; do true & p="$p $!"; done; wait $p
@@ -181,7 +186,7 @@ if [ $found = 1 ] && [ -x /kmatrix/kmbattery ]; then
       runs=$((runs+1))
     done
     usleep 500000
-    say soak seconds=$KM_SOAK runs=$runs events=$(( $(grep -c '^KMEVT' /tmp/captured) - before ))
+    say soak seconds=$KM_SOAK runs=$runs events=$(( $(grep -c 'KMEVT' /tmp/captured) - before ))
   fi
 fi
 # pdig's cost: the loop untraced and under pdig, while the consumer reads pdig's ring.

@@ -3,13 +3,18 @@
 // battery's lines and sysdig's events for it, decoded from the consoles of
 // debian-6.1-amd64 cells (run 20261130-120546Z; sysdig 0.41 from sid with
 // driver 0.23.2 — exit events only — and bookworm's sysdig 0.29 with 0.1.1dev
-// — enter and exit events), and pdig's stderr of the same run.
+// — enter and exit events), and pdig's stderr of the same run; Falco 0.44.1's
+// with modern eBPF from run 20261130-122030Z.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { batteryOf, checkBattery, parseArgs, parseScript, parseSysdigEvents } from '../../harness/battery.js';
+import { batteryShares } from '../../harness/bench/bench.js';
 import { checkExpectations } from '../../harness/ci/expectations.js';
 import { judge, parseErrors, type GuestReport } from '../../harness/guest.js';
+import { flakyCounts } from '../../harness/reports/history.js';
+import { renderReport } from '../../harness/reports/html.js';
+import { renderJUnit } from '../../harness/reports/junit.js';
 import { flakyOrNot } from '../../harness/run.js';
 import type { CellResult } from '../../harness/types.js';
 import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended } from '../../harness/verdicts.js';
@@ -37,7 +42,8 @@ describe('the battery', () => {
     assert.deepEqual(parseArgs('res=29 data=kmatrix battery 51d6. fd=3(<f>/tmp/x) size=64'), { res: '29', data: 'kmatrix battery 51d6.', fd: '3(<f>/tmp/x)', size: '64' });
   });
 
-  for (const [cell, enter] of [['kmod@0.23.2', false], ['ebpf@0.23.2', false], ['kmod@0.1.1dev', true]] as const)
+  // (modern-ebpf@falco-0.44.1: Falco 0.44.1's battery rule, the event lines taken from its JSON alerts in the guest)
+  for (const [cell, enter] of [['kmod@0.23.2', false], ['ebpf@0.23.2', false], ['kmod@0.1.1dev', true], ['modern-ebpf@falco-0.44.1', false]] as const)
     it(`${cell}: every call right (${enter ? 'enter and exit events' : 'exit events only, enter parameters in them'})`, () => {
       const r = check(cell);
       assert.equal(r.enterEvents, enter);
@@ -72,10 +78,17 @@ describe('the battery', () => {
     assert.deepEqual(parseErrors('sysdig: warning: something else'), []);
   });
 
-  it('only consumers that print parameters run it: sysdig yes, scap-open (it counts) no', () => {
+  it("the bench gives the battery's and the soak's share of a cell", () => {
+    const battery = { ...check('kmod@0.23.2'), seconds: 1.5 };
+    const r = { id: 'k/kmod@1/host', evidence: { events: 1, marker: true, battery, soak: { seconds: 5, runs: 10, events: 700, parseErrors: 0 } } } as CellResult;
+    assert.deepEqual(batteryShares([r, { ...r, id: 'no-battery', evidence: { events: 1, marker: true } }], new Map([['k/kmod@1/host', 32.5], ['no-battery', 10]])), { 'k/kmod@1/host': { battery: 1.5, soak: 5, cell: 32.5, share: 0.2 } });
+  });
+
+  it('only consumers that print parameters run it: sysdig and Falco yes, scap-open (it counts) no', () => {
     const f = fixture('kmod@0.23.2');
     const logs = { battery: f.script, 'battery-events': f.events };
     assert.equal(batteryOf(logs, 'sysdig', f.nonce)?.right, 20);
+    assert.equal(batteryOf(logs, 'falco', f.nonce)?.right, 20);
     assert.equal(batteryOf(logs, 'scap-open', f.nonce), undefined);
   });
 });
@@ -140,6 +153,12 @@ describe('flaky cells', () => {
     assert.equal(kernelOutcome('k6.1', [r]).outcome, 'none');
   });
 
+  it('the history counts how often a cell was flaky', () => {
+    const runOf = (id: string, cells: Record<string, CellResult['status']>) => ({ id, startedAt: id, counts: { pass: 0, fail: 0, skip: 0, error: 0, flaky: 0 }, cells });
+    const h = { runs: [runOf('r1', { a: 'flaky', b: 'pass' }), runOf('r2', { a: 'pass', b: 'flaky' }), runOf('r3', { a: 'flaky', b: 'pass' })] };
+    assert.deepEqual(flakyCounts(h), [['a', 2], ['b', 1]]);
+  });
+
   it('expectations: flaky is no mismatch; `status: flaky` accepts pass or flaky, not a failure', () => {
     const r = flakyOrNot(first, cell('pass'));
     assert.deepEqual(checkExpectations([r], []), []);
@@ -174,5 +193,25 @@ describe('claim ebpf-same-data-as-kmod', () => {
 
   it('untested without a pair of cells with the battery', () => {
     assert.equal(verdict([withBattery('kmod', 'kmod@0.23.2')]).verdict, 'untested');
+  });
+});
+
+describe('the report shows the battery and the runs of a flaky cell', () => {
+  const run = { id: 'r1', startedAt: 'now', host: 'h', accel: 'tcg', kmatrixVersion: '0', matrix: { path: 'm', hash: 'x' }, mirror: 'http://m/debian', expiredSuitesAccepted: [] };
+  const base: CellResult = { id: 'k6.1/kmod@1/host', kernel: { id: 'k6.1', arch: 'amd64', machine: 'q35' }, driver: { id: 'kmod', source: '1' }, profile: 'host', status: 'fail', phase: 'capture', durations: {}, logs: {}, attempts: 1 };
+
+  it('folded under the cell: calls right / wrong / missing, and the wrong field with both values', () => {
+    const battery = check('kmod@0.23.2', (e) => e.replace(/(< read kmbattery \S+ pid=\d+ :: .*) size=64/, '$1 size=32'));
+    const html = renderReport({ run, cells: [{ ...base, evidence: { events: 2, marker: true, battery } }] });
+    assert.match(html, /battery: 19 right, 1 wrong, 0 missing of 20 call\(s\) — read #6: size expected 64, saw 32/);
+    assert.match(html, /<td>6<\/td><td>read<\/td><td>wrong<\/td><td>size: expected 64, saw 32<\/td>/);
+  });
+
+  it("a flaky cell: both runs, the first one's console linked; JUnit has Surefire's flakyFailure", () => {
+    const first: CellResult = { ...base, phase: 'load', reason: 'the consumer was killed by signal 9', firstError: 'Killed', class: 'capture:consumer-died', logs: { console: 'cells/k6.1_kmod@1_host/first-run/console.log' } };
+    const cell = flakyOrNot(first, { ...base, status: 'pass', phase: 'capture', reason: 'marker seen' });
+    const html = renderReport({ run, cells: [cell] });
+    assert.match(html, /runs: 1\. fail at load \(capture:consumer-died\): Killed <a href="[^"]*cells\/k6\.1_kmod@1_host\/first-run\/console\.log">console<\/a>; 2\. pass: marker seen/);
+    assert.match(renderJUnit({ run, cells: [cell] }), /<flakyFailure message="load: the consumer was killed by signal 9" type="capture:consumer-died">Killed<\/flakyFailure>/);
   });
 });
