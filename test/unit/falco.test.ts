@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { engineArgs } from '../../harness/consumers/index.js';
-import { falcoBuildScript, falcoCmakeFlags, falcoConfig, falcoRules, MARKER_RULE, NO_CONTAINER_PLUGIN } from '../../harness/consumers/falco.js';
+import { falcoBuildScript, falcoCmakeFlags, falcoConfig, falcoRules, BATTERY_RULE, MARKER_RULE, NO_CONTAINER_PLUGIN } from '../../harness/consumers/falco.js';
 import { consumerError, falcoAlerts, falcoStats, isMarkerAlert, judge, markerEvents, type GuestReport } from '../../harness/guest.js';
 
 const FIXTURES = path.resolve('test/fixtures/falco');
@@ -29,11 +29,13 @@ describe('Falco as the consumer', () => {
     assert.equal(engineArgs('falco', 'modern-ebpf'), '-o engine.kind=modern_ebpf');
   });
 
-  it("kmatrix's one rule fires on an open of the cell's marker (the guest writes the nonce in), showing process, file and event", () => {
+  it("kmatrix's marker rule fires on an open of the cell's marker (the guest writes the nonce in), showing process, file and event; its battery rule prints the battery's events as sysdig does", () => {
     const rules = parse(falcoRules().replace('KMATRIX_NONCE', 'abc123')) as { rule: string; condition: string; output: string; priority: string }[];
-    assert.equal(rules.length, 1);
-    const r = rules[0]!;
-    assert.equal(r.rule, MARKER_RULE);
+    assert.deepEqual(rules.map((x) => x.rule).sort(), [BATTERY_RULE, MARKER_RULE].sort());
+    const battery = rules.find((x) => x.rule === BATTERY_RULE)!;
+    assert.equal(battery.condition, 'proc.name = kmbattery');
+    assert.equal(battery.output, 'KMEVT %evt.num %evt.dir %evt.type %proc.name %fd.name pid=%proc.pid :: %evt.args');
+    const r = rules.find((x) => x.rule === MARKER_RULE)!;
     assert.match(r.condition, /evt\.type in \(open, openat, openat2\)/);
     assert.match(r.condition, /fd\.name contains "kmatrix-marker-abc123"/);
     for (const f of ['%proc.name', '%fd.name', '%evt.type']) assert.ok(r.output.includes(f), f);
