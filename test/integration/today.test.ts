@@ -9,6 +9,7 @@ import path from 'node:path';
 import { falcoAlerts, isMarkerAlert } from '../../harness/guest.js';
 import { loadMatrix } from '../../harness/matrix.js';
 import { readResults } from '../../harness/results.js';
+import { claimVerdicts, loadRecommended } from '../../harness/verdicts.js';
 import { pendingUnlessFetchable, useSharedGit } from '../git-mirror.js';
 import { describeCell, endRuns, REPORTS, runMatrix } from './helpers.js';
 
@@ -56,9 +57,19 @@ const pending = await pendingUnlessFetchable(pins, 'matrix.yaml no longer has th
     assert.equal(typeof c.evidence?.falco?.dropsDetected, 'number');
     assert.match(c.evidence?.falco?.alert ?? '', new RegExp(`"rule":"kmatrix marker opened"`));
     assert.ok(engine);
+    // the battery through kmatrix's battery rule: every call right; the soak with Falco's drop counter beside it
+    const b = c.evidence?.battery;
+    assert.deepEqual([b?.right, b?.wrong, b?.missing], [20, 0, 0], b?.firstProblem);
+    assert.ok((c.evidence?.soak?.events ?? 0) > 0 && c.evidence?.soak?.parseErrors === 0, JSON.stringify(c.evidence?.soak));
+    assert.equal(typeof c.evidence?.falco?.driverDrops, 'number');
   };
   it("Falco 0.44.1 with driver 10.2.0's kernel module (falco.ko) alerts on the marker", falcoAlerted(FALCO_KMOD, 'kmod'));
   it('Falco 0.44.1 with modern eBPF alerts on the marker', falcoAlerted(FALCO_MODERN, 'modern_ebpf'));
+
+  it('ebpf-same-data-as-kmod, today: Falco reads the same battery from modern eBPF as from the kernel module on 6.1', () => {
+    const v = claimVerdicts(loadRecommended('recommended-drivers.yaml'), [r.byId.get(FALCO_KMOD)!, r.byId.get(FALCO_MODERN)!]).find((x) => x.id === 'ebpf-same-data-as-kmod')!;
+    assert.equal(v.verdict, 'supported', v.why);
+  });
 
   it('the kernel module for Falco is named falco, as the document\'s `insmod driver/falco.ko`', () => {
     const c = r.byId.get(FALCO_KMOD)!;
