@@ -21,13 +21,14 @@ export function controlProfile(from: string): ProfileSpec {
   return { id: `${CONTROL_PREFIX}${from}`, description: `negative control: the kernel module built for ${from}, inserted into this kernel; it must be refused` };
 }
 
-export function isControlProfile(profile: string): boolean {
-  return profile.startsWith(CONTROL_PREFIX);
+/** The module's kernel (A) a control's profile names, or undefined for any other profile. */
+export function controlFromProfile(profile: string): string | undefined {
+  return profile.startsWith(CONTROL_PREFIX) ? profile.slice(CONTROL_PREFIX.length) : undefined;
 }
 
 /** A control's result (older results files have only the profile to tell). */
 export function isControl(c: Pick<CellResult, 'profile'> & { control?: unknown }): boolean {
-  return c.control !== undefined || isControlProfile(c.profile);
+  return c.control !== undefined || controlFromProfile(c.profile) !== undefined;
 }
 
 /** What makes two kernel entries the same kernel: another machine booting the same packages is not another kernel. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { SuiteOptions } from './apt.js';
-import { CONTROL_PREFIX, controlPairs, controlProfile, type ControlsSpec } from './controls.js';
+import { controlFromProfile, controlPairs, controlProfile, type ControlsSpec } from './controls.js';
 import type { PlatformMapping, Today } from './verdicts.js';
 import { UserError } from './errors.js';
 import { KINDS, kernelSuites } from './kernels/index.js';
@@ -442,7 +442,7 @@ export function parseCellId(id: string): { kernel: string; driver: DriverId; sou
   const m = /^([^/@]+)\/([^/@]+)@([^/@]+)\/([^/@]+)$/.exec(id);
   if (!m || !DRIVERS.includes(m[2] as DriverId)) return undefined;
   const [, kernel, driver, source, profile] = m as unknown as [string, string, DriverId, string, string];
-  const from = profile.startsWith(CONTROL_PREFIX) ? profile.slice(CONTROL_PREFIX.length) : undefined;
+  const from = controlFromProfile(profile);
   return { kernel, driver, source, profile, ...(from ? { controlFrom: from } : {}) };
 }
 

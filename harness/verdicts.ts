@@ -4,7 +4,7 @@
 // skipped or errored cell is no evidence either way, and the verdict says so.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { CONTROL_PREFIX, isControl } from './controls.js';
+import { controlFromProfile, isControl } from './controls.js';
 import { UserError, errorLine } from './errors.js';
 import type { BatteryResult, CellResult, DriverId, Phase } from './types.js';
 import { DRIVERS } from './types.js';
@@ -324,7 +324,7 @@ const KERNEL_DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf'];
 const V414: [number, number] = [4, 14];
 
 /** The module's kernel (A) of a negative control. */
-const controlFrom = (c: CellResult): string => c.control?.from ?? c.profile.slice(CONTROL_PREFIX.length);
+const controlFrom = (c: CellResult): string => c.control?.from ?? controlFromProfile(c.profile) ?? c.profile;
 
 /** A rule gets the driver cells (controls set aside), the bench's figures, and the negative controls. */
 const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls: CellResult[]) => Judgement>([

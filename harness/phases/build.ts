@@ -33,7 +33,7 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
       const from = fetched.from;
       const b = await buildDriver(ctx.debian, cell.driver, fetched.tree, from ?? fetched.kernel);
       if (from) await keepBuild(b, `no control: the kernel module did not build for ${cell.control?.from.id ?? from.release} (${from.release}): ${b.firstError ?? 'build failed'}`, 'skip');
-      await keepBuild(b, `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`);
+      else await keepBuild(b, `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`);
       artifact = b.artifact;
       cachedBuild = b.cached;
     }
