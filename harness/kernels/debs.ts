@@ -131,10 +131,11 @@ export function groupKernels(debs: KernelDeb[]): { kernels: KernelSet[]; unused:
   const used = new Set<KernelDeb>(kernels.map((k) => k.image));
   for (const k of kernels) {
     const sameArch = (d: KernelDeb) => d.arch === k.arch || d.arch === 'all';
-    // headers of the release itself or of a prefix of it (Ubuntu's arch-independent common headers)
     const headersOf = (d: KernelDeb) => {
-      const rest = d.name.slice('linux-headers-'.length);
-      return d.name.startsWith('linux-headers-') && (k.release === rest || k.release.startsWith(`${rest}-`));
+      // the release's own headers, or the common part of its ABI: linux-headers-<abi> (Ubuntu's generic),
+      // linux-<flavour>-headers-<abi> (its cloud flavours: linux-azure-headers-5.15.0-1127 for 5.15.0-1127-azure)
+      const abi = /^linux-headers-(.+)$/.exec(d.name)?.[1] ?? /^linux-[a-z][\w.-]*?-headers-(\d+\.\d+.*)$/.exec(d.name)?.[1];
+      return abi !== undefined && (k.release === abi || k.release.startsWith(`${abi}-`));
     };
     for (const d of debs.filter(sameArch)) {
       if (d.name === `linux-modules-${k.release}`) k.modules.push(d), used.add(d);

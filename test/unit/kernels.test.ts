@@ -151,6 +151,17 @@ describe('kernels: packages', () => {
     assert.equal(imageRelease('linux-image-generic'), undefined);
     assert.throws(() => selectKernel(ubuntu, 'arm64', 'kernel x'), (e: Error) => e instanceof UserError && /kernel x: no linux-image package for arm64 .* \(there are: 6\.1\.0-060100-generic amd64\)/.test(e.message));
     assert.throws(() => selectKernel([ubuntu[2]!], 'amd64', 'k'), /no linux-headers package for 6\.1\.0-060100-generic/);
+    // a cloud flavour's common part is linux-<flavour>-headers-<abi>; another ABI's is not
+    const azure = [
+      deb('linux-image-unsigned-5.15.0-1127-azure_5.15.0-1127.136_amd64.deb', 'amd64'),
+      deb('linux-modules-5.15.0-1127-azure_5.15.0-1127.136_amd64.deb', 'amd64'),
+      deb('linux-headers-5.15.0-1127-azure_5.15.0-1127.136_amd64.deb', 'amd64'),
+      deb('linux-azure-headers-5.15.0-1127_5.15.0-1127.136_all.deb', 'all'),
+      deb('linux-azure-headers-5.15.0-1126_5.15.0-1126.135_all.deb', 'all'),
+    ];
+    const g = groupKernels(azure);
+    assert.deepEqual(g.kernels[0]!.headers.map((h) => h.name).sort(), ['linux-azure-headers-5.15.0-1127', 'linux-headers-5.15.0-1127-azure']);
+    assert.deepEqual(g.unused.map((d) => d.name), ['linux-azure-headers-5.15.0-1126']);
     // headers of 4.9.2 are not those of 4.9.229
     assert.equal(groupKernels([deb('linux-image-4.9.229_1_amd64.deb', 'amd64'), deb('linux-headers-4.9.2_1_amd64.deb', 'amd64')]).kernels[0]!.headers.length, 0);
   });
