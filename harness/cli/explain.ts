@@ -41,7 +41,7 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     cached: false,
     facts: {},
   } as unknown as Built;
-  const plan = planGuest(cell, { kernel, tree }, built, { timeouts: m.timeouts, dir: '<run>/cells/<cell>', nonce: '<nonce>' });
+  const plan = planGuest(cell, { kernel, tree }, built, { timeouts: m.timeouts, dir: '<run>/cells/<cell>', nonce: '<nonce>', loopCount: m.workload.loopCount, soakSeconds: m.workload.soakSeconds });
   // the tree is not fetched: its module's name is the one the source is configured with
   if (cell.driver === 'kmod' && cell.source.name) plan.env.module = cell.source.name;
   // the backend the kernel's machine names (QEMU's command line, or the Vagrant steps)

@@ -148,7 +148,7 @@ export function falcoEngine(driver: DriverId): string {
 
 export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch, extra: string[]): Promise<ConsumerAssets> {
   const f = spec.falco!;
-  if (arch !== hostDebianArch()) throw new CellSkip(`no ${arch} Falco here: Falco is built natively for ${hostDebianArch()} only (see the arm64 notes in the README)`);
+  if (arch !== hostDebianArch()) throw new CellSkip(`no ${arch} Falco here: Falco is built natively for ${hostDebianArch()} only (see the arm64 notes in docs/drivers-and-consumers.md)`);
   const [falco, libs, driver] = await Promise.all([gitCheckout(f.git), gitCheckout(f.libs), gitCheckout(f.driver)]);
   const root = await builderRoot(debian, f.suite, FALCO_BUILD_DEPS);
   const script = falcoBuildScript(f.version);
