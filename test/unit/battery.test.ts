@@ -209,6 +209,12 @@ describe('the report shows the battery and the runs of a flaky cell', () => {
     assert.match(html, /<td>6<\/td><td>read<\/td><td>wrong<\/td><td>size: expected 64, saw 32<\/td>/);
   });
 
+  it('the soak: its runs, events, parse errors, drops, and a consumer gone at its end', () => {
+    const soak = (alive: boolean) => renderReport({ run, cells: [{ ...base, evidence: { events: 2, marker: true, soak: { seconds: 5, runs: 3, events: 900, parseErrors: 0, alive } } }] });
+    assert.match(soak(false), /soak: 5 s, 3 battery run\(s\), 900 event\(s\) printed, 0 parse error\(s\); drops: not reported by this consumer; the consumer gone at its end/);
+    assert.doesNotMatch(soak(true), /consumer gone/);
+  });
+
   it("a flaky cell: both runs, the first one's console linked; JUnit has Surefire's flakyFailure", () => {
     const first: CellResult = { ...base, phase: 'load', reason: 'the consumer was killed by signal 9', firstError: 'Killed', class: 'capture:consumer-died', logs: { console: 'cells/k6.1_kmod@1_host/first-run/console.log' } };
     const cell = flakyOrNot(first, { ...base, status: 'pass', phase: 'capture', reason: 'marker seen' });
