@@ -16,6 +16,36 @@ export interface ScriptCall {
   args: Record<string, string>;
 }
 
+/**
+ * The battery's whole fixed script: the calls images/guest/battery.c makes
+ * and prints, in order (its start line, seq 0, aside). `accept` stands for
+ * accept4 too (battery.c's `#else`, for arches without SYS_accept). A unit
+ * test reads battery.c's source against it: change both together.
+ */
+export const BATTERY_SCRIPT = [
+  'mkdirat', 'openat', 'write', 'close', 'openat', 'read', 'close', 'renameat2', 'unlinkat', 'unlinkat',
+  'socket', 'bind', 'listen', 'socket', 'connect', 'accept', 'clone', 'execve', 'exit', 'wait4',
+] as const;
+
+const sameCall = (made: string, fixed: string) => made === fixed || (fixed === 'accept' && made === 'accept4');
+
+/**
+ * What keeps the guest's script output from being the whole battery: a call
+ * out of place, calls missing at the end, a non-zero exit. "stopped after 7
+ * of 20 calls (exit 1)", "call #16 is clone, the script's is accept".
+ */
+export function scriptProblem(all: ScriptCall[], rc: number | undefined): string | undefined {
+  const script = all.filter((c) => c.call !== 'start');
+  const exit = rc === undefined ? 'no exit status' : `exit ${rc}`;
+  for (const [i, fixed] of BATTERY_SCRIPT.entries()) {
+    const made = script[i];
+    if (!made) return `stopped after ${i} of ${BATTERY_SCRIPT.length} calls (${exit})`;
+    if (made.seq !== i + 1 || !sameCall(made.call, fixed)) return `call #${i + 1} is ${made.call} #${made.seq}, the script's is ${fixed} (${exit})`;
+  }
+  if (script.length > BATTERY_SCRIPT.length) return `${script.length - BATTERY_SCRIPT.length} call(s) beyond the script's ${BATTERY_SCRIPT.length} (${exit})`;
+  return rc === 0 ? undefined : `ran all ${BATTERY_SCRIPT.length} calls, then ${rc === undefined ? 'reported no exit status' : `exited ${rc}`}`;
+}
+
 export function parseScript(out: string): ScriptCall[] {
   const calls: ScriptCall[] = [];
   for (const line of out.split('\n')) {
@@ -33,6 +63,8 @@ export interface PrintedEvent {
   num: number;
   dir: '>' | '<';
   type: string;
+  /** The event's file (`%fd.name`; empty or `<NA>` for none). */
+  fdName: string;
   pid: number;
   args: Record<string, string>;
 }
@@ -50,8 +82,8 @@ export function parseArgs(text: string): Record<string, string> {
 export function parseSysdigEvents(text: string): PrintedEvent[] {
   const events: PrintedEvent[] = [];
   for (const line of text.split('\n')) {
-    const m = /^KMEVT (\d+) ([<>]) (\w+) \S+ .*? pid=(\d+) :: ?(.*)$/.exec(line);
-    if (m) events.push({ num: Number(m[1]), dir: m[2] as '>' | '<', type: m[3]!, pid: Number(m[4]), args: parseArgs(m[5] ?? '') });
+    const m = /^KMEVT (\d+) ([<>]) (\w+) \S+ (.*?) ?pid=(\d+) :: ?(.*)$/.exec(line);
+    if (m) events.push({ num: Number(m[1]), dir: m[2] as '>' | '<', type: m[3]!, fdName: m[4]!.trim(), pid: Number(m[5]), args: parseArgs(m[6] ?? '') });
   }
   return events;
 }
@@ -153,10 +185,16 @@ export function checkBattery(all: ScriptCall[], events: PrintedEvent[], nonce: s
   return { right: count('right'), wrong: count('wrong'), missing: count('missing'), enterEvents: shows.enter, calls, ...(first ? { firstProblem: describeProblem(first) } : {}) };
 }
 
-/** An event is a script call's only where it names the call's own file or descriptor (not libc's or stdout's). */
+/**
+ * Which events can be a script call's: an openat of the call's own path (not
+ * libc's opens); a read, write or close of any descriptor but the battery's
+ * own stdout (init.sh sends it to /tmp/battery.out: battery.c's flushes
+ * before fork and at exit are writes of its own). The descriptor itself is
+ * then checked: one reported wrong is a wrong field, not a missing call.
+ */
 function matches(c: ScriptCall, e: PrintedEvent): boolean {
   if (c.call === 'openat') return e.args.name === c.args.path;
-  if ((c.call === 'read' || c.call === 'write' || c.call === 'close') && e.args.fd) return num(e.args.fd) === c.args.fd && !/battery\.out/.test(e.args.fd);
+  if (c.call === 'read' || c.call === 'write' || c.call === 'close') return !/battery\.out/.test(`${e.fdName} ${e.args.fd ?? ''}`);
   return true;
 }
 
@@ -167,10 +205,21 @@ export function describeProblem(c: BatteryCallResult): string {
   return w ? `${c.call} #${c.seq}: ${w.field} expected ${w.expected}, saw ${w.seen}` : `${c.call} #${c.seq}: no enter event`;
 }
 
-/** The battery from the guest's logs, when it ran: the script's lines and the consumer's events for it. */
-export function batteryOf(logs: Record<string, string>, kind: ConsumerKind, nonce: string): BatteryResult | undefined {
+/**
+ * The battery from the guest's logs, when it ran: the script's lines and the
+ * consumer's events for it, and whether the script is the whole fixed one
+ * with exit status 0 (`rc`, init.sh's `battery rc=`): a script cut short is
+ * no evidence of the calls it did not make.
+ */
+export function batteryOf(logs: Record<string, string>, kind: ConsumerKind, nonce: string, rc?: number): BatteryResult | undefined {
   if (!printsParameters(kind) || logs.battery === undefined) return undefined;
   const script = parseScript(logs.battery);
-  if (!script.length) return { right: 0, wrong: 0, missing: 0, calls: [], firstProblem: `the battery printed nothing: ${logs.battery.trim().split('\n')[0] ?? ''}`.trim() };
-  return checkBattery(script, parseSysdigEvents(logs['battery-events'] ?? ''), nonce);
+  const exit = rc === undefined ? {} : { rc };
+  if (!script.length) {
+    const problem = `the battery printed nothing${rc === undefined ? '' : ` (exit ${rc})`}: ${logs.battery.trim().split('\n')[0] ?? ''}`.replace(/: $/, '');
+    return { right: 0, wrong: 0, missing: 0, calls: [], firstProblem: problem, scriptProblem: problem, ...exit };
+  }
+  const checked = checkBattery(script, parseSysdigEvents(logs['battery-events'] ?? ''), nonce);
+  const incomplete = scriptProblem(script, rc);
+  return { ...checked, ...exit, ...(incomplete ? { scriptProblem: incomplete, firstProblem: incomplete } : {}) };
 }

@@ -29,7 +29,9 @@ export const FAILURE_CLASSES: Record<FailureClass, string> = {
   'capture:wrong-params': "the battery's calls were captured with wrong parameters (\"battery: write #3: size expected 29, saw 64\")",
   'capture:missing-events': "some of the battery's calls (or their enter events) were not captured at all",
   'capture:corrupt-event': 'the consumer could not parse what the driver wrote ("corrupted filler", "could not parse param")',
-  'capture:consumer-died': 'the consumer crashed or was killed by a signal',
+  'capture:workload-incomplete': 'the guest did not run the whole workload: the battery stopped short of its fixed script or exited non-zero ("battery: stopped after 7 of 20 calls (exit 1)"), no battery reported, or a soak with no run',
+  'capture:drops': "the driver dropped more of its events than the matrix allows (`workload.maxDropRatio`; Falco's `Driver Drops`)",
+  'capture:consumer-died': 'the consumer crashed or was killed by a signal (while capturing, during the battery or the soak)',
   'capture:timeout': 'no answer from the guest before the capture timeout',
   'capture:other': 'the capture failed for another reason',
   'kernel:oops': 'a kernel panic, Oops, BUG or WARNING while the driver loaded or captured',
@@ -79,6 +81,10 @@ const CORRUPT_EVENT = /corrupted filler|could not parse param|could not be parse
 /** The battery's verdict (guest.ts): "… has N call(s) wrong and M missing", its first problem "battery: write #3: size expected 29, saw 64". */
 const BATTERY = /the battery has (\d+) call\(s\) wrong and (\d+) missing/;
 const WRONG_PARAMS = /^battery: .* expected .*, saw |wrong param/i;
+/** guest.ts: "marker seen, but the driver dropped N of M event(s) (…), above workload.maxDropRatio 1%". */
+const DROPS = /^marker seen, but the driver dropped \d+ of/;
+/** guest.ts: the battery cut short or not reported, the soak not run. */
+const WORKLOAD_INCOMPLETE = /^marker seen, but (the battery did not run its whole script|the guest reported no (battery|soak)|the soak ran no battery)/;
 
 /** The class of a build failure from a line (its first error), or undefined. */
 function buildClass(text: string): FailureClass | undefined {
@@ -129,7 +135,7 @@ export function classify(r: Classifiable, logs: LogTexts = {}): FailureClass | u
   if (/^kernel (panic|Oops|BUG|WARNING) while|^kernel crashed/.test(reason)) return 'kernel:oops';
   if (/no result before the load timeout|no answer from insmod/.test(reason)) return 'load:timeout';
   if (/no result before the capture timeout/.test(reason)) return 'capture:timeout';
-  if (/was killed by signal/.test(reason)) return 'capture:consumer-died';
+  if (/was killed by signal|^the consumer .* during the (battery|soak)$/.test(reason)) return 'capture:consumer-died';
   const text = `${first}\n${reason}`;
   if (r.phase === 'fetch' || r.phase === 'build') {
     // the first error first; then the build log's error lines, for one that says more
@@ -137,6 +143,8 @@ export function classify(r: Classifiable, logs: LogTexts = {}): FailureClass | u
   }
   if (r.phase === 'capture') {
     if (CORRUPT_EVENT.test(text)) return 'capture:corrupt-event';
+    if (DROPS.test(reason)) return 'capture:drops';
+    if (WORKLOAD_INCOMPLETE.test(reason)) return 'capture:workload-incomplete';
     const battery = BATTERY.exec(reason);
     // its first problem says which (a field seen wrong, or a call or its enter event not seen); else the counts
     if (battery && /printed nothing/.test(first)) return 'capture:other';

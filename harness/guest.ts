@@ -2,8 +2,8 @@
 // and how the host reads the guest's console (`KMATRIX v1 …` lines, logs as
 // length-checked base64). Garbage and truncated lines are counted, never trusted.
 import type { BatteryResult, SoakResult, CellResult, ConsumerKind, DriverId, FalcoEvidence, Overhead, Phase, ProfileSpec } from './types.js';
-import { batteryOf } from './battery.js';
-import { DEFAULT_LOOP_COUNT, slowdown, type LoopTiming } from './workload.js';
+import { batteryOf, printsParameters } from './battery.js';
+import { DEFAULT_LOOP_COUNT, DEFAULT_MAX_DROP_RATIO, slowdown, type LoopTiming } from './workload.js';
 
 /** Where the guest finds a driver artifact the host built (init.sh reads the same paths). */
 export const ARTIFACT_IN_GUEST: Partial<Record<DriverId, string>> = { kmod: 'kmatrix/scap.ko', ebpf: 'kmatrix/probe.o' };
@@ -133,16 +133,23 @@ export interface GuestReport {
   capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number; untracedOpens: number };
   /** The timed syscall loop, per mode (untraced, pdig, kmod): its time, or why it has none. */
   loops: Record<string, LoopTiming | { failed: string }>;
-  /** How long the battery took in the guest, the consumer's printing of it included. */
-  batterySeconds?: number;
-  /** The soak after the battery: its length, the battery runs and the events the consumer printed meanwhile. */
-  soak?: { seconds: number; runs: number; events: number };
+  /**
+   * The battery as init.sh ran it: its exit status, how long it took (the
+   * consumer's printing of it included), the program not in the guest
+   * (missing), the consumer still running after it (undefined: not said).
+   */
+  battery?: { rc: number; seconds: number; missing: boolean; alive?: boolean };
+  /** The soak after the battery: its length, the battery runs and the events the consumer printed meanwhile, the consumer still running at its end. */
+  soak?: { seconds: number; runs: number; events: number; alive?: boolean };
   logs: Record<string, string>;
   done: boolean;
   /** The first crash headline (panic, Oops, BUG, WARN). */
   panic?: string;
   crash?: Crash;
 }
+
+/** `alive=1|0` of a guest line, where it says it. */
+const aliveOf = (f: Record<string, string>): { alive?: boolean } => (f.alive === undefined ? {} : { alive: f.alive === '1' });
 
 /** Fold console lines (in order) into what the guest reported. */
 export class GuestReader {
@@ -173,10 +180,10 @@ export class GuestReader {
         r.attachedAfter = num(msg.fields, 'seconds');
         break;
       case 'battery':
-        r.batterySeconds = num(msg.fields, 'seconds');
+        r.battery = { rc: num(msg.fields, 'rc'), seconds: num(msg.fields, 'seconds'), missing: msg.fields.missing === '1', ...aliveOf(msg.fields) };
         break;
       case 'soak':
-        r.soak = { seconds: num(msg.fields, 'seconds'), runs: num(msg.fields, 'runs'), events: num(msg.fields, 'events') };
+        r.soak = { seconds: num(msg.fields, 'seconds'), runs: num(msg.fields, 'runs'), events: num(msg.fields, 'events'), ...aliveOf(msg.fields) };
         break;
       case 'capture':
         r.capture = {
@@ -441,12 +448,29 @@ export function evidenceOf(v: GuestVerdict, notes: string[] = []): NonNullable<C
   return { events: v.events, marker: v.marker, lines: v.lines, untracedMarker: v.untracedMarker, overhead, warnings: v.warnings, falco: v.falco, battery: v.battery, soak: v.soak };
 }
 
+/** What the host asked of the guest beyond the marker: the soak's length (KM_SOAK), the share of events the driver may drop. */
+export interface JudgeExpect {
+  soakSeconds?: number;
+  maxDropRatio?: number;
+}
+
+/** The drops a consumer reported (Falco's `Driver Drops`): a warning for any, a failure above `maxRatio` of the driver's events (events + drops). */
+export function dropsJudged(stats: FalcoStats | undefined, maxRatio: number): { warning?: string; failure?: string } {
+  const drops = stats?.driverDrops ?? 0;
+  if (!drops) return {};
+  const total = (stats?.driverEvents ?? 0) + drops;
+  const share = drops / total;
+  const pct = (x: number) => `${Math.round(x * 10000) / 100}%`;
+  const what = `the driver dropped ${drops} of ${total} event(s) (${pct(share)})`;
+  return { warning: what, ...(share > maxRatio ? { failure: `${what}, above workload.maxDropRatio ${pct(maxRatio)}` } : {}) };
+}
+
 /**
  * Classify what the guest reported. No boot line means the VM never reached
  * init: infrastructure (`error`). After boot, a panic or a missing step is the
  * driver's doing: `fail` at the phase it was in.
  */
-export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonce: string, exit: { timedOut: boolean; phase: Phase; killed?: string }): GuestVerdict {
+export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonce: string, exit: { timedOut: boolean; phase: Phase; killed?: string }, expect: JudgeExpect = {}): GuestVerdict {
   const none = { events: 0, marker: false, lines: [] as string[], oops: r.crash?.excerpt };
   if (!r.boot) {
     const why = exit.killed
@@ -491,15 +515,30 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
   }
   if (hits.length) {
     const warnings = [...consumerWarnings(r.logs.consumer ?? ''), ...(driver === 'pdig' ? pdigWarnings(r.logs.pdig ?? '') : [])];
+    const drops = dropsJudged(evidence.falco, expect.maxDropRatio ?? DEFAULT_MAX_DROP_RATIO);
+    if (drops.warning) warnings.push(drops.warning);
     if (warnings.length) evidence.warnings = warnings;
-    const battery = batteryOf(r.logs, kind, nonce);
-    if (battery) evidence.battery = { ...battery, ...(Number.isFinite(r.batterySeconds) ? { seconds: r.batterySeconds } : {}) };
-    // the marker alone is not enough: events the consumer could not parse, or the battery's calls reported wrong, fail the cell
+    const battery = batteryOf(r.logs, kind, nonce, r.battery?.rc);
+    if (battery) evidence.battery = { ...battery, ...(Number.isFinite(r.battery?.seconds) ? { seconds: r.battery!.seconds } : {}) };
+    // the marker alone is not enough: events the consumer could not parse, the battery not run whole or with
+    // calls reported wrong, the consumer gone before the soak's end, the soak not run, drops above the threshold fail the cell
     const corrupt = parseErrors(`${r.logs.consumer ?? ''}\n${driver === 'pdig' ? (r.logs.pdig ?? '') : ''}`);
     if (r.soak) evidence.soak = { ...r.soak, parseErrors: corrupt.length };
-    if (corrupt.length) return { status: 'fail', phase: 'capture', reason: `marker seen, but ${corrupt.length} event(s) could not be parsed`, firstError: corrupt[0], ...evidence };
-    if (battery?.firstProblem)
-      return { status: 'fail', phase: 'capture', reason: `marker seen, but the battery has ${battery.wrong} call(s) wrong and ${battery.missing} missing`, firstError: `battery: ${battery.firstProblem}`, ...evidence };
+    const failed = (reason: string, firstError: string): GuestVerdict => ({ status: 'fail', phase: 'capture', reason, firstError, ...evidence });
+    if (corrupt.length) return failed(`marker seen, but ${corrupt.length} event(s) could not be parsed`, corrupt[0]!);
+    const checksBattery = printsParameters(kind);
+    // the harness sent the battery program and the guest has none: the harness's failure, not the driver's
+    if (checksBattery && r.battery?.missing)
+      return { status: 'error', phase: 'capture', reason: 'harness error: the battery program is not in the guest (/kmatrix/kmbattery)', firstError: 'battery: /kmatrix/kmbattery missing from the guest (rc 127)', ...evidence };
+    if (checksBattery && !battery) return failed('marker seen, but the guest reported no battery', 'battery: the guest reported no battery');
+    const soakAsked = checksBattery && (expect.soakSeconds ?? 0) > 0;
+    const diedDuring = r.battery?.alive === false ? 'the battery' : soakAsked && r.soak?.alive === false ? 'the soak' : undefined;
+    if (diedDuring) return failed(`the consumer ${exitDescription(r.capture.rc)} during ${diedDuring}`, consumerError(r.logs.consumer ?? '', r.logs.stats ?? '') ?? `${kind} ${exitDescription(r.capture.rc)}`);
+    if (battery?.scriptProblem) return failed('marker seen, but the battery did not run its whole script', `battery: ${battery.scriptProblem}`);
+    if (drops.failure) return failed(`marker seen, but ${drops.failure}`, `drops: ${drops.failure}`);
+    if (battery?.firstProblem) return failed(`marker seen, but the battery has ${battery.wrong} call(s) wrong and ${battery.missing} missing`, `battery: ${battery.firstProblem}`);
+    if (soakAsked && !r.soak) return failed('marker seen, but the guest reported no soak', `soak: no report of the ${expect.soakSeconds} s soak`);
+    if (soakAsked && !(r.soak!.runs > 0)) return failed(`marker seen, but the soak ran no battery in ${r.soak!.seconds} s`, `soak: ${r.soak!.runs} battery run(s) in ${r.soak!.seconds} s`);
     const checked = battery ? `, battery ${battery.right}/${battery.calls.length} calls right` : '';
     return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)${checked}${warnings.length ? ` (with warnings: ${warnings[0]})` : ''}`, ...evidence };
   }

@@ -14,7 +14,7 @@ import { KINDS, kernelSuites } from './kernels/index.js';
 import { MACHINES } from './machines.js';
 import type { Cell, ConsumerSpec, DriverId, KernelSpec, ProfileSpec, SourceSpec, Timeouts } from './types.js';
 import { DRIVERS } from './types.js';
-import { DEFAULT_LOOP_COUNT, DEFAULT_SOAK_SECONDS } from './workload.js';
+import { DEFAULT_LOOP_COUNT, DEFAULT_MAX_DROP_RATIO, DEFAULT_SOAK_SECONDS } from './workload.js';
 
 export interface Matrix {
   file: string;
@@ -25,7 +25,7 @@ export interface Matrix {
   kernelSettings?: Record<string, unknown>;
   timeouts: Timeouts;
   /** The timed syscall loop of pdig cells: openat/close pairs. */
-  workload: { loopCount: number; soakSeconds: number };
+  workload: { loopCount: number; soakSeconds: number; maxDropRatio: number };
   kernels: Record<string, KernelSpec>;
   consumers: Record<string, ConsumerSpec>;
   sources: Record<string, SourceSpec>;
@@ -80,7 +80,7 @@ export const matrixSchema = {
     workload: {
       type: 'object',
       additionalProperties: false,
-      properties: { loopCount: { type: 'integer', minimum: 1 }, soakSeconds: { type: 'integer', minimum: 0, maximum: 3600 } },
+      properties: { loopCount: { type: 'integer', minimum: 1 }, soakSeconds: { type: 'integer', minimum: 0, maximum: 3600 }, maxDropRatio: { type: 'number', minimum: 0, maximum: 1 } },
     },
     timeouts: {
       type: 'object',
@@ -402,7 +402,7 @@ export function parseMatrix(text: string, file: string): Matrix {
     kernelSettings: Object.fromEntries(KINDS.filter((k) => m[k.kind] !== undefined).map((k) => [k.kind, m[k.kind]])),
     suites: m.suites ?? {},
     timeouts: { ...DEFAULT_TIMEOUTS, ...(m.timeouts ?? {}) },
-    workload: { loopCount: m.workload?.loopCount ?? DEFAULT_LOOP_COUNT, soakSeconds: m.workload?.soakSeconds ?? DEFAULT_SOAK_SECONDS },
+    workload: { loopCount: m.workload?.loopCount ?? DEFAULT_LOOP_COUNT, soakSeconds: m.workload?.soakSeconds ?? DEFAULT_SOAK_SECONDS, maxDropRatio: m.workload?.maxDropRatio ?? DEFAULT_MAX_DROP_RATIO },
     kernels,
     consumers,
     sources,

@@ -5,7 +5,7 @@
 // its verdict (skip, fail, error). It sits below all of them.
 import path from 'node:path';
 import type { Debian } from './apt.js';
-import type { CellEnv, GuestReport, GuestVerdict } from './guest.js';
+import type { CellEnv, GuestReport, GuestVerdict, JudgeExpect } from './guest.js';
 import type { PiSdCard } from './images/sdcard.js';
 import type { MachineDef } from './machines.js';
 import type { Cell, CellResult, ConsumerAssets, DriverTree, GuestImage, KernelTree, Phase, RunEvent, Status, Timeouts } from './types.js';
@@ -22,6 +22,8 @@ export interface CellContext {
   loopCount?: number;
   /** Seconds of the soak after the battery (matrix `workload.soakSeconds`; 0: none). */
   soakSeconds?: number;
+  /** The share of events the driver may drop (matrix `workload.maxDropRatio`). */
+  maxDropRatio?: number;
   /** Top-level matrix settings of the kernel kinds (kernels/index.ts). */
   kernelSettings: Record<string, unknown>;
   emit: Sink;
@@ -132,8 +134,15 @@ export interface GuestPlan {
   /** The guest init's parameters (cell.env). */
   env: CellEnv;
   nonce: string;
+  /** The share of events the driver may drop before the cell fails (the host's, not the guest's). */
+  maxDropRatio?: number;
   /** Where a KVM probe boot writes its console. */
   probeLog: string;
+}
+
+/** What the host judges the guest's report against beyond the marker (guest.ts judge): the soak it asked for, the drops it allows. */
+export function judging(plan: GuestPlan): JudgeExpect {
+  return { soakSeconds: plan.env.soakSeconds ?? 0, ...(plan.maxDropRatio !== undefined ? { maxDropRatio: plan.maxDropRatio } : {}) };
 }
 
 /** One cell as a backend gets it: what was fetched and built, and the guest plan. */

@@ -93,7 +93,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
           // the kernel's machine says which backend boots the cell
           const backend = backends.for(MACHINES[cell.kernel.machine]!);
           const guestFiles = { ...opts.guestFiles, ...(n === 1 ? opts.firstRunFiles : {}) };
-          result = await runCell(cell, backend, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, soakSeconds: opts.matrix.workload.soakSeconds, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, attempt: n, guestFiles });
+          result = await runCell(cell, backend, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, soakSeconds: opts.matrix.workload.soakSeconds, maxDropRatio: opts.matrix.workload.maxDropRatio, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, attempt: n, guestFiles });
           // builds are deterministic and cached: only a load or capture failure may be intermittent
           if (result.status === 'fail' && !first && (result.phase === 'load' || result.phase === 'capture') && !cell.control && !opts.knownFailure?.(result) && !signal?.aborted) {
             first = await keepFirstRun(result, runDir);

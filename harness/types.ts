@@ -13,7 +13,7 @@ export type FailureClass =
   | 'build:compiler' | 'build:kernel-version-check' | 'build:configure' | 'build:no-artifact' | 'build:other'
   | 'load:signature' | 'load:vermagic' | 'load:permission' | 'load:api-mismatch' | 'load:verifier' | 'load:verifier-limit' | 'load:btf'
   | 'load:unsupported-map' | 'load:mmap' | 'load:timeout' | 'load:other'
-  | 'capture:no-marker' | 'capture:wrong-params' | 'capture:missing-events' | 'capture:corrupt-event' | 'capture:consumer-died' | 'capture:timeout' | 'capture:other'
+  | 'capture:no-marker' | 'capture:wrong-params' | 'capture:missing-events' | 'capture:corrupt-event' | 'capture:workload-incomplete' | 'capture:drops' | 'capture:consumer-died' | 'capture:timeout' | 'capture:other'
   | 'kernel:oops' | 'control:accepted'
   | 'infra:boot-timeout' | 'infra:boot-crash' | 'infra:qemu-died' | 'infra:tool' | 'infra:fetch' | 'infra:consumer-build' | 'infra:harness' | 'infra:other';
 
@@ -230,6 +230,10 @@ export interface BatteryResult {
   firstProblem?: string;
   /** Seconds it took in the guest, until the consumer had printed its last call. */
   seconds?: number;
+  /** The battery program's exit status in the guest. */
+  rc?: number;
+  /** Why the guest's script output is not the whole fixed script with exit 0 (harness/battery.ts BATTERY_SCRIPT). */
+  scriptProblem?: string;
 }
 
 /** The soak of one cell: the battery runs, the events the consumer printed meanwhile, its parse errors (distinct lines). */
@@ -238,6 +242,8 @@ export interface SoakResult {
   runs: number;
   events: number;
   parseErrors: number;
+  /** Whether the consumer was still running at the soak's end (init.sh's `soak … alive=`). */
+  alive?: boolean;
 }
 
 /** What a Falco cell keeps of Falco's run. */

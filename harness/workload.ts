@@ -21,6 +21,8 @@ export const SYSCALL_LOOP_IN_GUEST = 'kmatrix/syscall-loop';
 export const BATTERY_IN_GUEST = 'kmatrix/kmbattery';
 /** The soak's default length: short, as TCG runs the guest ~10× slower than hardware. */
 export const DEFAULT_SOAK_SECONDS = 5;
+/** The share of the driver's events it may drop (Falco's `Driver Drops` of events + drops) before a cell fails: any drop is a warning. */
+export const DEFAULT_MAX_DROP_RATIO = 0.01;
 /** The loop's default length: 100 000 openat/close pairs. */
 export const DEFAULT_LOOP_COUNT = 100_000;
 /** The suite whose gcc builds the userspace helpers (static: the guest's suite does not matter). */

@@ -13,7 +13,7 @@ import { writeCpio } from '../images/guest.js';
 import { writePidFile } from '../leftovers.js';
 import { qemuCommand, resolveAccel, startVm, type Accel, type MachineDef } from '../machines.js';
 import { guestInit } from '../paths.js';
-import { CellEnd, type CellContext, type CellFacts, type CellJob, type GuestOutcome, type GuestPlan, type PhaseClock } from '../plan.js';
+import { CellEnd, judging, type CellContext, type CellFacts, type CellJob, type GuestOutcome, type GuestPlan, type PhaseClock } from '../plan.js';
 import { PHASES, type GuestImage } from '../types.js';
 import { DEFAULT_LOOP_COUNT } from '../workload.js';
 import type { Backend } from './backend.js';
@@ -110,7 +110,7 @@ export class QemuBackend implements Backend {
       });
       const exit = await vm.done;
       await steps;
-      const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed });
+      const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed }, judging(plan));
       if (reader.report.boot?.release) facts.kernel = { release: reader.report.boot.release };
       if (reader.report.sdcard) facts.kernel = { ...facts.kernel, sdcard: reader.report.sdcard };
       facts.evidence = evidenceOf(v, built.notes);

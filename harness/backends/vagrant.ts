@@ -21,7 +21,7 @@ import { ARTIFACT_IN_GUEST, cellEnvFile, evidenceOf, GuestReader, judge, moduleI
 import { lastMeaningful, vagrantEnv } from '../images/box.js';
 import { MACHINES } from '../machines.js';
 import { guestInit } from '../paths.js';
-import { CellEnd, type CellContext, type CellFacts, type CellJob, type GuestOutcome, type GuestPlan, type PhaseClock } from '../plan.js';
+import { CellEnd, judging, type CellContext, type CellFacts, type CellJob, type GuestOutcome, type GuestPlan, type PhaseClock } from '../plan.js';
 import { PHASES, type BoxRef } from '../types.js';
 import type { Backend } from './backend.js';
 import { isAlive, LibvirtSession } from './libvirt.js';
@@ -294,7 +294,7 @@ export class VagrantBackend implements Backend {
       });
       await steps;
       await rm(path.dirname(rootTar), { recursive: true, force: true });
-      const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: r.timedOut, phase: clock.phase ?? 'load' });
+      const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: r.timedOut, phase: clock.phase ?? 'load' }, judging(plan));
       if (!reader.report.boot) {
         // no facts from the box at all: ssh or the box failed, not the driver
         throw new CellEnd('error', 'load', `vagrant ssh ended without the guest's facts: ${lastMeaningful(r.out) || `exit ${r.exitCode}`}`, undefined, facts);

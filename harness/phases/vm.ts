@@ -11,7 +11,7 @@ import type { Built, Fetched, GuestPlan } from '../plan.js';
 import type { Cell, KernelTree, Timeouts } from '../types.js';
 import { BATTERY_IN_GUEST } from '../workload.js';
 
-export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, opts: { timeouts: Timeouts; dir: string; nonce?: string; loopCount?: number; soakSeconds?: number }): GuestPlan {
+export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, opts: { timeouts: Timeouts; dir: string; nonce?: string; loopCount?: number; soakSeconds?: number; maxDropRatio?: number }): GuestPlan {
   const machine = MACHINES[cell.kernel.machine]!;
   const nonce = opts.nonce ?? randomBytes(6).toString('hex');
   const { artifact, consumer, card } = built;
@@ -47,6 +47,7 @@ export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, o
       ...(cell.control ? { mode: 'control' as const } : {}),
     },
     nonce,
+    ...(opts.maxDropRatio !== undefined ? { maxDropRatio: opts.maxDropRatio } : {}),
     probeLog: path.join(opts.dir, 'kvm-probe.log'),
   };
 }

@@ -142,6 +142,8 @@ case "$KM_CONSUMER" in
 esac
 pid=$!
 say consumer started pid=$pid
+# Still running (not a zombie init has yet to reap): 1, else 0.
+consumer_alive() { kill -0 $pid 2>/dev/null && [ "$(sed 's/^.*) //' /proc/$pid/stat 2>/dev/null | cut -c1)" != Z ] && echo 1 || echo 0; }
 hook consumer-started
 
 # capture: the marker process (cat) opens the marker file every quarter second until
@@ -163,12 +165,15 @@ done
 # it did); the consumer's events for it go to the host, which checks each
 # call's parameters. Under pdig it runs traced (pdig sees only its children).
 battery() { if [ "$KM_DRIVER" = pdig ]; then $KM_RUN_AS /kmatrix/pdig /kmatrix/kmbattery "$@"; else /kmatrix/kmbattery "$@"; fi; }
+# (The host judges the battery where the consumer prints parameters: a program
+# it sent that is not here is said so, missing=1, never passed over.)
+[ $found = 1 ] && [ ! -x /kmatrix/kmbattery ] && say battery rc=127 missing=1 seconds=0
 if [ $found = 1 ] && [ -x /kmatrix/kmbattery ]; then
   b0=$(cut -d' ' -f1 /proc/uptime)
   battery "$KM_NONCE" > /tmp/battery.out 2>&1; brc=$?
   # the consumer prints within moments: wait for the script's last call (wait4's exit), 10 s at most
   i=0; while [ $i -lt 40 ] && ! grep -q -E 'KMEVT [0-9]+ < wait4 kmbattery ' /tmp/captured; do usleep 250000; i=$((i+1)); done
-  say battery rc=$brc seconds=$(awk "BEGIN { printf \"%.2f\", $(cut -d' ' -f1 /proc/uptime) - $b0 }")
+  say battery rc=$brc seconds=$(awk "BEGIN { printf \"%.2f\", $(cut -d' ' -f1 /proc/uptime) - $b0 }") alive=$(consumer_alive)
   log battery /tmp/battery.out
   # its events: every event of its processes (the host picks the script's calls)
   # (sysdig prints them as lines; Falco as its battery rule's JSON alerts, the line in their output;
@@ -188,7 +193,7 @@ if [ $found = 1 ] && [ -x /kmatrix/kmbattery ]; then
       runs=$((runs+1))
     done
     usleep 500000
-    say soak seconds=$KM_SOAK runs=$runs events=$(( $(grep -c 'KMEVT' /tmp/captured) - before ))
+    say soak seconds=$KM_SOAK runs=$runs events=$(( $(grep -c 'KMEVT' /tmp/captured) - before )) alive=$(consumer_alive)
   fi
 fi
 # pdig's cost: the loop untraced and under pdig, while the consumer reads pdig's ring.

@@ -134,6 +134,15 @@ describe('failure classes', () => {
       ['capture:missing-events', fail('capture', 'marker seen, but the battery has 0 call(s) wrong and 1 missing', 'battery: renameat2 #8: no event'), 'battery call'],
       ['capture:missing-events', fail('capture', 'marker seen, but the battery has 1 call(s) wrong and 0 missing', 'battery: read #6: no enter event'), 'battery enter'],
       ['capture:corrupt-event', fail('capture', 'marker seen, but 2 event(s) could not be parsed', 'could not parse param 1 for event 293'), 'parse errors'],
+      // guest.ts's verdicts on a workload not run whole (battery.ts scriptProblem's words), on drops, on a consumer gone during the soak
+      ['capture:workload-incomplete', fail('capture', 'marker seen, but the battery did not run its whole script', 'battery: stopped after 7 of 20 calls (exit 1)'), 'battery cut'],
+      ['capture:workload-incomplete', fail('capture', 'marker seen, but the guest reported no battery', 'battery: the guest reported no battery'), 'no battery'],
+      ['capture:workload-incomplete', fail('capture', 'marker seen, but the soak ran no battery in 5 s', 'soak: 0 battery run(s) in 5 s'), 'soak without runs'],
+      ['capture:drops', fail('capture', 'marker seen, but the driver dropped 200 of 10100 event(s) (1.98%), above workload.maxDropRatio 1%', 'drops: the driver dropped 200 of 10100 event(s) (1.98%), above workload.maxDropRatio 1%'), 'drops'],
+      ['capture:consumer-died', fail('capture', 'the consumer exited (code 1) during the soak', 'sysdig exited (code 1)'), 'exit during the soak'],
+      ['capture:consumer-died', fail('capture', 'the consumer was killed by signal 9 (SIGKILL) during the battery', 'sysdig was killed by signal 9 (SIGKILL)'), 'killed during the battery'],
+      // init.sh's `battery rc=127 missing=1`: the harness did not deliver the program
+      ['infra:harness', error('capture', 'harness error: the battery program is not in the guest (/kmatrix/kmbattery)', 'battery: /kmatrix/kmbattery missing from the guest (rc 127)'), 'no battery program'],
       ['kernel:oops', fail('load', 'kernel BUG while loading the driver', 'BUG: kernel NULL pointer dereference, address: 0000000000000010'), 'BUG'],
       ['kernel:oops', fail('capture', 'kernel WARNING while capturing', 'WARNING: CPU: 0 PID: 77 at kernel/tracepoint.c:1 foo+0x1/0x2'), 'WARN'],
       // controls.ts's verdict for a kernel that took another kernel's module

@@ -80,17 +80,25 @@ describe("Falco's output, as a real run printed it (fixture)", () => {
     assert.ok((s.alerts ?? 0) >= 1);
   });
 
-  it('judges the cell from the alert: a pass with the alert, the start-up time and the counters as evidence', () => {
+  it('judges the cell from the alert and the battery: a pass with the alert, the start-up time and the counters as evidence', () => {
+    // this run had no battery yet: Falco's battery of another real run (test/fixtures/battery), its nonce made this run's
+    const [script, events] = ['script', 'events'].map((x) => readFileSync(path.resolve(`test/fixtures/battery/modern-ebpf@falco-0.44.1.${x}`), 'utf8'));
+    const theirs = /kmatrix-battery-(\w+)/.exec(script!)![1]!;
     const report: GuestReport = {
       boot: { release: '6.1.0', btime: 1 },
       insmod: { rc: 0 },
       capture: { found: true, alive: true, rc: 0, seconds: 3, untracedOpens: 0 },
       attachedAfter: 2,
-      logs: { captured: stdout.split('\n').filter((l) => l.includes(nonce)).join('\n'), consumer: stderr, stats: `${stderr}\n${stdout}` },
+      battery: { rc: 0, seconds: 2, missing: false, alive: true },
+      logs: { captured: stdout.split('\n').filter((l) => l.includes(nonce)).join('\n'), consumer: stderr, stats: `${stderr}\n${stdout}`, battery: script!.replaceAll(theirs, nonce), 'battery-events': events!.replaceAll(theirs, nonce) },
       loops: {},
     } as unknown as GuestReport;
     const v = judge(report, 'kmod', 'falco', nonce, { timedOut: false, phase: 'capture' });
     assert.equal(v.status, 'pass', v.reason);
+    assert.equal(v.battery?.right, 20);
+    // the alert alone is no pass: Falco prints parameters, its battery is required
+    const alone = judge({ ...report, battery: undefined, logs: { ...report.logs, battery: undefined, 'battery-events': undefined } } as unknown as GuestReport, 'kmod', 'falco', nonce, { timedOut: false, phase: 'capture' });
+    assert.deepEqual([alone.status, alone.marker, alone.firstError], ['fail', true, 'battery: the guest reported no battery']);
     assert.ok(v.marker);
     assert.match(v.falco?.alert ?? '', new RegExp(nonce));
     assert.equal(v.falco?.startupSeconds, 2);

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { GuestReader, judge, markerEvents, parseGuestLine, firstErrorLine, cellEnvFile, loopWatchdog, overheadOf, pdigWarnings } from '../../harness/guest.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const logLine = (name: string, text: string) => `KMATRIX v1 log ${name} ${b64(text).length} ${b64(text)}`;
 const NONCE = 'abc123';
 const captured = `KMEVT 10 < openat cat /tmp/kmatrix-marker-${NONCE}\nKMEVT 11 < close cat /tmp/kmatrix-marker-${NONCE}\n`;
+
+/** The real battery of debian-6.1-amd64/kmod@0.23.2 (test/fixtures/battery), its nonce made this file's: what a cell whose consumer prints parameters reports beside the marker. */
+function batteryLines(): string[] {
+  const [script, events] = ['script', 'events'].map((x) => readFileSync(`test/fixtures/battery/kmod@0.23.2.${x}`, 'utf8'));
+  const theirs = /kmatrix-battery-(\w+)/.exec(script!)![1]!;
+  return ['KMATRIX v1 battery rc=0 seconds=1.5 alive=1', logLine('battery', script!.replaceAll(theirs, NONCE)), logLine('battery-events', events!.replaceAll(theirs, NONCE))];
+}
 
 function read(lines: string[]) {
   const r = new GuestReader();
@@ -45,13 +53,16 @@ describe('cell verdict from the guest report', () => {
   const boot = 'KMATRIX v1 boot release=6.1.0-50-amd64 btime=1795868213';
   const exit = { timedOut: false, phase: 'capture' as const };
 
-  it('passes only when an open of the marker file was captured', () => {
-    const r = read([boot, 'KMATRIX v1 insmod rc=0', logLine('captured', captured), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=2 lines=2', 'KMATRIX v1 done']);
+  it('passes only when an open of the marker file was captured (and, sysdig printing parameters, the battery reported)', () => {
+    const r = read([boot, 'KMATRIX v1 insmod rc=0', ...batteryLines(), logLine('captured', captured), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=2 lines=2', 'KMATRIX v1 done']);
     const v = judge(r, 'kmod', 'sysdig', NONCE, exit);
-    assert.equal(v.status, 'pass');
+    assert.equal(v.status, 'pass', v.reason);
     assert.equal(v.events, 2);
     assert.equal(v.marker, true);
     assert.deepEqual(v.lines, [`KMEVT 10 < openat cat /tmp/kmatrix-marker-${NONCE}`]);
+    // the marker alone is no pass
+    const alone = judge(read([boot, 'KMATRIX v1 insmod rc=0', logLine('captured', captured), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=2 lines=2', 'KMATRIX v1 done']), 'kmod', 'sysdig', NONCE, exit);
+    assert.deepEqual([alone.status, alone.marker, alone.firstError], ['fail', true, 'battery: the guest reported no battery']);
   });
 
   it('a captured line naming another nonce is not the marker', () => {
@@ -169,7 +180,7 @@ describe('pdig cells: scope and cost', () => {
   const loops = ['KMATRIX v1 loop mode=untraced state=start', 'KMATRIX v1 loop mode=untraced rc=0 count=5000 ns=100000000', 'KMATRIX v1 loop mode=pdig rc=0 count=5000 ns=2500000000', 'KMATRIX v1 loop mode=kmod rc=0 count=5000 ns=125000000'];
 
   it('passes on the traced marker; the untraced one is recorded, not mistaken for it', () => {
-    const r = read([boot, 'KMATRIX v1 consumer started pid=9', logLine('captured', traced), ...loops, 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=3 untraced=3', 'KMATRIX v1 done']);
+    const r = read([boot, 'KMATRIX v1 consumer started pid=9', ...batteryLines(), logLine('captured', traced), ...loops, 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=3 untraced=3', 'KMATRIX v1 done']);
     const v = judge(r, 'pdig', 'sysdig', NONCE, exit);
     assert.deepEqual([v.status, v.marker, v.untracedMarker], ['pass', true, false]);
     const wide = judge(read([boot, logLine('captured', traced + untraced), 'KMATRIX v1 capture found=1 alive=1 rc=0 seconds=3 untraced=3']), 'pdig', 'sysdig', NONCE, exit);

@@ -47,6 +47,12 @@ describe('matrix', () => {
       assert.ok(ids.includes(id), id);
   });
 
+  it('workload.maxDropRatio: 0.01 unless the matrix says; a share of events (0 to 1), else a one-paragraph error with its line', () => {
+    assert.equal(parseMatrix(good, 'm.yaml').workload.maxDropRatio, 0.01);
+    assert.deepEqual(parseMatrix(`workload: { soakSeconds: 7, maxDropRatio: 0.05 }\n${good}`, 'm.yaml').workload, { loopCount: 100000, soakSeconds: 7, maxDropRatio: 0.05 });
+    expectUserError(() => parseMatrix(`workload: { maxDropRatio: 5 }\n${good}`, 'm.yaml'), /^m\.yaml:1: workload\.maxDropRatio must be <= 1/);
+  });
+
   it('names file and line of invalid YAML', () => {
     expectUserError(() => parseMatrix('kernels:\n  a: [1,\n', 'bad.yaml'), /^bad\.yaml:\d+: invalid YAML/);
   });
