@@ -386,6 +386,8 @@ export interface ConsumerAssets {
   version: string;
   /** For scap-open: the openat exit event number of its libs (printed with --evt_type). */
   openatExit?: number;
+  /** The builder root it was built in (none for Debian's binaries): the toolchain of a modern probe built into it. */
+  builder?: { suite: string; root: string; cross?: Arch };
 }
 
 /** A guest's base initramfs (harness/images/guest.ts). */

@@ -178,5 +178,6 @@ export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch,
     image,
     files: { 'usr/bin/falco': path.join(bin, 'falco'), [FALCO_CONFIG_IN_GUEST]: path.join(conf, 'falco.yaml'), [FALCO_RULES_IN_GUEST]: path.join(conf, 'kmatrix_rules.yaml.in') },
     version: `${said || `Falco ${f.version}`} (libs ${f.libs.commit.slice(0, 12)}, driver ${f.driver.commit.slice(0, 12)}; built in ${f.suite})`,
+    builder: { suite: f.suite, root },
   };
 }

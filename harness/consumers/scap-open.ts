@@ -105,6 +105,7 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
     files: { 'usr/bin/scap-open': path.join(work, 'scap-open'), [STDBUF_LIB]: await stdbufLib(dist) },
     version: `scap-open ${what}${libs.modern ? ' (modern_bpf)' : ''}${cross ? `, cross-built for ${cross}` : ''}`,
     openatExit: openat,
+    builder: { suite: libs.suite, root, ...(cross ? { cross } : {}) },
   };
 }
 

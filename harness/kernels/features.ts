@@ -53,3 +53,16 @@ export function kernelFeatures(k: Pick<KernelTree, 'root' | 'headers' | 'version
   }
   return job;
 }
+
+/** The facts in words, for the report: "BTF yes · BPF ring buffer (5.8) yes · …". */
+export function featuresLine(f: KernelFeatures): string {
+  const yes = (b: boolean) => (b ? 'yes' : 'no');
+  return [
+    `bpf() ${yes(f.bpf)}`,
+    `BTF ${yes(f.btf)}`,
+    `BPF ring buffer (5.8) ${yes(f.ringbuf)}`,
+    `BTF raw tracepoints (5.5) ${yes(f.btfTracing)}`,
+    `raw tracepoints (4.17) ${yes(f.rawTracepoints)}`,
+    `module signatures ${f.sigForce ? 'forced (CONFIG_MODULE_SIG_FORCE)' : f.moduleSig ? 'checked (enforced with module.sig_enforce=1)' : 'not checked (no CONFIG_MODULE_SIG)'}`,
+  ].join(' · ');
+}
