@@ -4,8 +4,9 @@
 // driver's words, and a fallback class (load:other, build:other…) becomes the
 // precise one. Never a pass into a fail, never a class the message already
 // decided otherwise. Pure: the facts are in the result (kernel.features).
-import type { CellResult, DriverId, FailureClass, KernelFeatures } from './types.js';
+import { classify, type Classifiable, type LogTexts } from './failures.js';
 import { atLeast } from './kernels/features.js';
+import type { CellResult, DriverId, FailureClass, KernelFeatures } from './types.js';
 
 /** What the cause reads of a finished cell. */
 export interface CauseInput {
@@ -66,4 +67,15 @@ export function kernelCause(c: CauseInput): KernelCause | undefined {
     return { because: `this kernel enforces module signatures (${by.join(', ')}) and the module is unsigned`, class: refine('load:signature', ['load:other']) };
   }
   return undefined;
+}
+
+/**
+ * A finished cell's class and reason, as its result keeps them: classify()'s
+ * class (a build's log can tell more than its first error), then the kernel's
+ * cause where its facts give one — after the cell's own reason, " — " between.
+ */
+export function classAndCause(r: Classifiable & Pick<CauseInput, 'driver' | 'kernel' | 'cmdline'>, logs: LogTexts = {}): { class?: FailureClass; reason?: string } {
+  const cls = classify(r, logs);
+  const cause = kernelCause({ ...r, class: cls });
+  return { class: cause?.class ?? cls, reason: cause ? `${r.reason} — ${cause.because}` : r.reason };
 }
