@@ -23,8 +23,9 @@ import { KINDS } from '../../harness/kernels/index.js';
 import { buildEnd } from '../../harness/phases/build.js';
 import { fetchPhase } from '../../harness/phases/fetch.js';
 import { CellEnd } from '../../harness/plan.js';
+import { renderReport } from '../../harness/reports/html.js';
 import { consumerToolchain, driverToolchain, installed, parseDpkgStatus, toolchainLine } from '../../harness/toolchain.js';
-import type { Arch, Cell, ConsumerKind, DriverId, FailureClass, Phase } from '../../harness/types.js';
+import type { Arch, Cell, CellResult, ConsumerKind, DriverId, FailureClass, Phase } from '../../harness/types.js';
 
 const fixture = (f: string) => readFileSync(path.resolve('test/fixtures', f), 'utf8');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -390,5 +391,28 @@ describe('the toolchain that built a driver, from its builder root', () => {
     assert.equal(driverToolchain(pkgs, 'ebpf', 'bookworm', builder).compiler, 'clang-14 1:14.0.6-12');
     const modern = consumerToolchain(pkgs, 'bookworm');
     assert.equal(toolchainLine(modern), "bookworm: clang-14 1:14.0.6-12, bpftool 7.1.0+6.1.158-1, libbpf-dev 1:1.1.0-1 (Debian's) (built into the consumer)");
+  });
+});
+
+describe("the cell's details in the report", () => {
+  it("show the kernel package's version, the kernel's facts and the toolchain", () => {
+    const c: CellResult = {
+      id: 'store-4.9-amd64/modern-ebpf@0.23.2/host',
+      kernel: { id: 'store-4.9-amd64', arch: 'amd64', machine: 'q35', release: '4.9.229', version: '4.9.229', packageVersion: '4.9.229-1', features: featuresOf(STORE_49_CONFIG, '4.9.229') },
+      toolchain: { suite: 'sid', by: 'consumer', compiler: 'clang-19 1:19.1.7-3', bpftool: 'bpftool 7.5.0+6.12.17-1', libbpf: "libbpf-dev 1:1.5.0-3 (Debian's)" },
+      driver: { id: 'modern-ebpf', source: '0.23.2' },
+      profile: 'host',
+      status: 'fail',
+      phase: 'load',
+      reason: 'the consumer exited (code 1) without capturing — this kernel (4.9.229) has no BPF ring buffer (5.8): modern eBPF needs it',
+      class: 'load:unsupported-map',
+      durations: {},
+      logs: {},
+      attempts: 1,
+    };
+    const html = renderReport({ run: { id: 'r', startedAt: '2026-12-02T00:00:00Z', host: 'h', accel: 'tcg', kmatrixVersion: '0', matrix: { path: 'm', hash: 'x' }, mirror: 'm', expiredSuitesAccepted: [] }, cells: [c] });
+    assert.match(html, /<div class="kfacts">kernel package 4\.9\.229-1 · bpf\(\) yes · BTF no · BPF ring buffer \(5\.8\) no/);
+    assert.match(html, /<div class="toolchain">driver built with sid: clang-19 1:19\.1\.7-3, bpftool 7\.5\.0\+6\.12\.17-1, libbpf-dev 1:1\.5\.0-3 \(Debian&#39;s\) \(built into the consumer\)<\/div>/);
+    assert.match(html, /this kernel \(4\.9\.229\) has no BPF ring buffer/);
   });
 });
