@@ -358,6 +358,8 @@ describe("the kernel's facts and the causes they give", () => {
     assert.equal(kernelCause({ status: 'fail', phase: 'load', class: 'load:other', reason: 'insmod failed (exit 1)', driver: 'kmod', kernel: kernel('6.1.158'), cmdline: ['module.sig_enforce=1'] })?.class, 'load:signature');
     // module.sig_enforce=1 on a kernel that cannot check signatures (the 4.9 store kernel) enforces nothing
     assert.equal(kernelCause({ status: 'fail', phase: 'load', class: 'load:other', reason: 'insmod failed (exit 1)', driver: 'kmod', kernel: k49, cmdline: ['module.sig_enforce=1'] }), undefined);
+    // the legacy probe below 4.14 whose log kept only the broken configure: the version check it cannot pass (quirks.h)
+    assert.equal(kernelCause({ status: 'fail', phase: 'build', class: 'build:configure', driver: 'ebpf', kernel: k49 })?.class, 'build:kernel-version-check');
     // the legacy probe's build on 4.14+ with another failure: not the kernel's version
     assert.equal(kernelCause({ status: 'fail', phase: 'build', class: 'build:compiler', driver: 'ebpf', kernel: kernel('4.14.336', STORE_49_CONFIG, 'arm64') }), undefined);
   });
