@@ -77,8 +77,11 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
 export function buildEnd(e: unknown, driver: DriverId, facts: CellFacts = {}): CellEnd {
   if (e instanceof CellEnd) return e;
   if (e instanceof CellSkip) return new CellEnd('skip', 'build', e.message, undefined, facts);
-  if (e instanceof BuildFailure && driver === 'modern-ebpf')
-    return new CellEnd('fail', 'build', 'the consumer with the modern eBPF probe did not build', e.firstError ?? errorLine(e), facts);
+  if (e instanceof BuildFailure && driver === 'modern-ebpf') {
+    // the toolchain that failed to build the probe (bookworm's libbpf 1.1 cannot) is the cell's
+    const toolchain = e.builder ? consumerToolchain(rootPackages(e.builder.root), e.builder.suite, e.builder.cross) : undefined;
+    return new CellEnd('fail', 'build', 'the consumer with the modern eBPF probe did not build', e.firstError ?? errorLine(e), { ...facts, ...(toolchain ? { toolchain } : {}) });
+  }
   if (e instanceof BuildFailure) return new CellEnd('error', 'build', `the consumer did not build: ${errorLine(e)}`, e.firstError, facts);
   return new CellEnd('error', 'build', `build infrastructure failed: ${errorLine(e)}`, undefined, facts);
 }

@@ -7,7 +7,7 @@
 // kernel's facts (features.ts) and the causes they give, and the toolchain
 // read from a builder root's dpkg status.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Debian } from '../../harness/apt.js';
@@ -335,7 +335,7 @@ describe("the kernel's facts and the causes they give", () => {
   it("read once per kernel tree, from its headers' .config; none without one (a box)", async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-kfeat-'));
     const headers = 'usr/src/linux-headers-4.9.229';
-    await import('node:fs').then((fs) => fs.mkdirSync(path.join(root, headers), { recursive: true }));
+    mkdirSync(path.join(root, headers), { recursive: true });
     writeFileSync(path.join(root, headers, '.config'), STORE_49_CONFIG);
     const k = { root, headers, version: '4.9.229' };
     assert.equal((await kernelFeatures(k))?.ringbuf, false);
@@ -392,6 +392,12 @@ describe('the toolchain that built a driver, from its builder root', () => {
     assert.deepEqual(driverToolchain(pkgs, 'kmod', 'bookworm', builder, 'arm64'), { suite: 'bookworm +cross arm64', by: 'driver', compiler: 'gcc-12-aarch64-linux-gnu 12.2.0-14cross1' });
     assert.equal(driverToolchain(pkgs, 'ebpf', 'bookworm', builder).compiler, 'clang-14 1:14.0.6-12');
     const modern = consumerToolchain(pkgs, 'bookworm');
+    // a consumer whose modern probe did not build: the build phase's end keeps the toolchain that failed
+    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-root-'));
+    mkdirSync(path.join(root, 'var/lib/dpkg'), { recursive: true });
+    writeFileSync(path.join(root, 'var/lib/dpkg/status'), status);
+    const end = buildEnd(new BuildFailure('scap-open did not build', "bpf/x.bpf.c:1: error: use of undeclared identifier 'BPF_F_MMAPABLE'", { suite: 'bookworm', root }), 'modern-ebpf');
+    assert.deepEqual([end.status, end.facts.toolchain], ['fail', modern]);
     assert.equal(toolchainLine(modern), "bookworm: clang-14 1:14.0.6-12, bpftool 7.1.0+6.1.158-1, libbpf-dev 1:1.1.0-1 (Debian's) (built into the consumer)");
   });
 });
