@@ -12,7 +12,7 @@ import type { Debian } from './apt.js';
 import { cached } from './cache/cache.js';
 import { BuildFailure, InfraError } from './errors.js';
 import { hostDebianArch } from './machines.js';
-import type { Arch, BuilderChoice } from './types.js';
+import type { Arch, BuilderChoice, ConsumerAssets } from './types.js';
 
 /** Extract .deb files into `dir`; `members` limits what is taken from each (tar patterns). */
 export async function extractDebs(debs: string[], dir: string, members: string[] = []): Promise<void> {
@@ -192,11 +192,11 @@ export async function runBuildScript(dir: string, root: string, mounts: SandboxM
 }
 
 /** A cached build's outcome: a failed one raises BuildFailure with the compiler's first error (an entry without result.json predates it, and built). */
-export function builtOrThrow(dir: string, what: string): void {
+export function builtOrThrow(dir: string, what: string, builder?: ConsumerAssets['builder']): void {
   const result = path.join(dir, 'result.json');
   if (!existsSync(result) || (JSON.parse(readFileSync(result, 'utf8')) as { ok: boolean }).ok) return;
   const log = path.join(dir, 'build.log');
-  throw new BuildFailure(`${what} did not build (log: ${log})`, firstCompilerError(readFileSync(log, 'utf8')) ?? 'no error line');
+  throw new BuildFailure(`${what} did not build (log: ${log})`, firstCompilerError(readFileSync(log, 'utf8')) ?? 'no error line', builder);
 }
 
 /** Shell: the Debian packages shipping each shared library `bin` loads (its runtime closure's roots), into `out`. */

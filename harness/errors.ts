@@ -1,6 +1,8 @@
 // A UserError is the harness's answer to bad input or a missing tool: one
 // paragraph that names the file/line or the fix. The CLI prints it without a
 // stack trace; anything else is a bug and keeps its stack.
+import type { ConsumerAssets } from './types.js';
+
 export class UserError extends Error {
   constructor(message: string) {
     super(message);
@@ -56,6 +58,8 @@ export class BuildFailure extends Error {
   constructor(
     message: string,
     readonly firstError?: string,
+    /** The builder root it ran in (a consumer's: the toolchain of a modern probe that did not build). */
+    readonly builder?: ConsumerAssets['builder'],
   ) {
     super(message);
     this.name = 'BuildFailure';

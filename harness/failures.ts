@@ -61,7 +61,8 @@ export interface LogTexts {
 }
 
 // The rules: each a pattern over the first error and the reason, in order (the first that matches wins).
-const KERNEL_VERSION_CHECK = /Kernel version must be >= ?\d/;
+// (and, since libs 0.15 on arm64: "The CAPTURE_SCHED_PROC_FORK support requires 'raw_tracepoints' so kernel versions greater or equal than '4.17'")
+const KERNEL_VERSION_CHECK = /Kernel version must be >= ?\d|requires 'raw_tracepoints' so kernel versions greater or equal than/;
 const NO_ARTIFACT = /make exited 0 but built no /;
 const CONFIGURE = /configure sanity check failed|build system is broken|CMake Error|Configuring incomplete/i;
 const COMPILER = /\berror:|^ERROR: modpost:|\bmodpost: .*undefined|undefined reference to|fatal error/m;

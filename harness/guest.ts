@@ -403,7 +403,28 @@ export function verifierReason(lines: string[], prog?: string): string | undefin
   for (let i = end - 1; i >= Math.max(from, end - 8) && end > 0; i--) {
     const l = lines[i]!.trim();
     if (/-- BEGIN PROG LOAD LOG --/.test(l)) break;
-    if (l && !VERIFIER_NOISE.test(l)) return l;
+    if (!l || VERIFIER_NOISE.test(l)) continue;
+    const why = scalarOrigin(lines.slice(from, i), l);
+    return why ? `${l} (${why})` : l;
+  }
+  return undefined;
+}
+
+/**
+ * A register refused as a scalar ("R9 invalid mem access 'scalar'") often
+ * was a pointer the verifier itself demoted further up its log — since 6.x,
+ * a traced function's argument that may hold an error ("marking pointer arg1
+ * as scalar as it may encode error", its next state showing the register
+ * scalar): that line is the reason, the last one only its consequence.
+ */
+function scalarOrigin(log: string[], reason: string): string | undefined {
+  const reg = /^(R\d+) invalid mem access 'scalar'/.exec(reason)?.[1];
+  if (!reg) return undefined;
+  const scalar = new RegExp(`\\b${reg}(_w)?=scalar\\(`);
+  for (let i = 0; i < log.length; i++) {
+    const m = /(marking pointer (arg\d+) as scalar as it may encode error)(.*)$/.exec(log[i]!);
+    // the verifier prints the line without a newline: the register's state follows on it, or on the next line
+    if (m && scalar.test(m[3] || (log[i + 1] ?? ''))) return `${reg} is ${m[2]}: ${m[1]}`;
   }
   return undefined;
 }

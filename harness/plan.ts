@@ -61,6 +61,7 @@ export interface CellFacts {
   logs?: CellResult['logs'];
   evidence?: CellResult['evidence'];
   oops?: string;
+  toolchain?: CellResult['toolchain'];
 }
 
 export function addFacts(result: CellResult, f: CellFacts): void {
@@ -70,6 +71,7 @@ export function addFacts(result: CellResult, f: CellFacts): void {
   if (f.logs) result.logs = { ...result.logs, ...f.logs };
   if (f.evidence) result.evidence = f.evidence;
   if (f.oops) result.oops = f.oops;
+  if (f.toolchain) result.toolchain = f.toolchain;
 }
 
 export class PhaseClock {

@@ -10,7 +10,7 @@ import type { Backend } from './backends/backend.js';
 import { Backends } from './backends/index.js';
 import { recordUsage } from './cache/usage.js';
 import { errorLine } from './errors.js';
-import { classify } from './failures.js';
+import { classAndCause } from './causes.js';
 import { endEverything } from './interrupt.js';
 import { reapLeftovers } from './leftovers.js';
 import { MACHINES } from './machines.js';
@@ -164,9 +164,12 @@ async function runCell(cell: Cell, backend: Backend, ctx: CellContext): Promise<
     await clock.end(e.status === 'pass' || e.status === 'skip', e.reason);
     addFacts(result, e.facts);
     Object.assign(result, { status: e.status, phase: e.phase, reason: e.reason, firstError: e.firstError });
-    // the one place a result is finalized: its failure class (a build's log can tell more than its first error)
-    const cls = classify(result, e.phase === 'build' && e.status === 'fail' ? { build: await readFile(path.join(ctx.dir, 'build.log'), 'utf8').catch(() => '') } : {});
+    // the one place a result is finalized: its failure class (a build's log can tell more than its first error),
+    // and where the kernel's build tree says why (no BTF, no ring buffer, signatures enforced), the reason says so too
+    const logs = e.phase === 'build' && e.status === 'fail' ? { build: await readFile(path.join(ctx.dir, 'build.log'), 'utf8').catch(() => '') } : {};
+    const { class: cls, reason } = classAndCause({ ...result, driver: cell.driver, cmdline: cell.profile.cmdline }, logs);
     if (cls) result.class = cls;
+    result.reason = reason;
     return result;
   };
   try {

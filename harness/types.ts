@@ -139,6 +139,36 @@ export interface Cell {
   control?: { from: KernelSpec };
 }
 
+/** A kernel's facts that decide whether a driver can work on it, from its .config and version (harness/kernels/features.ts). */
+export interface KernelFeatures {
+  /** CONFIG_BPF_SYSCALL. */
+  bpf: boolean;
+  /** CONFIG_DEBUG_INFO_BTF: the kernel's BTF (/sys/kernel/btf/vmlinux). */
+  btf: boolean;
+  /** The BPF ring buffer (5.8). */
+  ringbuf: boolean;
+  /** BTF-enabled raw tracepoints, BPF_TRACE_RAW_TP (5.5, with BTF). */
+  btfTracing: boolean;
+  /** BPF raw tracepoints (4.17). */
+  rawTracepoints: boolean;
+  /** CONFIG_MODULE_SIG, CONFIG_MODULE_SIG_FORCE. */
+  moduleSig: boolean;
+  sigForce: boolean;
+}
+
+/** The builder root and tools that built a driver: Debian package names and versions. */
+export interface Toolchain {
+  /** The builder root's suite (`+cross <arch>` for a cross build). */
+  suite: string;
+  /** Whose build: the driver's own (kmod, probe, pdig), or its consumer's (modern eBPF is built into it). */
+  by: 'driver' | 'consumer';
+  /** The compiler of the driver's code, e.g. `gcc-12 12.2.0-14`, `clang-19 1:19.1.7-3`. */
+  compiler?: string;
+  /** Modern eBPF: the skeleton's bpftool and the libbpf linked in (`libbpf-dev 1:1.5.0-3 (Debian's)`, or bundled). */
+  bpftool?: string;
+  libbpf?: string;
+}
+
 /** What a negative control's result keeps: whose module, and whether the kernel refused it (with the kernel's words). */
 export interface ControlFacts {
   /** Kernel A, the module's. */
@@ -170,7 +200,13 @@ export interface CellResult {
     builder?: string;
     /** Booted from a Pi SD card: what the guest saw of it. */
     sdcard?: { partitions: string[]; rootMounted: boolean };
+    /** The kernel image package's version (Debian's, e.g. 6.1.158-1; a store or mainline kernel's own). */
+    packageVersion?: string;
+    /** What its build tree says the drivers can use (harness/kernels/features.ts). */
+    features?: KernelFeatures;
   };
+  /** What built the cell's driver (harness/toolchain.ts). */
+  toolchain?: Toolchain;
   driver: { id: DriverId; source: string; version?: string; api?: string; schema?: string };
   consumer?: { id: string; version?: string };
   profile: string;
@@ -311,6 +347,8 @@ export interface KernelTree {
   packages: PackageFile[];
   /** A kernel inside a Vagrant box: booted by the Vagrant backend, drivers built in the box. */
   box?: BoxRef;
+  /** What its .config says the drivers can use (set by fetchKernel; none for a box). */
+  features?: KernelFeatures;
 }
 
 /** Which Debian suite's root builds drivers for a kernel, with which compiler package. */
@@ -354,6 +392,8 @@ export interface ConsumerAssets {
   version: string;
   /** For scap-open: the openat exit event number of its libs (printed with --evt_type). */
   openatExit?: number;
+  /** The builder root it was built in (none for Debian's binaries): the toolchain of a modern probe built into it. */
+  builder?: { suite: string; root: string; cross?: Arch };
 }
 
 /** A guest's base initramfs (harness/images/guest.ts). */

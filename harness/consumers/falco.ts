@@ -164,7 +164,7 @@ export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch,
     await runBuildScript(dir, root, [{ host: work, guest: '/work', writable: true }], script, `builder: ${f.suite}; CMAKE_PROJECT_falco_INCLUDE=no-container-plugin.cmake: ${NO_CONTAINER_PLUGIN.split('\n')[0]}`);
     for (const tree of ['falco', 'libs', 'build']) await rm(path.join(work, tree), { recursive: true, force: true });
   });
-  builtOrThrow(out, `Falco ${f.version}`);
+  builtOrThrow(out, `Falco ${f.version}`, { suite: f.suite, root });
   // the guest's configuration and rule: not part of the build (changing them rebuilds nothing)
   const conf = await cached('falco-config', { config: falcoConfig(), rules: falcoRules() }, async (dir) => {
     await writeFile(path.join(dir, 'falco.yaml'), falcoConfig());
@@ -178,5 +178,6 @@ export async function buildFalco(debian: Debian, spec: ConsumerSpec, arch: Arch,
     image,
     files: { 'usr/bin/falco': path.join(bin, 'falco'), [FALCO_CONFIG_IN_GUEST]: path.join(conf, 'falco.yaml'), [FALCO_RULES_IN_GUEST]: path.join(conf, 'kmatrix_rules.yaml.in') },
     version: `${said || `Falco ${f.version}`} (libs ${f.libs.commit.slice(0, 12)}, driver ${f.driver.commit.slice(0, 12)}; built in ${f.suite})`,
+    builder: { suite: f.suite, root },
   };
 }

@@ -95,7 +95,7 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
     await runBuildScript(dir, root, [...mounts, { host: work, guest: '/work', writable: true }], script, `builder: ${libs.suite}${cross ? `; cross to ${cross}` : ''}`, fakeUname ? { uname: '/work/uname' } : undefined);
     await rm(path.join(work, 'libs'), { recursive: true, force: true }); // the build tree is not needed again
   });
-  builtOrThrow(out, `scap-open (${what})`);
+  builtOrThrow(out, `scap-open (${what})`, { suite: libs.suite, root, ...(cross ? { cross } : {}) });
   const work = path.join(out, 'work');
   const runtime = readFileSync(path.join(work, 'runtime-packages'), 'utf8').split('\n').filter(Boolean);
   const image = await guestImage(debian, libs.suite, arch, [...runtime, ...extra], [path.join(work, 'scap-open')]);
@@ -105,6 +105,7 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
     files: { 'usr/bin/scap-open': path.join(work, 'scap-open'), [STDBUF_LIB]: await stdbufLib(dist) },
     version: `scap-open ${what}${libs.modern ? ' (modern_bpf)' : ''}${cross ? `, cross-built for ${cross}` : ''}`,
     openatExit: openat,
+    builder: { suite: libs.suite, root, ...(cross ? { cross } : {}) },
   };
 }
 

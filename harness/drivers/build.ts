@@ -19,6 +19,8 @@ export interface DriverBuild {
   log: string;
   cached: boolean;
   firstError?: string;
+  /** The builder root it was built in (its packages tell the toolchain). */
+  root?: string;
 }
 
 /** clang targets for the kernel's asm headers: armhf kernels are ARMv7 (plain arm-linux-gnueabihf means no SMP). */
@@ -127,5 +129,6 @@ export async function buildDriver(debian: Debian, driver: 'kmod' | 'ebpf', tree:
     log,
     cached: !fresh,
     firstError: result.ok ? undefined : buildError(readFileSync(log, 'utf8'), r.artifact, path.join(out, 'src')),
+    root,
   };
 }

@@ -63,6 +63,7 @@ export async function buildPdig(debian: Debian, tree: DriverTree): Promise<Drive
     log,
     cached: !fresh,
     firstError: ok ? undefined : firstCompilerError(readFileSync(log, 'utf8')) ?? 'build failed',
+    root,
   };
 }
 

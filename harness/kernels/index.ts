@@ -8,6 +8,7 @@ import { boxKernels } from './box.js';
 import { debianKernels } from './debian.js';
 import { debsKernels } from './debs.js';
 import { mainlineKernels } from './mainline.js';
+import { kernelFeatures } from './features.js';
 import type { KernelContext, KernelDescription, KernelKind } from './kind.js';
 import { storeKernels } from './store.js';
 
@@ -20,8 +21,10 @@ export function kernelKind(kind: string): KernelKind {
 }
 
 /** Fetch a kernel from its source. A source that cannot be had here raises CellSkip (the cell is a skip with the reason). */
-export function fetchKernel(spec: KernelSpec, ctx: KernelContext): Promise<KernelTree> {
-  return kernelKind(spec.source.kind).fetch(spec.source, spec, ctx);
+export async function fetchKernel(spec: KernelSpec, ctx: KernelContext): Promise<KernelTree> {
+  const tree = await kernelKind(spec.source.kind).fetch(spec.source, spec, ctx);
+  const features = await kernelFeatures(tree);
+  return features ? { ...tree, features } : tree;
 }
 
 /** A kernel described without fetching it (a kind that cannot tell says only its kind). */

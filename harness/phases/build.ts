@@ -8,11 +8,12 @@ import { pdigAssets } from '../drivers/pdig.js';
 import { BuildFailure, CellSkip, errorLine } from '../errors.js';
 import { profilePackages } from '../guest.js';
 import { piSdCard, type PiSdCard } from '../images/sdcard.js';
-import { MACHINES } from '../machines.js';
+import { hostDebianArch, MACHINES } from '../machines.js';
 import { CellEnd, type Built, type CellContext, type CellFacts, type Fetched } from '../plan.js';
 import type { Cell, ConsumerAssets, DriverId } from '../types.js';
-import { guestProgram } from '../workload.js';
+import { guestProgram, USERSPACE_SUITE } from '../workload.js';
 import { printsParameters } from '../battery.js';
+import { consumerToolchain, driverToolchain, rootPackages } from '../toolchain.js';
 
 export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellContext, 'debian' | 'runDir' | 'dir'>): Promise<Built> {
   const facts: CellFacts = {};
@@ -32,6 +33,8 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
       // a negative control's module is built for its other kernel (the normal, cached build of that kernel); none built, no control
       const from = fetched.from;
       const b = await buildDriver(ctx.debian, cell.driver, fetched.tree, from ?? fetched.kernel);
+      const k = from ?? fetched.kernel;
+      if (b.root) facts.toolchain = driverToolchain(rootPackages(b.root), cell.driver, k.builder.suite, k.builder, k.arch !== hostDebianArch() ? k.arch : undefined);
       if (from) await keepBuild(b, `no control: the kernel module did not build for ${cell.control?.from.id ?? from.release} (${from.release}): ${b.firstError ?? 'build failed'}`, 'skip');
       else await keepBuild(b, `the ${cell.driver === 'kmod' ? 'kernel module' : 'eBPF probe'} did not build`);
       artifact = b.artifact;
@@ -39,10 +42,13 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
     }
     if (cell.driver === 'pdig') {
       pdig = await pdigAssets(ctx.debian, fetched.tree, fetched.kernel, cell.profile, cell.source.compareKmod);
+      if (pdig.build.root) facts.toolchain = driverToolchain(rootPackages(pdig.build.root), 'pdig', USERSPACE_SUITE);
       await keepBuild(pdig.build, 'pdig did not build');
       cachedBuild = pdig.build.cached;
     }
     consumer = await prepareConsumer(ctx.debian, cell.consumer, cell.kernel.arch, profilePackages(cell.profile));
+    // modern eBPF is built into its consumer: that build's toolchain is the driver's
+    if (cell.driver === 'modern-ebpf' && consumer.builder) facts.toolchain = consumerToolchain(rootPackages(consumer.builder.root), consumer.builder.suite, consumer.builder.cross);
     if (printsParameters(cell.consumer.kind)) battery = await guestProgram(ctx.debian, cell.kernel.arch, 'battery');
   } catch (e) {
     throw buildEnd(e, cell.driver, facts);
@@ -71,8 +77,11 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
 export function buildEnd(e: unknown, driver: DriverId, facts: CellFacts = {}): CellEnd {
   if (e instanceof CellEnd) return e;
   if (e instanceof CellSkip) return new CellEnd('skip', 'build', e.message, undefined, facts);
-  if (e instanceof BuildFailure && driver === 'modern-ebpf')
-    return new CellEnd('fail', 'build', 'the consumer with the modern eBPF probe did not build', e.firstError ?? errorLine(e), facts);
+  if (e instanceof BuildFailure && driver === 'modern-ebpf') {
+    // the toolchain that failed to build the probe (bookworm's libbpf 1.1 cannot) is the cell's
+    const toolchain = e.builder ? consumerToolchain(rootPackages(e.builder.root), e.builder.suite, e.builder.cross) : undefined;
+    return new CellEnd('fail', 'build', 'the consumer with the modern eBPF probe did not build', e.firstError ?? errorLine(e), { ...facts, ...(toolchain ? { toolchain } : {}) });
+  }
   if (e instanceof BuildFailure) return new CellEnd('error', 'build', `the consumer did not build: ${errorLine(e)}`, e.firstError, facts);
   return new CellEnd('error', 'build', `build infrastructure failed: ${errorLine(e)}`, undefined, facts);
 }

@@ -38,5 +38,14 @@ export function fetchedFacts({ kernel, tree }: Fetched): CellFacts {
 /** What the results say of a fetched kernel (a compiler substitution is a finding of the cell). */
 function kernelFacts(k: KernelTree): Partial<CellResult['kernel']> {
   const b = k.builder;
-  return { release: k.release, version: k.version, package: k.origin, compiler: k.compiler, builder: `${b.suite} ${b.compiler}${b.substitution ? ` (${b.substitution})` : ''}` };
+  const image = k.packages.find((p) => /^linux-image-/.test(p.name));
+  return {
+    release: k.release,
+    version: k.version,
+    package: k.origin,
+    compiler: k.compiler,
+    builder: `${b.suite} ${b.compiler}${b.substitution ? ` (${b.substitution})` : ''}`,
+    ...(image ? { packageVersion: image.version } : {}),
+    ...(k.features ? { features: k.features } : {}),
+  };
 }

@@ -6,8 +6,10 @@
 // attributes. Everything from a result is escaped: logs are hostile input.
 import { isControl } from '../controls.js';
 import { classCounts, classOf, FAILURE_CLASSES } from '../failures.js';
+import { featuresLine } from '../kernels/features.js';
 import { MACHINES } from '../machines.js';
 import type { ResultsFile } from '../results.js';
+import { toolchainLine } from '../toolchain.js';
 import { DRIVERS, PHASES, type BatteryResult, type CellResult, type Overhead } from '../types.js';
 
 export const esc = (s: unknown) =>
@@ -75,6 +77,8 @@ ${c.evidence?.soak ? `<div>soak: ${c.evidence.soak.seconds} s, ${c.evidence.soak
 ${c.runs?.length ? `<div>runs: ${c.runs.map((r, i) => `${i + 1}. ${esc(r.status)}${r.phase && r.status !== 'pass' ? ` at ${esc(r.phase)}` : ''}${r.class ? ` (${esc(r.class)})` : ''}: ${esc(r.firstError ?? r.reason ?? '')}${r.logs?.console ? ` <a href="${esc(base + r.logs.console)}">console</a>` : ''}`).join('; ')}</div>` : ''}
 ${c.evidence?.warnings?.length ? `<details><summary>consumer warnings (${c.evidence.warnings.length})</summary><pre>${esc(c.evidence.warnings.join('\n'))}</pre></details>` : ''}
 <div>kernel ${esc(c.kernel.release ?? '?')}${c.kernel.builder ? ` (drivers built in ${esc(c.kernel.builder)})` : ''} · driver ${esc(c.driver.version ?? c.driver.source)}${c.driver.api ? ` (API ${esc(c.driver.api)}, schema ${esc(c.driver.schema)})` : ''}${c.consumer?.version ? ` · consumer ${esc(c.consumer.version)}` : ''}</div>
+${c.kernel.packageVersion || c.kernel.features ? `<div class="kfacts">kernel package ${esc(c.kernel.packageVersion ?? '?')}${c.kernel.features ? ` · ${esc(featuresLine(c.kernel.features))}` : ''}</div>` : ''}
+${c.toolchain ? `<div class="toolchain">driver built with ${esc(toolchainLine(c.toolchain))}</div>` : ''}
 ${phases ? `<table class="ph">${phases}</table>` : ''}
 ${c.attempts > 1 ? `<div>attempts: ${c.attempts}</div>` : ''}
 ${streak?.(c.id) ? `<div class="streak">${esc(streak(c.id))}</div>` : ''}
