@@ -243,7 +243,8 @@ form.addEventListener('input',apply); form.addEventListener('change',apply); app
 export function renderReport(data: ResultsFile, opts: RenderOptions = {}): string {
   const { run, cells } = data;
   const base = opts.base ?? '';
-  const counts = ['pass', 'fail', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
+  // flaky beside the others: a cell that failed once is never hidden among the passes
+  const counts = ['pass', 'fail', 'flaky', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
   // negative controls are no driver evidence: shown apart from the grid
   const drivers = cells.filter((c) => !isControl(c));
   const profiles = [...new Set(drivers.map((c) => c.profile))];
