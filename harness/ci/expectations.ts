@@ -65,7 +65,7 @@ export function loadExpectations(file: string, cellIds: readonly string[], matri
     if (e.class !== undefined && status !== 'fail') throw new UserError(`${at}: a class is for a failure, not for status ${String(status)}.`);
     // a failure without its class would match any failure, a new one hidden behind the known one
     if (status === 'fail' && e.class === undefined)
-      throw new UserError(`${at}: ${e.cell} is expected to fail but names no "class": give the failure class it fails with (README, "Failure classes"), or status: flaky for a cell that fails in more than one way.`);
+      throw new UserError(`${at}: ${e.cell} is expected to fail but names no "class": give the failure class it fails with (README, "Failure classes"; the cell's \`class\` in results.json).`);
     let until: string | undefined;
     if (e.until !== undefined) {
       until = e.until instanceof Date ? e.until.toISOString().slice(0, 10) : String(e.until);
