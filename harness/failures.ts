@@ -52,6 +52,28 @@ export function isFailureClass(s: unknown): s is FailureClass {
   return typeof s === 'string' && Object.hasOwn(FAILURE_CLASSES, s);
 }
 
+/**
+ * Failures deterministic by nature: the same code, kernel and profile fail the
+ * same way every time, so a cell failing so is run once (a second run would
+ * double its time to learn nothing), listed in expectations.yaml or not.
+ */
+export const DETERMINISTIC_CLASSES: ReadonlySet<FailureClass> = new Set<FailureClass>([
+  ...FAILURE_CLASS_NAMES.filter((c) => c.startsWith('build:')),
+  'load:signature', 'load:vermagic', 'load:api-mismatch', 'load:verifier', 'load:verifier-limit', 'load:btf', 'load:unsupported-map',
+]);
+
+/** A kernel panic, Oops, BUG or WARNING while the driver ran: never run again, never flaky (the first run's failure stands). */
+export function isKernelCrash(r: Classifiable & { class?: string }): boolean {
+  return r.status === 'fail' && (Boolean(r.oops) || classOf(r) === 'kernel:oops');
+}
+
+/** A failure worth one more run to tell an intermittent fault: at load or capture, no kernel crash, of no deterministic class. */
+export function mayBeIntermittent(r: Classifiable & { class?: string }): boolean {
+  if (r.status !== 'fail' || (r.phase !== 'load' && r.phase !== 'capture') || isKernelCrash(r)) return false;
+  const cls = classOf(r);
+  return !(isFailureClass(cls) && DETERMINISTIC_CLASSES.has(cls));
+}
+
 /** What classify() reads of a result. */
 export type Classifiable = Pick<CellResult, 'status' | 'phase' | 'reason' | 'firstError' | 'oops'>;
 

@@ -11,6 +11,7 @@ import { Backends } from './backends/index.js';
 import { recordUsage } from './cache/usage.js';
 import { errorLine } from './errors.js';
 import { classAndCause } from './causes.js';
+import { isKernelCrash, mayBeIntermittent } from './failures.js';
 import { endEverything } from './interrupt.js';
 import { reapLeftovers } from './leftovers.js';
 import { MACHINES } from './machines.js';
@@ -94,8 +95,8 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
           const backend = backends.for(MACHINES[cell.kernel.machine]!);
           const guestFiles = { ...opts.guestFiles, ...(n === 1 ? opts.firstRunFiles : {}) };
           result = await runCell(cell, backend, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, soakSeconds: opts.matrix.workload.soakSeconds, maxDropRatio: opts.matrix.workload.maxDropRatio, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, attempt: n, guestFiles });
-          // builds are deterministic and cached: only a load or capture failure may be intermittent
-          if (result.status === 'fail' && !first && (result.phase === 'load' || result.phase === 'capture') && !cell.control && !opts.knownFailure?.(result) && !signal?.aborted) {
+          // builds, deterministic classes (a verifier's refusal, a refused signature) and kernel crashes are run once
+          if (!first && mayBeIntermittent(result) && !cell.control && !opts.knownFailure?.(result) && !signal?.aborted) {
             first = await keepFirstRun(result, runDir);
             await emit({ type: 'note', cell: cell.id, message: `failed at ${result.phase} (${result.firstError ?? result.reason}); run once more to tell an intermittent fault` });
             continue;
@@ -139,6 +140,8 @@ async function keepFirstRun(r: CellResult, runDir: string): Promise<CellResult> 
  * outcomes kept; failing again it is a failure, the first one kept beside it.
  */
 export function flakyOrNot(first: CellResult, second: CellResult): CellResult {
+  // a kernel crash is never flaky: whatever came after, the first run's failure stands
+  if (isKernelCrash(first)) return first;
   const earlier = { status: first.status, phase: first.phase, reason: first.reason, firstError: first.firstError, ...(first.class ? { class: first.class } : {}), logs: first.logs };
   if (second.status === 'pass')
     return { ...second, status: 'flaky', reason: `failed at ${first.phase} (${first.firstError ?? first.reason}), then passed: ${second.reason}`, runs: [earlier, { status: 'pass', reason: second.reason }] };

@@ -51,7 +51,7 @@ export function etaSeconds(p: Progress, now: number): number | undefined {
 export function summaryBlock(p: Progress, now: number): string {
   const done = p.counts.pass + p.counts.fail + p.counts.skip + p.counts.error + p.counts.flaky;
   const eta = etaSeconds(p, now);
-  const head = `${done}/${p.total} done · ${p.counts.pass} pass · ${p.counts.fail} fail · ${p.counts.skip} skip · ${p.counts.error} error${p.counts.flaky ? ` · ${p.counts.flaky} flaky` : ''} · ${formatSeconds((now - p.startedAt) / 1000)} elapsed${eta === undefined ? '' : ` · ETA ${formatSeconds(eta)}`}`;
+  const head = `${done}/${p.total} done · ${p.counts.pass} pass · ${p.counts.fail} fail · ${p.counts.flaky} flaky · ${p.counts.skip} skip · ${p.counts.error} error · ${formatSeconds((now - p.startedAt) / 1000)} elapsed${eta === undefined ? '' : ` · ETA ${formatSeconds(eta)}`}`;
   const running = [...p.running].map(([id, s]) => `  ${id}  ${s.phase}… ${formatSeconds((now - s.since) / 1000)}`);
   return [head, ...running].join('\n');
 }
@@ -146,7 +146,7 @@ export function terminalUi(opts: UiOptions = {}): Sink {
         update?.clear();
         update?.done();
         const n = (s: string) => e.results.filter((r) => r.status === s).length;
-        print(`run ${e.run.id} done: ${n('pass')} pass, ${n('fail')} fail, ${n('skip')} skip, ${n('error')} error${n('flaky') ? `, ${n('flaky')} flaky` : ''} in ${formatSeconds((Date.now() - p.startedAt) / 1000)}`);
+        print(`run ${e.run.id} done: ${n('pass')} pass, ${n('fail')} fail, ${n('flaky')} flaky, ${n('skip')} skip, ${n('error')} error in ${formatSeconds((Date.now() - p.startedAt) / 1000)}`);
         break;
       }
     }

@@ -1,7 +1,8 @@
 // Expectations: the committed list of cells known to fail (expectations.yaml),
 // checked against a run, so a nightly goes red for the right reason: a
-// regression (passed last time, fails now), a failure nobody expects, a cell
-// expected to fail that passes, or an expectation past its expiry date.
+// regression (passed last time, fails now or is flaky now), a failure nobody
+// expects, a cell expected to fail that passes, or an expectation past its
+// expiry date.
 import { existsSync, readFileSync } from 'node:fs';
 import picomatch from 'picomatch';
 import { parseDocument } from 'yaml';
@@ -22,7 +23,7 @@ export interface Expectation {
   line?: number;
 }
 
-export type MismatchKind = 'regression' | 'unexpected-failure' | 'unexpected-pass' | 'unexpected-class' | 'expired';
+export type MismatchKind = 'regression' | 'flaky-regression' | 'unexpected-failure' | 'unexpected-pass' | 'unexpected-class' | 'expired';
 
 export interface Mismatch {
   kind: MismatchKind;
@@ -30,7 +31,12 @@ export interface Mismatch {
   why: string;
 }
 
-export function loadExpectations(file: string): Expectation[] {
+/**
+ * expectations.yaml, checked against the matrix's cells (controls too): every
+ * failure names its class, every entry matches some cell, and no cell matches
+ * two entries (which one would hold?). Bad input is a UserError naming the lines.
+ */
+export function loadExpectations(file: string, cellIds: readonly string[], matrixFile = 'the matrix'): Expectation[] {
   if (!existsSync(file)) return [];
   let doc;
   try {
@@ -43,11 +49,12 @@ export function loadExpectations(file: string): Expectation[] {
   const lineOf = (offset?: number) => (offset === undefined ? undefined : text.slice(0, offset).split('\n').length);
   const data = doc.toJS() as { expected?: unknown } | null;
   const list = data?.expected ?? [];
-  if (!Array.isArray(list)) throw new UserError(`${file}: "expected" must be a list of { cell, reason, status?, until? }.`);
+  if (!Array.isArray(list)) throw new UserError(`${file}: "expected" must be a list of { cell, reason, status?, class?, until? }.`);
   const nodes = (doc.get('expected') as { items?: { range?: [number] }[] } | undefined)?.items ?? [];
-  return list.map((raw: unknown, i: number) => {
+  const where = (i: number, line?: number) => `${file}${line ? `:${line}` : ''} (expected.${i})`;
+  const expectations: Expectation[] = list.map((raw: unknown, i: number) => {
     const line = lineOf(nodes[i]?.range?.[0]);
-    const at = `${file}${line ? `:${line}` : ''} (expected.${i})`;
+    const at = where(i, line);
     const e = raw as Record<string, unknown>;
     if (typeof e !== 'object' || e === null || typeof e.cell !== 'string' || !e.cell) throw new UserError(`${at}: each expectation needs "cell" (an id or glob).`);
     if (typeof e.reason !== 'string' || !e.reason.trim()) throw new UserError(`${at}: ${e.cell} needs a "reason" (why it is known to fail).`);
@@ -56,6 +63,9 @@ export function loadExpectations(file: string): Expectation[] {
     if (e.class !== undefined && !isFailureClass(e.class))
       throw new UserError(`${at}: class must be one of the failure classes (README, "Failure classes"): ${FAILURE_CLASS_NAMES.join(', ')} — not ${String(e.class)}.`);
     if (e.class !== undefined && status !== 'fail') throw new UserError(`${at}: a class is for a failure, not for status ${String(status)}.`);
+    // a failure without its class would match any failure, a new one hidden behind the known one
+    if (status === 'fail' && e.class === undefined)
+      throw new UserError(`${at}: ${e.cell} is expected to fail but names no "class": give the failure class it fails with (README, "Failure classes"; the cell's \`class\` in results.json).`);
     let until: string | undefined;
     if (e.until !== undefined) {
       until = e.until instanceof Date ? e.until.toISOString().slice(0, 10) : String(e.until);
@@ -63,13 +73,34 @@ export function loadExpectations(file: string): Expectation[] {
     }
     return { cell: e.cell, status, reason: e.reason, ...(isFailureClass(e.class) ? { class: e.class } : {}), ...(until ? { until } : {}), ...(line ? { line } : {}) };
   });
+  // each entry against the matrix's cells: the cells it stands for, none of them another entry's
+  const problems: string[] = [];
+  const owners = new Map<string, number[]>(); // a cell → the entries that match it
+  const overlaps = new Map<string, string>(); // "j i" → a cell both match
+  expectations.forEach((e, i) => {
+    const is = picomatch(e.cell);
+    const cells = cellIds.filter((id) => is(id));
+    if (!cells.length) problems.push(`${where(i, e.line)}: ${e.cell} matches no cell of ${matrixFile} (a cell renamed or removed? remove or fix the entry).`);
+    for (const id of cells) {
+      const before = owners.get(id) ?? [];
+      for (const j of before) if (!overlaps.has(`${j} ${i}`)) overlaps.set(`${j} ${i}`, id);
+      owners.set(id, [...before, i]);
+    }
+  });
+  for (const [pair, id] of overlaps) {
+    const [j, i] = pair.split(' ').map(Number) as [number, number];
+    const [a, b] = [expectations[j]!, expectations[i]!];
+    problems.push(`${where(j, a.line)} (${a.cell}) and line ${b.line ?? '?'} (expected.${i}: ${b.cell}) overlap: both match ${id} of ${matrixFile}; make them disjoint (a cell fails one way: the one of its first failing phase).`);
+  }
+  if (problems.length) throw new UserError(problems.join(' '));
+  return expectations;
 }
 
 /**
  * Every cell of the run against the expectations (and the previous run, to
- * tell a regression from a failure never seen passing). Skips and
- * infrastructure errors are not expectation matters, except a cell expected
- * to be skipped that now runs.
+ * tell a regression from a failure never seen passing, and a flaky cell that
+ * passed last time). Skips and infrastructure errors are not expectation
+ * matters, except a cell expected to be skipped that now runs.
  */
 export function checkExpectations(results: CellResult[], expectations: Expectation[], previous: CellResult[] = [], today = new Date()): Mismatch[] {
   const day = today.toISOString().slice(0, 10);
@@ -82,8 +113,15 @@ export function checkExpectations(results: CellResult[], expectations: Expectati
       out.push({ kind: 'expired', cell: r.id, why: `expectation "${e.reason}" expired on ${e.until}${e.line ? ` (expectations.yaml line ${e.line})` : ''}: fix the cell or renew it` });
       continue;
     }
-    if (e && e.status !== 'flaky' && (r.status === 'pass' || (e.status === 'skip' && r.status === 'fail'))) {
-      out.push({ kind: 'unexpected-pass', cell: r.id, why: `expected to ${e.status} (${e.reason}) but ${r.status === 'pass' ? 'passed' : `failed at ${r.phase}`}: remove or update the expectation` });
+    // flaky hides no regression: a cell that passed last time and failed once now is named (unless known to be flaky)
+    if (r.status === 'flaky' && e?.status !== 'flaky' && before.get(r.id) === 'pass') {
+      out.push({ kind: 'flaky-regression', cell: r.id, why: `passed in the previous run, flaky now: ${r.reason ?? 'failed, then passed'}` });
+      continue;
+    }
+    // a cell expected to fail (or be skipped) that passed, even once (flaky), says the expectation is wrong
+    if (e && e.status !== 'flaky' && (r.status === 'pass' || r.status === 'flaky' || (e.status === 'skip' && r.status === 'fail'))) {
+      const did = r.status === 'pass' ? 'passed' : r.status === 'flaky' ? `was flaky (${r.reason ?? 'failed, then passed'})` : `failed at ${r.phase}`;
+      out.push({ kind: 'unexpected-pass', cell: r.id, why: `expected to ${e.status} (${e.reason}) but ${did}: remove or update the expectation` });
     } else if (e?.class && r.status === 'fail' && classOf(r) !== e.class) {
       out.push({ kind: 'unexpected-class', cell: r.id, why: `fails, but as ${classOf(r) ?? 'no class'} not ${e.class} (${e.reason}): at ${r.phase}: ${r.firstError ?? r.reason ?? 'no error recorded'}` });
     } else if ((!e || e.status === 'flaky') && r.status === 'fail') {
@@ -115,5 +153,5 @@ export function exitCodeFor(mismatches: Mismatch[], results: CellResult[]): numb
 }
 
 export function mismatchLines(ms: Mismatch[]): string[] {
-  return ms.map((m) => `${m.kind.toUpperCase().replace('-', ' ')}: ${m.cell} — ${m.why}`);
+  return ms.map((m) => `${m.kind.toUpperCase().replaceAll('-', ' ')}: ${m.cell} — ${m.why}`);
 }

@@ -52,10 +52,13 @@ function readPrevious(file: string): CellResult[] {
 
 const expectationsFile = (m: Matrix, file: string | undefined) => file ?? path.join(path.dirname(m.file), 'expectations.yaml');
 
+/** The expectations, checked against every cell of the matrix (controls too). */
+const expectationsOf = (m: Matrix, file: string | undefined) => loadExpectations(expectationsFile(m, file), m.cells.map((c) => c.id), path.relative(process.cwd(), m.file) || m.file);
+
 /** Check a run against expectations.yaml; print what does not match; the exit code. */
 function judgeRun(m: Matrix, file: string | undefined, results: CellResult[], previous: CellResult[]): number {
   const f = expectationsFile(m, file);
-  const mismatches = checkExpectations(results, loadExpectations(f), previous);
+  const mismatches = checkExpectations(results, expectationsOf(m, file), previous);
   for (const l of mismatchLines(mismatches)) console.log(l);
   if (mismatches.length) console.log(`${mismatches.length} cell(s) do not match ${path.relative(process.cwd(), f)}`);
   return exitCodeFor(mismatches, results);
@@ -115,6 +118,8 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await shellCell(m, cell);
         return;
       }
+      // a bad expectations.yaml stops the run before it starts, not after hours of it
+      const expectations = expectationsOf(m, o.expectations);
       let cells = resume ? missingCells(m.cells, resume) : filterCells(m.cells, patterns);
       const shard = o.shard ? parseShard(o.shard) : undefined;
       // shards split by the same inputs on every job: only an explicit --previous, never this machine's latest run
@@ -132,7 +137,7 @@ export async function main(argv: string[]): Promise<void> {
       const { run, results } = await runCells(
         {
           matrix: m, cells, reportsDir: reports, jobs, attempts: o.attempts, signal, resume,
-          knownFailure: knownFailures(loadExpectations(expectationsFile(m, o.expectations))),
+          knownFailure: knownFailures(expectations),
           ...(o.runId ? { runId: o.runId } : {}),
           ...(shard ? { shard: { ...shard, cells: cells.map((c) => c.id), of: selection } } : {}),
         },

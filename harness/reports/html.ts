@@ -247,7 +247,8 @@ form.addEventListener('input',apply); form.addEventListener('change',apply); app
 export function renderReport(data: ResultsFile, opts: RenderOptions = {}): string {
   const { run, cells } = data;
   const base = opts.base ?? '';
-  const counts = ['pass', 'fail', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
+  // flaky beside the others: a cell that failed once is never hidden among the passes
+  const counts = ['pass', 'fail', 'flaky', 'skip', 'error'].map((s) => `<span class="st ${s}">${cells.filter((c) => c.status === s).length} ${s}</span>`).join(' ');
   // negative controls are no driver evidence: shown apart from the grid
   const drivers = cells.filter((c) => !isControl(c));
   const profiles = [...new Set(drivers.map((c) => c.profile))];
@@ -281,7 +282,7 @@ table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center}
 <h1>Falco driver compatibility</h1>
 <div class="meta">run ${esc(run.id)} · started ${esc(run.startedAt)} · host ${esc(run.host)} · acceleration ${esc(run.accel)} · kmatrix ${esc(run.kmatrixVersion)} · mirror ${esc(run.mirror)}${run.expiredSuitesAccepted?.length ? ` · expired Release accepted for: ${esc(run.expiredSuitesAccepted.join(', '))}` : ''}</div>
 <p>${counts}</p>
-<p class="meta">A pass means a marker system call issued inside the guest (an <code>openat</code> of a file named with a per-run nonce) was found in the events the driver captured. A failure names the phase it stopped in (fetch → build → boot → load → capture); <em>error</em> is infrastructure, not the driver; <em>skip</em> carries its reason.</p>
+<p class="meta">A pass means a marker system call issued inside the guest (an <code>openat</code> of a file named with a per-run nonce) was found in the events the driver captured. A failure names the phase it stopped in (fetch → build → boot → load → capture); <em>error</em> is infrastructure, not the driver; <em>skip</em> carries its reason; <em>flaky</em> failed at load or capture, then passed when run once more (never evidence; a kernel crash or a deterministic failure is never run again).</p>
 ${opts.history ?? ''}
 ${data.verdicts ? verdictSections(data.verdicts) : ''}
 <h2>Cells</h2>

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { register } from 'node:module';
-import { checkExpectations, exitCodeFor, loadExpectations } from '../../harness/ci/expectations.js';
+import { checkExpectations, exitCodeFor, loadExpectations, mismatchLines } from '../../harness/ci/expectations.js';
 import { loadMatrix } from '../../harness/matrix.js';
 import { mergeShards } from '../../harness/ci/merge.js';
 import { addRun, diffRuns, historyEntry, streak, type History } from '../../harness/reports/history.js';
@@ -103,12 +103,19 @@ describe('nightly CI', () => {
   describe('expectations', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-exp-'));
     const file = path.join(dir, 'expectations.yaml');
+    // the matrix's cells the expectations are checked against
+    const IDS = ['k6.12/kmod@0.1.1dev/host', 'k6.12/kmod@0.1.1dev/locked-down', 'k6.1/kmod@0.23.2/host', 'k6.1/kmod@0.23.2/locked-down', 'k5.10/kmod@0.23.2/host', 'k6.1/ebpf@0.1.1dev/host', 'k6.1/pdig@1/host'];
     writeFileSync(
       file,
-      'expected:\n  - cell: "k6.12/kmod@0.1.1dev/*"\n    reason: fd_is_open undeclared\n  - cell: k6.1/ebpf@0.1.1dev/host\n    reason: mmap fails\n    until: 2026-01-31\n',
+      'expected:\n  - cell: "k6.12/kmod@0.1.1dev/*"\n    reason: fd_is_open undeclared\n    class: build:compiler\n  - cell: k6.1/ebpf@0.1.1dev/host\n    reason: mmap fails\n    class: load:mmap\n    until: 2026-01-31\n',
     );
-    const exp = loadExpectations(file);
+    const exp = loadExpectations(file, IDS);
     const today = new Date('2026-11-28T00:00:00Z');
+    const flaky = (id: string) => result(id, 'flaky', { phase: 'capture', reason: 'failed at capture (killed), then passed: marker seen', runs: [{ status: 'fail', phase: 'capture', reason: 'killed' }, { status: 'pass' }] });
+    const rejects = (text: string, message: RegExp) => {
+      writeFileSync(file, text);
+      assert.throws(() => loadExpectations(file, IDS, 'm.yaml'), (e: Error) => e.name === 'UserError' && message.test(e.message) && !e.message.includes('\n'), 'a one-paragraph UserError naming the lines');
+    };
 
     it('exit code 0 when every cell matches (expected failures, passes, skips)', () => {
       const cells = [result('k6.12/kmod@0.1.1dev/host', 'fail'), result('k6.1/kmod@0.23.2/host', 'pass'), result('k6.1/pdig@1/host', 'skip')];
@@ -134,22 +141,71 @@ describe('nightly CI', () => {
           ['expired', 'k6.1/ebpf@0.1.1dev/host'],
         ],
       );
-      assert.match(ms[3]!.why, /expired on 2026-01-31 \(expectations.yaml line 4\)/);
+      assert.match(ms[3]!.why, /expired on 2026-01-31 \(expectations.yaml line 5\)/);
       assert.equal(exitCodeFor(ms, cells), 1);
       assert.equal(exitCodeFor([], [result('a/kmod@1/host', 'error')]), 3, 'infrastructure errors only: 3');
     });
 
-    it('a bad entry is a one-paragraph error with file and line', () => {
-      writeFileSync(file, 'expected:\n  - cell: a\n    reason: r\n  - cell: b\n');
-      assert.throws(() => loadExpectations(file), (e: Error) => e.name === 'UserError' && /expectations.yaml:4 \(expected.1\): b needs a "reason"/.test(e.message));
+    it('a cell that passed in the previous run and is flaky now is a flaky regression: exit 1, named', () => {
+      const cells = [flaky('k6.1/kmod@0.23.2/host'), flaky('k5.10/kmod@0.23.2/host')];
+      const previous = [result('k6.1/kmod@0.23.2/host', 'pass'), result('k5.10/kmod@0.23.2/host', 'fail')];
+      const ms = checkExpectations(cells, exp, previous, today);
+      assert.deepEqual(ms.map((m) => [m.kind, m.cell]), [['flaky-regression', 'k6.1/kmod@0.23.2/host']], 'flaky after a failure (or with no previous run) is no regression');
+      assert.match(ms[0]!.why, /^passed in the previous run, flaky now: failed at capture \(killed\), then passed/);
+      assert.match(mismatchLines(ms)[0]!, /^FLAKY REGRESSION: k6\.1\/kmod@0\.23\.2\/host — passed in the previous run, flaky now/);
+      assert.equal(exitCodeFor(ms, cells), 1);
+      assert.deepEqual(checkExpectations(cells, exp, [], today), [], 'no previous run: no regression');
+      // known to be flaky: listed, no mismatch
+      const known = [{ cell: 'k6.1/kmod@0.23.2/host', status: 'flaky' as const, reason: 'the consumer dies now and then' }];
+      assert.deepEqual(checkExpectations([cells[0]!], known, previous, today), []);
     });
 
-    it('the committed expectations.yaml loads and names cells of the default matrix', () => {
-      const committed = loadExpectations('expectations.yaml');
+    it('a cell expected to fail that is flaky (it passed once) is an unexpected pass', () => {
+      const ms = checkExpectations([flaky('k6.12/kmod@0.1.1dev/host')], exp, [], today);
+      assert.deepEqual(ms.map((m) => m.kind), ['unexpected-pass']);
+      assert.match(ms[0]!.why, /expected to fail \(fd_is_open undeclared\) but was flaky \(failed at capture/);
+    });
+
+    it('a bad entry is a one-paragraph error with file and line', () => {
+      rejects('expected:\n  - cell: a\n    reason: r\n    class: build:compiler\n  - cell: b\n', /expectations.yaml:5 \(expected.1\): b needs a "reason"/);
+    });
+
+    it('a failure without its class is an error naming the line', () => {
+      rejects(
+        'expected:\n  - cell: k6.1/kmod@0.23.2/host\n    reason: r\n    class: load:signature\n  - cell: k5.10/kmod@0.23.2/host\n    reason: no class\n',
+        /expectations.yaml:5 \(expected.1\): k5\.10\/kmod@0\.23\.2\/host is expected to fail but names no "class"/,
+      );
+      // a skip or a flaky entry needs none
+      writeFileSync(file, 'expected:\n  - cell: k6.1/pdig@1/host\n    reason: r\n    status: skip\n  - cell: k5.10/kmod@0.23.2/host\n    reason: r\n    status: flaky\n');
+      assert.equal(loadExpectations(file, IDS).length, 2);
+    });
+
+    it('an entry that matches no cell of the matrix is an error naming its line', () => {
+      rejects(
+        'expected:\n  - cell: k6.1/kmod@0.23.2/host\n    reason: r\n    class: load:signature\n  - cell: "k9.9/*/*"\n    reason: gone\n    class: build:compiler\n',
+        /expectations.yaml:5 \(expected.1\): k9\.9\/\*\/\* matches no cell of m\.yaml/,
+      );
+    });
+
+    it('two entries that some cell matches both are an error naming both lines and the cell', () => {
+      // the 6.12 locked-down cell: a build failure (the build comes first) and the signature refusal
+      rejects(
+        'expected:\n  - cell: "*/kmod@*/locked-down"\n    reason: sig_enforce\n    class: load:signature\n  - cell: "k6.12/kmod@0.1.1dev/*"\n    reason: fd_is_open\n    class: build:compiler\n',
+        /expectations.yaml:2 \(expected.0\) \(\*\/kmod@\*\/locked-down\) and line 5 \(expected.1: k6\.12\/kmod@0\.1\.1dev\/\*\) overlap: both match k6\.12\/kmod@0\.1\.1dev\/locked-down of m\.yaml/,
+      );
+      // made disjoint, both load
+      writeFileSync(file, 'expected:\n  - cell: "*/kmod@0.23.2/locked-down"\n    reason: sig_enforce\n    class: load:signature\n  - cell: "k6.12/kmod@0.1.1dev/*"\n    reason: fd_is_open\n    class: build:compiler\n');
+      assert.equal(loadExpectations(file, IDS).length, 2);
+    });
+
+    it('the committed expectations.yaml loads against the committed matrix.yaml: every failure classed, each entry matching cells, none overlapping', () => {
+      const m = loadMatrix('matrix.yaml');
+      const ids = m.cells.map((c) => c.id);
+      const committed = loadExpectations('expectations.yaml', ids, 'matrix.yaml');
       assert.ok(committed.length > 0);
-      const ids = loadMatrix('matrix.yaml').cells.map((c) => c.id);
+      for (const e of committed) if (e.status === 'fail') assert.ok(e.class, e.cell);
       const fake = ids.map((id) => result(id, 'fail'));
-      const matched = fake.length - checkExpectations(fake, committed).filter((m) => m.kind !== 'expired').length;
+      const matched = fake.length - checkExpectations(fake, committed).filter((x) => x.kind !== 'expired').length;
       assert.ok(matched > 0, 'some default cells are expected to fail');
     });
   });
@@ -205,7 +261,7 @@ describe('nightly CI', () => {
     assert.equal(etaSeconds(p, 50_000), 150, 'done went twice as fast as expected');
     assert.equal(etaSeconds({ ...p, expectedDone: 0 }, 50_000), undefined);
     const s = summaryBlock(p, 50_000).split('\n');
-    assert.equal(s[0], '4/10 done · 3 pass · 1 fail · 0 skip · 0 error · 50s elapsed · ETA 2m30s');
+    assert.equal(s[0], '4/10 done · 3 pass · 1 fail · 0 flaky · 0 skip · 0 error · 50s elapsed · ETA 2m30s');
     assert.equal(s[1], '  k/kmod@1/host  boot… 50s');
   });
 

@@ -41,6 +41,23 @@ describe('cli', () => {
     assert.match(r.stderr, new RegExp(`${file}:5: `));
   });
 
+  it('a bad expectations.yaml stops `run` before it starts: one paragraph naming the lines, exit code 2', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-cli-'));
+    const file = path.join(dir, 'expectations.yaml');
+    writeFileSync(file, 'expected:\n  - cell: "*/kmod@*/locked-down"\n    reason: sig_enforce\n    class: load:signature\n  - cell: "debian-6.1-amd64/kmod@0.23.2/*"\n    reason: overlaps\n    class: load:other\n  - cell: "debian-9.9-amd64/*/*"\n    reason: no such kernel\n    class: build:compiler\n');
+    // (a cell matching nothing: were the expectations read later, the error would be that one)
+    const r = await kmatrix(['run', '--expectations', file, '--cell', 'nothing/kmod@0/host']);
+    assert.equal(r.exitCode, 2);
+    oneParagraph(r.stderr);
+    assert.match(r.stderr, new RegExp(`${file}:8 \\(expected\\.2\\): debian-9\\.9-amd64/\\*/\\* matches no cell of matrix\\.yaml`));
+    assert.match(r.stderr, new RegExp(`${file}:2 \\(expected\\.0\\) \\(\\*/kmod@\\*/locked-down\\) and line 5 \\(expected\\.1: debian-6\\.1-amd64/kmod@0\\.23\\.2/\\*\\) overlap: both match debian-6\\.1-amd64/kmod@0\\.23\\.2/locked-down`));
+    writeFileSync(file, 'expected:\n  - cell: "*/kmod@*/locked-down"\n    reason: sig_enforce\n');
+    const noClass = await kmatrix(['run', '--expectations', file, '--cell', 'nothing/kmod@0/host']);
+    assert.equal(noClass.exitCode, 2);
+    oneParagraph(noClass.stderr);
+    assert.match(noClass.stderr, /expectations\.yaml:2 \(expected\.0\): \*\/kmod@\*\/locked-down is expected to fail but names no "class"/);
+  });
+
   it('report on a directory without results says what to do', async () => {
     const r = await kmatrix(['report', mkdtempSync(path.join(tmpdir(), 'kmatrix-empty-'))]);
     assert.equal(r.exitCode, 2);

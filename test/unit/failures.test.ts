@@ -17,6 +17,7 @@ import { GuestReader, judge, verifierReason } from '../../harness/guest.js';
 import { diffRuns, historyEntry, historySection, type History } from '../../harness/reports/history.js';
 import { renderReport } from '../../harness/reports/html.js';
 import { renderJUnit } from '../../harness/reports/junit.js';
+import { loadMatrix } from '../../harness/matrix.js';
 import { mochawesomeData } from '../../harness/reports/mochawesome.js';
 import type { ResultsFile } from '../../harness/results.js';
 import type { CellResult, FailureClass, RunInfo } from '../../harness/types.js';
@@ -237,12 +238,13 @@ describe('failure classes', () => {
   describe('expectations with a class', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-cls-'));
     const file = path.join(dir, 'expectations.yaml');
+    const IDS = ['k6.12/modern-ebpf@10.2.0/host', 'k6.12/modern-ebpf@10.2.0/ptrace-only', 'k6.12/kmod@10.2.0/host', 'a'];
     const verifierFailure = (id: string) =>
       cell(id, 'fail', { phase: 'load', reason: 'the consumer exited (code 13) without capturing', firstError: "libbpf: prog 'signal_deliver': failed to load: -13 — R9 invalid mem access 'scalar'" });
 
     it('a cell failing as the expected class matches; as another, it is a mismatch naming both', () => {
-      writeFileSync(file, 'expected:\n  - cell: "k6.12/modern-ebpf@*/*"\n    reason: the verifier rejects signal_deliver\n    class: load:verifier\n  - cell: "k6.12/kmod@*/*"\n    reason: no class given\n');
-      const exp = loadExpectations(file);
+      writeFileSync(file, 'expected:\n  - cell: "k6.12/modern-ebpf@*/*"\n    reason: the verifier rejects signal_deliver\n    class: load:verifier\n  - cell: "k6.12/kmod@*/*"\n    reason: fd_is_open undeclared\n    class: build:compiler\n');
+      const exp = loadExpectations(file, IDS);
       assert.equal(exp[0]!.class, 'load:verifier');
       const ok = verifierFailure('k6.12/modern-ebpf@10.2.0/host');
       // the same cell failing another way: the ring buffer refused for the capability (ptrace-only's line)
@@ -256,20 +258,20 @@ describe('failure classes', () => {
 
     it('a result written before classes is classed from its first error', () => {
       writeFileSync(file, 'expected:\n  - cell: "k6.12/modern-ebpf@*/*"\n    reason: r\n    class: load:mmap\n');
-      const ms = checkExpectations([verifierFailure('k6.12/modern-ebpf@10.2.0/host')], loadExpectations(file));
+      const ms = checkExpectations([verifierFailure('k6.12/modern-ebpf@10.2.0/host')], loadExpectations(file, IDS));
       assert.deepEqual(ms.map((m) => m.kind), ['unexpected-class']);
       assert.match(ms[0]!.why, /as load:verifier not load:mmap/);
     });
 
     it('an unknown class, or a class on a skip, is a one-paragraph error with file and line', () => {
       writeFileSync(file, 'expected:\n  - cell: a\n    reason: r\n    class: load:verifer\n');
-      assert.throws(() => loadExpectations(file), (e: Error) => e.name === 'UserError' && /expectations.yaml:2 \(expected.0\): class must be one of .*load:verifier.* not load:verifer/.test(e.message));
+      assert.throws(() => loadExpectations(file, IDS), (e: Error) => e.name === 'UserError' && /expectations.yaml:2 \(expected.0\): class must be one of .*load:verifier.* not load:verifer/.test(e.message));
       writeFileSync(file, 'expected:\n  - cell: a\n    reason: r\n    status: skip\n    class: load:verifier\n');
-      assert.throws(() => loadExpectations(file), (e: Error) => e.name === 'UserError' && /a class is for a failure/.test(e.message));
+      assert.throws(() => loadExpectations(file, IDS), (e: Error) => e.name === 'UserError' && /a class is for a failure/.test(e.message));
     });
 
     it('the committed expectations.yaml gives classes, each of the vocabulary', () => {
-      const committed = loadExpectations('expectations.yaml');
+      const committed = loadExpectations('expectations.yaml', loadMatrix('matrix.yaml').cells.map((c) => c.id));
       const classed = committed.filter((e) => e.class);
       assert.ok(classed.length >= 3, 'some expectations name their class');
       assert.ok(classed.some((e) => e.cell.startsWith('debian-6.12-') && e.cell.includes('modern-ebpf') && e.class === 'load:verifier'));

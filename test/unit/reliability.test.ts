@@ -9,7 +9,10 @@ import { prunePlan } from '../../harness/cache/usage.js';
 import { UserError } from '../../harness/errors.js';
 import { processStart, reapLeftovers, writePidFile } from '../../harness/leftovers.js';
 import { readResultLines, resumeState } from '../../harness/results.js';
+import { DETERMINISTIC_CLASSES, FAILURE_CLASS_NAMES, classify, isKernelCrash, mayBeIntermittent } from '../../harness/failures.js';
+import { flakyOrNot } from '../../harness/run.js';
 import { autoJobs } from '../../harness/scheduler.js';
+import type { CellResult, FailureClass, Phase } from '../../harness/types.js';
 
 const tmp = (p: string) => mkdtempSync(path.join(tmpdir(), `kmatrix-${p}-`));
 const cell = (id: string, status = 'pass') => ({ id, status, kernel: { id: 'k', arch: 'amd64', machine: 'q35' }, driver: { id: 'kmod', source: 's' }, profile: 'host', durations: {}, logs: {}, attempts: 1 });
@@ -77,5 +80,82 @@ describe('reliability', () => {
     assert.equal(autoJobs(q35, 8, 4_000), 2, 'memory: 1 GiB guest + QEMU and a build per slot');
     assert.equal(autoJobs(q35, 8, 500), 1);
     assert.equal(autoJobs(q35.slice(0, 1), 8, 64_000), 1, 'no more slots than cells');
+  });
+
+  describe('run once more, or not: a failure that may be intermittent is, a deterministic one or a kernel crash never', () => {
+    // as runCell finalizes a result: its class from classify()
+    const failed = (phase: Phase, reason: string, firstError: string, extra: Partial<CellResult> = {}): CellResult => {
+      const r = { ...cell('k6.1/kmod@1/host', 'fail'), phase, reason, firstError, ...extra } as CellResult;
+      return { ...r, class: classify(r)! };
+    };
+    const oops = failed('load', 'kernel Oops while loading the driver', 'BUG: kernel NULL pointer dereference, address: 0000000000000000', { oops: 'BUG: kernel NULL pointer dereference\nRIP: kmatrix_fault_init+0x5/0x10 [scap]' });
+
+    it('a kernel Oops, BUG, panic or WARNING (its class, or an oops excerpt) is never run again', () => {
+      assert.equal(oops.class, 'kernel:oops');
+      assert.equal(mayBeIntermittent(oops), false);
+      assert.equal(mayBeIntermittent(failed('capture', 'kernel WARNING while capturing', 'WARNING: CPU: 0 PID: 1 at kernel/x.c:1')), false);
+      assert.equal(mayBeIntermittent(failed('load', 'kernel crashed while loading the module', 'Kernel panic - not syncing: Fatal exception')), false);
+      // an oops excerpt kept with another reason (a result of another shape) is a crash too
+      const excerpt = failed('capture', 'the consumer was killed by signal SIGSEGV', '', { oops: 'Oops: 0000 [#1] SMP' });
+      assert.equal(excerpt.class, 'capture:consumer-died');
+      assert.equal(isKernelCrash(excerpt), true);
+      assert.equal(mayBeIntermittent(excerpt), false);
+    });
+
+    it('a kernel crash is never flaky: the first run\'s failure stands, whatever came after', () => {
+      const after = { ...cell('k6.1/kmod@1/host', 'pass'), reason: 'marker seen' } as CellResult;
+      const r = flakyOrNot(oops, after);
+      assert.equal(r.status, 'fail');
+      assert.equal(r.class, 'kernel:oops');
+      assert.equal(r.oops, oops.oops);
+      // an ordinary failure that passes the second time is flaky (the rule above is not everything's)
+      assert.equal(flakyOrNot(failed('capture', 'the consumer was killed by signal SIGBUS', ''), after).status, 'flaky');
+    });
+
+    it('deterministic classes are run once: the build, the verifier, BTF, a map type, a signature, vermagic, the API', () => {
+      const once: [Phase, string, string, FailureClass][] = [
+        ['build', 'the kernel module did not build', "/build/main.c:1:2: error: implicit declaration of function 'fd_is_open'", 'build:compiler'],
+        ['build', 'the eBPF probe did not build', '/build/bpf/quirks.h:16:2: error: Kernel version must be >= 4.14 with eBPF enabled', 'build:kernel-version-check'],
+        ['build', 'the eBPF probe did not build', 'make exited 0 but built no bpf/probe.o', 'build:no-artifact'],
+        ['load', 'the consumer exited (code 13) without capturing', "libbpf: prog 'signal_deliver': failed to load: -13 — R9 invalid mem access 'scalar'", 'load:verifier'],
+        ['load', 'the consumer exited (code 7) without capturing', 'libbpf: prog too large: program is too large (1000001 insns)', 'load:verifier-limit'],
+        ['load', 'the consumer exited (code 22) without capturing', 'libbpf: failed to find valid kernel BTF', 'load:btf'],
+        ['load', 'the consumer exited (code 95) without capturing', 'libpman: ring buffer map type is not supported (errno: 22 | message: Invalid argument)', 'load:unsupported-map'],
+        ['load', 'insmod failed (exit 1)', "insmod: can't insert '/kmatrix/scap.ko': Key was rejected by service", 'load:signature'],
+        ['load', 'insmod failed (exit 1)', "insmod: can't insert '/kmatrix/scap.ko': Invalid module format", 'load:vermagic'],
+        ['load', 'the consumer exited (code 1) without capturing', 'Driver supports API version 1.0.0, but running version needs 8.0.0', 'load:api-mismatch'],
+      ];
+      for (const [phase, reason, first, cls] of once) {
+        const r = failed(phase, reason, first);
+        assert.equal(r.class, cls, first);
+        assert.ok(DETERMINISTIC_CLASSES.has(cls), cls);
+        assert.equal(mayBeIntermittent(r), false, `${cls} is run once`);
+        // a result without its class (written before classes) is classed the same way
+        assert.equal(mayBeIntermittent({ ...r, class: undefined }), false, `${cls}, computed`);
+      }
+      for (const c of FAILURE_CLASS_NAMES.filter((k) => k.startsWith('build:'))) assert.ok(DETERMINISTIC_CLASSES.has(c), `every build class: ${c}`);
+    });
+
+    it('other load and capture failures are run once more (they may be intermittent); passes, skips and errors are not', () => {
+      const again: [Phase, string, string, FailureClass][] = [
+        ['load', 'no answer from insmod', '', 'load:timeout'],
+        ['load', 'the consumer exited (code 1) without capturing', 'unable to mmap the perf-buffer for cpu 0: Cannot allocate memory', 'load:mmap'],
+        ['load', 'insmod failed (exit 1)', "insmod: can't insert '/kmatrix/scap.ko': Operation not permitted", 'load:permission'],
+        ['load', 'the consumer exited (code 1) without capturing', 'Unable to load the BPF probe', 'load:other'],
+        ['capture', 'the consumer was killed by signal SIGBUS', '', 'capture:consumer-died'],
+        ['capture', 'the battery has 0 call(s) wrong and 19 missing', 'battery: mkdirat #1: no event', 'capture:missing-events'],
+        ['capture', 'the consumer could not parse events', 'corrupted filler for event type 293 (added 19 args, should have added 20)', 'capture:corrupt-event'],
+        ['capture', 'marker not found in 12 events', '', 'capture:no-marker'],
+      ];
+      for (const [phase, reason, first, cls] of again) {
+        const r = failed(phase, reason, first);
+        assert.equal(r.class, cls, reason);
+        assert.ok(!DETERMINISTIC_CLASSES.has(cls));
+        assert.equal(mayBeIntermittent(r), true, `${cls} is run once more`);
+      }
+      assert.equal(mayBeIntermittent(cell('a') as CellResult), false);
+      assert.equal(mayBeIntermittent({ ...cell('a', 'skip'), reason: 'no engine' } as CellResult), false);
+      assert.equal(mayBeIntermittent({ ...cell('a', 'error'), phase: 'load', reason: 'QEMU was ended from outside (signal SIGKILL) during load' } as CellResult), false, 'an infrastructure error is retried, not run once more');
+    });
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { compareVersions, overheadText, renderReport } from '../../harness/reports/html.js';
 import { renderJUnit } from '../../harness/reports/junit.js';
-import { resultLine } from '../../harness/ui.js';
+import { resultLine, terminalUi } from '../../harness/ui.js';
 import type { CellResult } from '../../harness/types.js';
 
 function cell(kernel: string, version: string, status: CellResult['status'], extra: Partial<CellResult> = {}): CellResult {
@@ -84,5 +84,26 @@ describe('report', () => {
     assert.match(xml, /<error message="boot: timeout" type="infra:other"\/>/);
     assert.match(xml, /<skipped message="no source"\/>/);
     assert.match(xml, /name="d\/kmod@0.23.2\/host" time="3.5"><\/testcase>/);
+  });
+
+  describe('flaky cells are counted beside pass, fail, skip and error', () => {
+    const flaky = (k: string) => cell(k, '6.1.1', 'flaky', { reason: 'failed at capture (killed), then passed: marker seen', runs: [{ status: 'fail', phase: 'capture', reason: 'killed' }, { status: 'pass' }] });
+    const cells = [cell('k1', '6.1.1', 'pass'), cell('k2', '6.1.1', 'fail', { phase: 'load' }), flaky('k3'), flaky('k4'), cell('k5', '6.1.1', 'skip'), cell('k6', '6.1.1', 'error', { phase: 'boot' })];
+
+    it("the report's header", () => {
+      const html = renderReport({ run, cells });
+      const header = /<p>(<span class="st [^"]+">[^<]*<\/span> ?)+<\/p>/.exec(html)?.[0] ?? '';
+      assert.equal(header, '<p><span class="st pass">1 pass</span> <span class="st fail">1 fail</span> <span class="st flaky">2 flaky</span> <span class="st skip">1 skip</span> <span class="st error">1 error</span></p>');
+      assert.match(renderReport({ run, cells: [cell('k1', '6.1.1', 'pass')] }), /<span class="st flaky">0 flaky<\/span>/, 'none: still counted');
+    });
+
+    it("the CLI's closing summary", async () => {
+      let text = '';
+      const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
+      const ui = terminalUi({ out });
+      await ui({ type: 'run-start', run: { ...run, id: 'r1' }, cells: cells.map((c) => c.id), resume: false });
+      await ui({ type: 'run-end', run: { ...run, id: 'r1' }, results: cells });
+      assert.match(text, /run r1 done: 1 pass, 1 fail, 2 flaky, 1 skip, 1 error in \d/);
+    });
   });
 });
