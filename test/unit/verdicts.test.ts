@@ -214,11 +214,14 @@ describe('verdicts', () => {
       assert.match(one.why, /only one kernel version \(6\.1\).*1 skipped\/errored\/flaky cell\(s\): headers missing/);
     });
 
-    it('kmod-needs-module-loading', () => {
+    it('kmod-needs-module-loading: supported only by a refusal of the environment (load:signature, load:permission)', () => {
       const refused = fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down');
       const ok = claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass'), refused]);
-      assert.equal(ok.verdict, 'supported');
-      assert.match(ok.why, /Key was rejected by service/);
+      assert.equal(ok.verdict, 'supported', ok.why);
+      assert.match(ok.why, /on k6\.1 \(load:signature\): Key was rejected by service/);
+      assert.deepEqual(ok.cells, ['k6.1/kmod@0.23.2/locked-down']);
+      const eperm = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'insmod: Operation not permitted', 'locked-down')]);
+      assert.equal(eperm.verdict, 'supported', eperm.why);
       assert.equal(claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass', 'locked-down')]).verdict, 'contradicted');
       assert.deepEqual(claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass')]), {
         id: 'kmod-needs-module-loading',
@@ -228,35 +231,90 @@ describe('verdicts', () => {
         cells: [],
       });
       // The same load failure on the host is the module's bug, not the environment refusing it.
-      const twin = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'Unknown symbol'), fail('k6.1', 'kmod', 'load', 'Unknown symbol', 'locked-down')]);
-      assert.equal(twin.verdict, 'untested');
+      const twin = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'Operation not permitted'), fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'locked-down')]);
+      assert.equal(twin.verdict, 'untested', twin.why);
     });
 
-    it('ebpf-min-4.14', () => {
+    it('kmod-needs-module-loading: another class, a flaky, errored or mispaired refusal is no evidence, and the why names them', () => {
+      const wrongClass = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'scap: disagrees about version of symbol module_layout', 'locked-down'), fail('k6.12', 'kmod', 'build', "error: 'x' undeclared", 'locked-down')]);
+      assert.equal(wrongClass.verdict, 'untested');
+      assert.match(wrongClass.why, /^no locked-down kmod cell was refused with load:signature or load:permission: k6\.1\/kmod@0\.23\.2\/locked-down \(load:vermagic: .*\); k6\.12\/kmod@0\.23\.2\/locked-down \(build:compiler: /);
+      const flaky = cell('k6.1', 'kmod', 'flaky', 'locked-down', { phase: 'load', firstError: 'Key was rejected by service', class: 'load:signature' });
+      const errored = cell('k6.12', 'kmod', 'error', 'locked-down', { phase: 'load', reason: 'Key was rejected by service' });
+      const mispaired = fail('k5.10', 'kmod', 'load', 'Key was rejected by service', 'locked-down', { class: 'pairing:schema-mismatch' as CellResult['class'], reason: 'driver schema 2.0.0, consumer wants 3.0.0' });
+      const none = claim('kmod-needs-module-loading', [flaky, errored, mispaired]);
+      assert.equal(none.verdict, 'untested', none.why);
+      assert.match(none.why, /3 skipped\/errored\/flaky\/mispaired cell\(s\)/);
+      // the same cells with a real refusal beside them: only it is counted
+      const withOne = claim('kmod-needs-module-loading', [flaky, errored, mispaired, fail('k6.1', 'kmod', 'load', 'Required key not available', 'locked-down', { source: '0.20.0' })]);
+      assert.equal(withOne.verdict, 'supported');
+      assert.deepEqual(withOne.cells, ['k6.1/kmod@0.20.0/locked-down']);
+      // a mispaired pass is no evidence of the module loading either
+      assert.equal(claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass', 'locked-down', { class: 'pairing:schema-mismatch' as CellResult['class'] })]).verdict, 'untested');
+    });
+
+    it('ebpf-min-4.14: supported only by the probe refusing the old kernel as such, and a pass at or above 4.14', () => {
       const below = fail('k4.9', 'ebpf', 'build', 'Kernel version must be >= 4.14 with eBPF enabled');
       const ok = claim('ebpf-min-4.14', [below, cell('k6.1', 'ebpf', 'pass')]);
-      assert.equal(ok.verdict, 'supported');
+      assert.equal(ok.verdict, 'supported', ok.why);
+      assert.match(ok.why, /k4\.9 \(build:kernel-version-check\) and passes on k6\.1/);
       assert.deepEqual(ok.cells, ['k4.9/ebpf@0.23.2/host', 'k6.1/ebpf@0.23.2/host']);
+      const map = claim('ebpf-min-4.14', [fail('k4.9', 'ebpf', 'load', 'ring buffer map type is not supported'), cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(map.verdict, 'supported', 'a kernel lacking the map type the probe needs');
+      // contradicted: a pass below 4.14, or the probe refusing a kernel at or above it as too old
       assert.equal(claim('ebpf-min-4.14', [cell('k4.9', 'ebpf', 'pass'), cell('k6.1', 'ebpf', 'pass')]).verdict, 'contradicted');
-      assert.equal(claim('ebpf-min-4.14', [below, fail('k6.1', 'ebpf', 'capture', 'mmap'), skip('k6.12', 'ebpf', 'x')]).verdict, 'contradicted');
+      const high = claim('ebpf-min-4.14', [below, fail('k6.1', 'ebpf', 'build', 'Kernel version must be >= 4.14 with eBPF enabled')]);
+      assert.equal(high.verdict, 'contradicted');
+      assert.deepEqual(high.cells, ['k6.1/ebpf@0.23.2/host']);
+      // a failure at or above 4.14 for another reason says nothing of the minimum
+      const other = claim('ebpf-min-4.14', [below, fail('k6.1', 'ebpf', 'capture', 'unable to mmap the perf-buffer'), skip('k6.12', 'ebpf', 'x')]);
+      assert.equal(other.verdict, 'untested');
+      assert.match(other.why, /refuses kernels below 4\.14 \(k4\.9\) but passes on no kernel ≥ 4\.14/);
       const noLow = claim('ebpf-min-4.14', [cell('k6.1', 'ebpf', 'pass'), cell('k6.12', 'ebpf', 'pass')]);
       assert.equal(noLow.verdict, 'untested');
       assert.equal(noLow.why, 'no kernel below 4.14 in the matrix: the lower bound cannot be checked');
       const lowSkipped = claim('ebpf-min-4.14', [error('k4.9', 'ebpf', 'boot timeout'), cell('k6.1', 'ebpf', 'pass')]);
       assert.equal(lowSkipped.verdict, 'untested');
-      assert.match(lowSkipped.why, /no evidence below 4\.14: k4\.9 \(1 skipped\/errored\/flaky cell\(s\): boot timeout\)/);
+      assert.match(lowSkipped.why, /no evidence below 4\.14 \(1 skipped\/errored\/flaky cell\(s\): boot timeout\)/);
     });
 
-    it('ebpf-no-module-loading', () => {
+    it('ebpf-min-4.14: a compiler error, a flaky or mispaired cell below 4.14 is not the bound', () => {
+      const compiler = claim('ebpf-min-4.14', [fail('k4.9', 'ebpf', 'build', "error: implicit declaration of function 'bpf_probe_read_str'"), cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(compiler.verdict, 'untested', compiler.why);
+      assert.match(compiler.why, /^no host ebpf cell below 4\.14 failed with build:kernel-version-check or load:unsupported-map: k4\.9\/ebpf@0\.23\.2\/host \(build:compiler: /);
+      const flaky = cell('k4.9', 'ebpf', 'flaky', 'host', { phase: 'load', class: 'load:unsupported-map' });
+      const mispaired = fail('k4.9', 'ebpf', 'build', 'Kernel version must be >= 4.14 with eBPF enabled', 'host', { source: '0.1.1dev', class: 'pairing:schema-mismatch' as CellResult['class'] });
+      assert.equal(claim('ebpf-min-4.14', [flaky, mispaired, cell('k6.1', 'ebpf', 'pass')]).verdict, 'untested');
+      // a mispaired pass below 4.14 contradicts nothing
+      assert.equal(claim('ebpf-min-4.14', [cell('k4.9', 'ebpf', 'pass', 'host', { class: 'pairing:schema-mismatch' as CellResult['class'] }), cell('k6.1', 'ebpf', 'pass')]).verdict, 'untested');
+    });
+
+    it('ebpf-no-module-loading: the probe passes, or is refused too, where the environment refused the module', () => {
       const refused = fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down');
       const ok = claim('ebpf-no-module-loading', [refused, cell('k6.1', 'ebpf', 'pass', 'locked-down')]);
-      assert.equal(ok.verdict, 'supported');
+      assert.equal(ok.verdict, 'supported', ok.why);
       assert.deepEqual(ok.cells, ['k6.1/ebpf@0.23.2/locked-down', 'k6.1/kmod@0.23.2/locked-down']);
+      assert.match(ok.why, /refused the kernel module \(load:signature: Key was rejected by service\) while the eBPF probe passed/);
       const bad = claim('ebpf-no-module-loading', [refused, fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'locked-down'), skip('k6.12', 'ebpf', 'x', 'locked-down')]);
-      assert.equal(bad.verdict, 'contradicted');
+      assert.equal(bad.verdict, 'contradicted', bad.why);
+      assert.deepEqual(bad.cells, ['k6.1/ebpf@0.23.2/locked-down', 'k6.1/kmod@0.23.2/locked-down']);
       // ebpf passes but kmod was not refused there: no comparison, no verdict.
       assert.equal(claim('ebpf-no-module-loading', [cell('k6.1', 'ebpf', 'pass', 'locked-down'), cell('k6.1', 'kmod', 'pass', 'locked-down')]).verdict, 'untested');
       assert.equal(claim('ebpf-no-module-loading', []).why, 'no locked-down ebpf cell ran');
+    });
+
+    it('ebpf-no-module-loading: the probe failing for its own reason, or the module failing for another, is no evidence', () => {
+      const refused = fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down');
+      const verifier = claim('ebpf-no-module-loading', [refused, fail('k6.1', 'ebpf', 'load', 'BPF program load failed — R1 invalid mem access', 'locked-down')]);
+      assert.equal(verifier.verdict, 'untested', verifier.why);
+      assert.match(verifier.why, /other failures are not about it: k6\.1\/ebpf@0\.23\.2\/locked-down \(load:verifier: /);
+      const vermagic = claim('ebpf-no-module-loading', [fail('k6.1', 'kmod', 'load', 'Invalid module format', 'locked-down'), cell('k6.1', 'ebpf', 'pass', 'locked-down')]);
+      assert.equal(vermagic.verdict, 'untested', vermagic.why);
+      assert.match(vermagic.why, /k6\.1\/kmod@0\.23\.2\/locked-down \(load:vermagic: /);
+      const flaky = cell('k6.1', 'ebpf', 'flaky', 'locked-down');
+      assert.equal(claim('ebpf-no-module-loading', [refused, flaky]).verdict, 'untested');
+      const mispaired = cell('k6.1', 'ebpf', 'pass', 'locked-down', { class: 'pairing:schema-mismatch' as CellResult['class'] });
+      assert.equal(claim('ebpf-no-module-loading', [refused, mispaired]).verdict, 'untested');
     });
 
     it('ebpf-not-every-system', () => {
@@ -269,17 +327,25 @@ describe('verdicts', () => {
       assert.match(noArm.why, /ARM/);
     });
 
-    it('pdig-userspace-ptrace', () => {
+    it('pdig-userspace-ptrace: pdig passes where the profile refused the module and the eBPF probe (load:permission)', () => {
       const kernelDriversRefused = [
         fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'ptrace-only'),
         fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only'),
         skip('k6.1', 'modern-ebpf', 'no consumer', 'ptrace-only'),
       ];
       const ok = claim('pdig-userspace-ptrace', [cell('k6.1', 'pdig', 'pass', 'ptrace-only', { source: '0.6.0' }), ...kernelDriversRefused]);
-      assert.equal(ok.verdict, 'supported');
+      assert.equal(ok.verdict, 'supported', ok.why);
       assert.deepEqual(ok.cells, ['k6.1/pdig@0.6.0/ptrace-only', 'k6.1/kmod@0.23.2/ptrace-only', 'k6.1/ebpf@0.23.2/ptrace-only']);
-      const bad = claim('pdig-userspace-ptrace', [fail('k6.1', 'pdig', 'capture', 'no events', 'ptrace-only'), error('k6.12', 'pdig', 'boot timeout', 'ptrace-only')]);
-      assert.equal(bad.verdict, 'contradicted');
+      assert.match(ok.why, /\(load:permission\)$/);
+      // pdig refused under ptrace-only: it needs more than CAP_SYS_PTRACE
+      const bad = claim('pdig-userspace-ptrace', [fail('k6.1', 'pdig', 'load', 'ptrace: Operation not permitted', 'ptrace-only'), error('k6.12', 'pdig', 'boot timeout', 'ptrace-only')]);
+      assert.equal(bad.verdict, 'contradicted', bad.why);
+      assert.deepEqual(bad.cells, ['k6.1/pdig@0.23.2/ptrace-only']);
+      const twin = claim('pdig-userspace-ptrace', [cell('k6.1', 'pdig', 'pass'), fail('k6.1', 'pdig', 'capture', 'no events', 'ptrace-only')]);
+      assert.equal(twin.verdict, 'contradicted', 'passes as root, fails with only CAP_SYS_PTRACE');
+      // pdig failing under ptrace-only as it does as root: its own bug, not the profile's
+      const own = claim('pdig-userspace-ptrace', [fail('k6.1', 'pdig', 'capture', 'no events'), fail('k6.1', 'pdig', 'capture', 'no events', 'ptrace-only')]);
+      assert.equal(own.verdict, 'untested', own.why);
       // The module loaded under ptrace-only: pdig passing proves nothing about "only pdig works".
       const loaded = claim('pdig-userspace-ptrace', [cell('k6.1', 'pdig', 'pass', 'ptrace-only'), cell('k6.1', 'kmod', 'pass', 'ptrace-only'), kernelDriversRefused[1]!]);
       assert.equal(loaded.verdict, 'untested');
@@ -287,6 +353,27 @@ describe('verdicts', () => {
       assert.equal(skipped.verdict, 'untested');
       assert.match(skipped.why, /1 skipped\/errored\/flaky cell\(s\): pdig source not available/);
       assert.deepEqual(skipped.cells, ['k6.1/pdig@0.23.2/ptrace-only'], 'the skipped cell is named, as no evidence');
+    });
+
+    it("pdig-userspace-ptrace: the legacy probe's load:other counts only where it passes as root; other classes, flaky and mispaired cells never", () => {
+      const pdig = cell('k6.1', 'pdig', 'pass', 'ptrace-only', { source: 'p' });
+      const kmod = fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'ptrace-only');
+      const bpfOther = fail('k6.1', 'ebpf', 'load', 'Unable to load the BPF probe', 'ptrace-only');
+      const alone = claim('pdig-userspace-ptrace', [pdig, kmod, bpfOther]);
+      assert.equal(alone.verdict, 'untested', "libscap's words alone do not say the profile refused it");
+      assert.match(alone.why, /other failures are not about it: k6\.1\/ebpf@0\.23\.2\/ptrace-only \(load:other: Unable to load the BPF probe\)/);
+      const withTwin = claim('pdig-userspace-ptrace', [pdig, kmod, bpfOther, cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(withTwin.verdict, 'supported', withTwin.why);
+      assert.match(withTwin.why, /load:permission, load:other/);
+      // a flaky host twin is no evidence that the probe works as root
+      assert.equal(claim('pdig-userspace-ptrace', [pdig, kmod, bpfOther, cell('k6.1', 'ebpf', 'flaky')]).verdict, 'untested');
+      // the module failing for another class (vermagic) is not the profile refusing it
+      const vermagic = claim('pdig-userspace-ptrace', [pdig, fail('k6.1', 'kmod', 'load', 'Invalid module format', 'ptrace-only'), fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only')]);
+      assert.equal(vermagic.verdict, 'untested', vermagic.why);
+      const flakyPdig = cell('k6.1', 'pdig', 'flaky', 'ptrace-only');
+      assert.equal(claim('pdig-userspace-ptrace', [flakyPdig, kmod, fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only')]).verdict, 'untested');
+      const mispaired = fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'ptrace-only', { class: 'pairing:schema-mismatch' as CellResult['class'] });
+      assert.equal(claim('pdig-userspace-ptrace', [pdig, mispaired, fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only')]).verdict, 'untested');
     });
 
     it('pdig-process-scope', () => {
