@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../harness/errors.js';
-import type { CellResult, DriverId } from '../../harness/types.js';
-import { claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, type ClaimVerdict, type RecommendedTable } from '../../harness/verdicts.js';
+import type { BatteryCallResult, BatteryResult, CellResult, DriverId } from '../../harness/types.js';
+import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, type ClaimVerdict, type RecommendedTable } from '../../harness/verdicts.js';
 
 // Kernel id → [version, arch, machine].
 const KERNELS: Record<string, [string, CellResult['kernel']['arch'], string]> = {
@@ -80,6 +80,17 @@ describe('verdicts', () => {
       assert.equal(none.outcome, 'none');
       assert.equal(none.why, '2 skipped/errored/flaky cell(s): boot timeout');
       assert.equal(kernelOutcome('k5.10', []).why, 'no cell ran');
+    });
+
+    it('a cell of a mispairing (class pairing:*) is no evidence, pass or fail, and says so', () => {
+      const mis = (status: 'pass' | 'fail') => cell('k6.1', 'kmod', status, 'host', { source: '0.1.1dev', class: 'pairing:schema-mismatch' as CellResult['class'], reason: 'driver schema 1.0.0, consumer wants 2.0.0', ...(status === 'fail' ? { phase: 'load' as const } : {}) });
+      for (const status of ['pass', 'fail'] as const) {
+        const e = kernelOutcome('k6.1', [mis(status)]);
+        assert.equal(e.outcome, 'none', status);
+        assert.equal(e.why, '1 skipped/errored/flaky/mispaired cell(s): k6.1/kmod@0.1.1dev/host is pairing:schema-mismatch (no evidence): driver schema 1.0.0, consumer wants 2.0.0');
+      }
+      assert.equal(kernelOutcome('k6.1', [mis('fail'), cell('k6.1', 'kmod', 'pass')]).outcome, 'pass');
+      assert.equal(kernelOutcome('k6.1', [mis('pass'), fail('k6.1', 'kmod', 'load', 'x')]).outcome, 'fail', 'the mispaired pass does not hide the failure');
     });
   });
 
@@ -185,6 +196,22 @@ describe('verdicts', () => {
       ]);
       assert.equal(v!.verdict, 'confirmed');
       assert.equal(v!.evidenceRecommends, 'kmod');
+    });
+
+    it('mispaired cells (pairing:*) neither confirm, contradict nor recommend', () => {
+      const mis = (k: string, d: DriverId, status: 'pass' | 'fail') => cell(k, d, status, 'host', { class: 'pairing:schema-mismatch' as CellResult['class'], ...(status === 'fail' ? { phase: 'load' as const } : {}) });
+      const only = platformVerdicts(table('kmod'), mapping, ['k5.10', 'k6.1', 'k6.12'].map((k) => mis(k, 'kmod', 'fail')))[0]!;
+      assert.equal(only.verdict, 'untested', only.why);
+      assert.match(only.why, /mispaired/);
+      assert.equal(only.evidenceRecommends, undefined);
+      // passes of a mispaired driver do not outvote the real ones
+      const cells = [...['k5.10', 'k6.1', 'k6.12'].map((k) => cell(k, 'kmod', 'pass')), ...['k5.10', 'k6.1', 'k6.12'].map((k) => mis(k, 'modern-ebpf', 'pass'))];
+      const v = platformVerdicts(table('kmod'), mapping, cells)[0]!;
+      assert.equal(v.verdict, 'confirmed');
+      assert.equal(v.evidenceRecommends, 'kmod', v.evidenceRecommendsWhy);
+      // today's column too
+      const today = { falco: '0.44.1', sources: ['0.23.2'], removed: {} };
+      assert.equal(platformVerdicts(table('kmod'), mapping, cells, today)[0]!.today!.recommends, 'kmod');
     });
 
     it('one verdict per table row, in table order', () => {
@@ -406,6 +433,71 @@ describe('verdicts', () => {
       const close = judged({ kmod: 3.35, ebpf: 3.23, 'modern-ebpf': 3.55 });
       assert.equal(close.verdict, 'untested');
       assert.match(close.why, /^too close to call: ebpf, modern-ebpf within 25% of kmod/);
+    });
+
+    describe('ebpf-same-data-as-kmod', () => {
+      const calls = (n: number, over: Record<number, Partial<BatteryCallResult>> = {}): BatteryCallResult[] =>
+        Array.from({ length: n }, (_, i) => ({ seq: i + 1, call: i % 2 ? 'read' : 'openat', status: 'right' as const, fields: [{ field: 'fd', expected: '3', seen: '3' }], ...over[i + 1] }));
+      const battery = (cs: BatteryCallResult[]): BatteryResult => ({
+        right: cs.filter((c) => c.status === 'right').length,
+        wrong: cs.filter((c) => c.status === 'wrong').length,
+        missing: cs.filter((c) => c.status === 'missing').length,
+        enterEvents: true,
+        calls: cs,
+      });
+      const withB = (d: DriverId, b: BatteryResult, extra: Extra = {}, kernel = 'k6.1'): CellResult =>
+        cell(kernel, d, 'pass', 'host', { consumer: { id: `sysdig-${d}`, kind: 'sysdig' }, evidence: { events: 30, marker: true, battery: b }, ...extra });
+      const same = (cells: CellResult[]) => claim('ebpf-same-data-as-kmod', cells);
+
+      it('supported when both complete batteries match call for call (consumers of the same kind)', () => {
+        const v = same([withB('kmod', battery(calls(20))), withB('modern-ebpf', battery(calls(20)))]);
+        assert.equal(v.verdict, 'supported', v.why);
+        assert.deepEqual(v.cells, ['k6.1/kmod@0.23.2/host', 'k6.1/modern-ebpf@0.23.2/host']);
+      });
+
+      it("contradicted by a call right in one and wrong in the other only for its missing enter event", () => {
+        const v = same([withB('kmod', battery(calls(20))), withB('ebpf', battery(calls(20, { 4: { status: 'wrong', enter: false } })))]);
+        assert.equal(v.verdict, 'contradicted', v.why);
+        assert.match(v.why, /read #4: right vs wrong, no enter event/);
+        assert.deepEqual(batteryDifferences(battery(calls(3)), battery(calls(3, { 2: { fields: [{ field: 'fd', expected: '3', seen: '4' }] } }))), ['read #2 fd: as called vs 4']);
+      });
+
+      it('two equally truncated batteries never agree; a tail the other never reached is not compared', () => {
+        const cut = battery(calls(20, Object.fromEntries([18, 19, 20].map((i) => [i, { status: 'missing' as const, fields: [] }]))));
+        const v = same([withB('kmod', cut), withB('ebpf', cut)]);
+        assert.equal(v.verdict, 'untested', v.why);
+        assert.match(v.why, /none of the pairs is complete: .*20 calls, 3 missing/);
+        const short = same([withB('kmod', battery(calls(17))), withB('ebpf', battery(calls(20)))]);
+        assert.equal(short.verdict, 'untested', short.why);
+        assert.deepEqual(batteryDifferences(battery(calls(17)), battery(calls(20))), []);
+        // a hole (a call missing between found ones) is a difference
+        const hole = same([withB('kmod', battery(calls(20))), withB('ebpf', battery(calls(20, { 5: { status: 'missing', fields: [] } })))]);
+        assert.equal(hole.verdict, 'contradicted', hole.why);
+        assert.match(hole.why, /openat #5: right vs no event/);
+      });
+
+      it('only evidence cells of the same kernel, source and consumer kind are paired', () => {
+        const k = withB('kmod', battery(calls(20)));
+        const differs = battery(calls(20, { 2: { status: 'wrong', fields: [{ field: 'fd', expected: '3', seen: '9' }] } }));
+        const untested = (cells: CellResult[], why: string) => {
+          const v = same(cells);
+          assert.equal(v.verdict, 'untested', `${why}: ${v.why}`);
+          assert.match(v.why, /^no kernel has the battery from both/, why);
+        };
+        untested([k, withB('ebpf', differs, { status: 'flaky' })], 'a flaky cell');
+        untested([k, withB('ebpf', differs, { status: 'error', phase: 'capture' })], 'an errored cell');
+        untested([k, withB('ebpf', differs, { class: 'pairing:schema-mismatch' as CellResult['class'] })], 'a mispaired cell');
+        untested([k, withB('ebpf', differs, { consumer: { id: 'scap-open-0.20', kind: 'scap-open' } })], 'another consumer kind');
+        untested([k, withB('ebpf', differs, { source: '0.20.0' })], 'another source');
+        untested([k, withB('ebpf', differs, {}, 'k6.12')], 'another kernel');
+        untested([k, withB('ebpf', differs, { profile: 'locked-down', id: 'k6.1/ebpf@0.23.2/locked-down' })], 'another profile');
+        // results without the consumer kind: the same consumer id pairs, another does not
+        const old = (d: DriverId, id: string, b: BatteryResult) => withB(d, b, { consumer: { id } });
+        assert.equal(same([old('kmod', 'sysdig', battery(calls(20))), old('ebpf', 'sysdig', differs)]).verdict, 'contradicted');
+        untested([old('kmod', 'sysdig', battery(calls(20))), old('ebpf', 'scap-open', differs)], 'another consumer id');
+        // a failing cell (the capture's battery wrong) is evidence: its data differ
+        assert.equal(same([k, withB('ebpf', differs, { status: 'fail', phase: 'capture' })]).verdict, 'contradicted');
+      });
     });
 
     it('errored and skipped cells are never counted as pass or fail', () => {
