@@ -208,6 +208,7 @@ export const matrixSchema = {
       properties: {
         sources: { type: 'array', minItems: 1, items: { type: 'string' } },
         kernels: { type: 'array', minItems: 2, items: { type: 'string' } },
+        crossArch: { type: 'boolean' },
       },
     },
     platforms: {
@@ -470,12 +471,14 @@ function controlCells(
       throw new UserError(`${where('controls', 'kernels', j)}: controls boot their kernel directly: "${k}" is a ${kernels[k]!.machine} box, whose module is built in the box.`);
   });
   const named = spec.kernels ?? [...new Set(entries.flatMap((e) => e.kernels))].filter((k) => kernels[k]!.source.kind === 'debian' && MACHINES[kernels[k]!.machine]!.backend === 'qemu');
-  const pairs = controlPairs(named.map((k) => kernels[k]!));
+  const pairs = controlPairs(named.map((k) => kernels[k]!), spec.crossArch === true);
+  if (spec.crossArch && !pairs.some((p) => p.crossed === 'arch'))
+    throw new UserError(`${where('controls', 'crossArch')}: crossArch needs a kernel B and a kernel of the same line (e.g. the same Debian suite) on another arch; these kernels have none.`);
   if (spec.kernels && !pairs.length)
     throw new UserError(`${where('controls', 'kernels')}: no two of these kernels are different kernels of one arch: a control needs a kernel B and another kernel A to build the module for.`);
   return spec.sources.flatMap((s) =>
-    pairs.map(({ kernel, from }): Cell => {
-      const profile = controlProfile(from.id);
+    pairs.map(({ kernel, from, crossed }): Cell => {
+      const profile = controlProfile(from.id, crossed === 'arch' ? from.arch : undefined);
       return {
         id: cellId(kernel.id, 'kmod', s, profile.id),
         kernel,

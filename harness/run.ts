@@ -155,13 +155,13 @@ async function runCell(cell: Cell, backend: Backend, ctx: CellContext): Promise<
     id: cell.id,
     kernel: { id: cell.kernel.id, arch: cell.kernel.arch, machine: cell.kernel.machine },
     driver: { id: cell.driver, source: cell.source.id },
-    consumer: { id: cell.consumer.id },
+    consumer: { id: cell.consumer.id, kind: cell.consumer.kind },
     profile: cell.profile.id,
     status: 'error',
     durations: clock.durations,
     logs: {},
     attempts: ctx.attempt,
-    ...(cell.control ? { control: { from: cell.control.from.id } } : {}),
+    ...(cell.control ? { control: { from: cell.control.from.id, ...(cell.control.from.arch !== cell.kernel.arch ? { fromArch: cell.control.from.arch } : {}) } } : {}),
   };
   const end = async (e: CellEnd) => {
     await clock.end(e.status === 'pass' || e.status === 'skip', e.reason);
@@ -195,7 +195,7 @@ async function runCell(cell: Cell, backend: Backend, ctx: CellContext): Promise<
     let v = out.verdict;
     // a negative control: the kernel refusing the other kernel's module is its pass
     if (cell.control) {
-      const c = judgeControl(out.report, v, cell.kernel.id, { id: cell.control.from.id, release: fetched.from?.release });
+      const c = judgeControl(out.report, v, cell.kernel.id, { id: cell.control.from.id, release: fetched.from?.release, ...(cell.control.from.arch !== cell.kernel.arch ? { arch: cell.control.from.arch } : {}) });
       v = c.verdict;
       result.control = c.control;
       facts.evidence = { events: 0, marker: false, lines: v.lines };

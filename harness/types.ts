@@ -175,6 +175,8 @@ export interface ControlFacts {
   from: string;
   /** A's `uname -r`. */
   fromRelease?: string;
+  /** A's arch (another than B's: the control crossed architectures; results before it: the same). */
+  fromArch?: Arch;
   /** true: the kernel refused the module; false: it accepted it; absent: insmod never answered. */
   refused?: boolean;
   /** The refusal (or acceptance) in the kernel's and insmod's words. */
@@ -208,7 +210,7 @@ export interface CellResult {
   /** What built the cell's driver (harness/toolchain.ts). */
   toolchain?: Toolchain;
   driver: { id: DriverId; source: string; version?: string; api?: string; schema?: string };
-  consumer?: { id: string; version?: string };
+  consumer?: { id: string; kind?: ConsumerKind; version?: string };
   profile: string;
   status: Status;
   phase?: Phase;

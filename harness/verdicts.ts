@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { controlFromProfile, isControl } from './controls.js';
 import { UserError, errorLine } from './errors.js';
-import type { BatteryResult, CellResult, DriverId, Phase } from './types.js';
+import { classOf } from './failures.js';
+import type { BatteryCallResult, BatteryResult, CellResult, DriverId, Phase } from './types.js';
 import { DRIVERS } from './types.js';
 
 /** Which cells stand for a platform row (from matrix.yaml `platforms:`). */
@@ -148,7 +149,6 @@ const passed = (c: CellResult): boolean => c.status === 'pass';
 const failedAt = (c: CellResult, phase: Phase): boolean => c.status === 'fail' && c.phase === phase;
 const unique = <T>(xs: T[]): T[] => [...new Set(xs)];
 const kernelsOf = (cells: CellResult[]): string[] => unique(cells.map((c) => c.kernel.id));
-const hasEvidence = (e: KernelEvidence): boolean => e.outcome !== 'none';
 
 function select(cells: CellResult[], drivers: DriverId[], profile?: string): CellResult[] {
   return cells.filter((c) => drivers.includes(c.driver.id) && (profile === undefined || c.profile === profile) && !isControl(c));
@@ -157,19 +157,27 @@ function select(cells: CellResult[], drivers: DriverId[], profile?: string): Cel
 /** Negative controls (controls.ts) are never driver evidence: set aside wherever cells are counted. */
 const withoutControls = (cells: CellResult[]): CellResult[] => cells.filter((c) => !isControl(c));
 
+/** A driver paired with a consumer it does not fit (class `pairing:*`, e.g. another schema): what it shows is the pairing's, not the driver's. */
+export const mispaired = (c: CellResult): boolean => classOf(c)?.startsWith('pairing:') === true;
+
+/** Evidence for or against a driver: a finished pass or fail, not a control, not a mispairing. */
+export const isEvidence = (c: CellResult): boolean => (c.status === 'pass' || c.status === 'fail') && !isControl(c) && !mispaired(c);
+
 function failWhy(c: CellResult): string {
   return `${c.id} failed at ${c.phase ?? 'an unknown phase'}: ${c.firstError ?? c.reason ?? 'no error recorded'}`;
 }
 
-/** Cells that are no evidence either way: skipped, errored, flaky. */
-const noEvidenceCell = (c: CellResult): boolean => c.status === 'skip' || c.status === 'error' || c.status === 'flaky';
+/** Cells that are no evidence either way: skipped, errored, flaky, mispaired. */
+const noEvidenceCell = (c: CellResult): boolean => c.status === 'skip' || c.status === 'error' || c.status === 'flaky' || mispaired(c);
 
-/** Why skipped/errored/flaky cells are no evidence: "N skipped/errored/flaky cell(s): <first reason>". */
+/** Why skipped/errored/flaky/mispaired cells are no evidence: "N skipped/errored/flaky cell(s): <first reason>". */
 function noEvidence(cells: CellResult[]): string {
   const none = cells.filter(noEvidenceCell);
   if (none.length === 0) return 'no cell ran';
   const first = none[0]!;
-  return `${none.length} skipped/errored/flaky cell(s): ${first.reason ?? first.firstError ?? `${first.status} with no reason recorded`}`;
+  const kinds = none.some(mispaired) ? 'skipped/errored/flaky/mispaired' : 'skipped/errored/flaky';
+  const why = mispaired(first) ? `${first.id} is ${classOf(first)} (no evidence): ${first.reason ?? first.firstError ?? ''}` : first.reason ?? first.firstError ?? `${first.status} with no reason recorded`;
+  return `${none.length} ${kinds} cell(s): ${why}`;
 }
 
 
@@ -181,9 +189,9 @@ function noEvidence(cells: CellResult[]): string {
  */
 export function kernelOutcome(kernel: string, cells: CellResult[]): KernelEvidence {
   const on = cells.filter((c) => c.kernel.id === kernel && !isControl(c));
-  const pass = on.filter(passed);
+  const pass = on.filter((c) => passed(c) && isEvidence(c));
   if (pass.length) return { kernel, outcome: 'pass', cells: ids(pass) };
-  const fail = on.filter((c) => c.status === 'fail');
+  const fail = on.filter((c) => c.status === 'fail' && isEvidence(c));
   if (fail.length) return { kernel, outcome: 'fail', cells: ids(fail), why: failWhy(fail[0]!) };
   return { kernel, outcome: 'none', cells: ids(on), why: noEvidence(on) };
 }
@@ -325,6 +333,22 @@ const V414: [number, number] = [4, 14];
 
 /** The module's kernel (A) of a negative control. */
 const controlFrom = (c: CellResult): string => c.control?.from ?? controlFromProfile(c.profile) ?? c.profile;
+/** What a control crossed: "architecture (arm64 → amd64)", or "version" (results before cross-arch controls: the same arch). */
+const crossedOf = (c: CellResult): string =>
+  c.control?.fromArch && c.control.fromArch !== c.kernel.arch ? `architecture (${c.control.fromArch} → ${c.kernel.arch})` : 'version';
+
+/** The environment refusing a kernel module: an unsigned module (sig_enforce, lockdown), or no permission to load one. */
+const MODULE_REFUSED = ['load:signature', 'load:permission'];
+/** The probe refusing a kernel as too old (its own version check), or the kernel lacking a map type it needs. */
+const TOO_OLD = ['build:kernel-version-check', 'load:unsupported-map'];
+
+/** A fail at load (or build, for a build class) with one of these classes. */
+const refusedAtLoad = (c: CellResult, classes: string[]): boolean => c.status === 'fail' && classes.includes(classOf(c) ?? '');
+/** "load:signature, load:permission": the classes of these cells. */
+const classesOf = (cells: CellResult[]): string => unique(cells.map((c) => classOf(c) ?? c.status)).join(', ');
+/** The failures a claim set aside, with their class: "id (class: first error)". */
+const otherFailures = (cells: CellResult[]): string =>
+  cells.slice(0, 4).map((c) => `${c.id} (${classOf(c) ?? c.status}: ${c.firstError ?? c.reason ?? 'no error recorded'})`).join('; ') + (cells.length > 4 ? `; +${cells.length - 4} more` : '');
 
 /** A rule gets the driver cells (controls set aside), the bench's figures, and the negative controls. */
 const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls: CellResult[]) => Judgement>([
@@ -361,19 +385,23 @@ const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls:
     'kmod-needs-module-loading',
     (cells) => {
       const ld = select(cells, ['kmod'], 'locked-down');
+      const ev = ld.filter(isEvidence);
       // A load failure its host twin (same kernel and source) shares is the
       // module's own bug, not the environment refusing it.
       const hostTwinFailsAtLoad = (c: CellResult): boolean =>
-        cells.some((h) => h.profile === 'host' && h.driver.id === 'kmod' && h.driver.source === c.driver.source && h.kernel.id === c.kernel.id && failedAt(h, 'load'));
-      const refused = ld.filter((c) => failedAt(c, 'load') && !hostTwinFailsAtLoad(c));
-      const loaded = ld.filter(passed);
+        cells.some((h) => h.profile === 'host' && h.driver.id === 'kmod' && h.driver.source === c.driver.source && h.kernel.id === c.kernel.id && isEvidence(h) && failedAt(h, 'load'));
+      // only the environment refusing the module: an unsigned module refused, or no permission to load one
+      const refused = ev.filter((c) => refusedAtLoad(c, MODULE_REFUSED) && !hostTwinFailsAtLoad(c));
+      const loaded = ev.filter(passed);
       if (refused.length)
         return supported(
-          `the locked-down profile refused the kernel module on ${kernelsOf(refused).join(', ')}: ${refused[0]!.firstError ?? refused[0]!.reason ?? 'no error recorded'}` +
+          `the locked-down profile refused the kernel module on ${kernelsOf(refused).join(', ')} (${classesOf(refused)}): ${refused[0]!.firstError ?? refused[0]!.reason ?? 'no error recorded'}` +
             (loaded.length ? `; but it loaded on ${kernelsOf(loaded).join(', ')}` : ''),
           ids(refused),
         );
       if (loaded.length) return contradicted(`the kernel module loaded under the locked-down profile on ${kernelsOf(loaded).join(', ')}`, ids(loaded));
+      const other = ev.filter((c) => c.status === 'fail');
+      if (other.length) return untestedFor(`no locked-down kmod cell was refused with ${MODULE_REFUSED.join(' or ')}: ${otherFailures(other)}`, ld);
       return ld.length ? untestedFor('no locked-down kmod cell was refused at load or passed', ld) : untested('no locked-down kmod cell ran');
     },
   ],
@@ -381,48 +409,72 @@ const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls:
     'ebpf-min-4.14',
     (cells) => {
       const ebpf = select(cells, ['ebpf'], 'host');
-      const ev = outcomes(ebpf).map((e) => ({ e, v: versionOf(ebpf, e.kernel) }));
-      const low = ev.filter((x) => x.v && below(x.v, V414)).map((x) => x.e);
-      const high = ev.filter((x) => x.v && !below(x.v, V414)).map((x) => x.e);
-      const lowPass = low.filter((e) => e.outcome === 'pass');
-      if (lowPass.length) return contradicted(`ebpf passes below 4.14 on ${list(lowPass)}`, lowPass.flatMap((e) => e.cells));
-      const highEv = high.filter(hasEvidence);
-      if (highEv.length && highEv.every((e) => e.outcome === 'fail'))
-        return contradicted(`ebpf fails on every kernel ≥ 4.14 with evidence: ${list(highEv)}`, highEv.flatMap((e) => e.cells));
-      if (!low.length) {
-        const anyLow = cells.some((c) => {
-          const v = majorMinor(c);
-          return v !== undefined && below(v, V414);
-        });
+      const ev = ebpf.filter(isEvidence);
+      const at = (low: boolean) => ev.filter((c) => {
+        const v = majorMinor(c);
+        return v !== undefined && below(v, V414) === low;
+      });
+      const [low, high] = [at(true), at(false)];
+      const lowPass = low.filter(passed);
+      if (lowPass.length) return contradicted(`ebpf passes below 4.14 on ${kernelsOf(lowPass).join(', ')}`, ids(lowPass));
+      // the probe refusing a kernel at or above 4.14 as too old contradicts the bound from the other side
+      const highRefused = high.filter((c) => c.status === 'fail' && TOO_OLD.includes(classOf(c) ?? ''));
+      if (highRefused.length) return contradicted(`ebpf refuses kernels ≥ 4.14 as too old: ${highRefused.map((c) => `${c.id} (${classOf(c)}: ${c.firstError ?? c.reason ?? ''})`).join('; ')}`, ids(highRefused));
+      const anyLow = cells.some((c) => {
+        const v = majorMinor(c);
+        return v !== undefined && below(v, V414);
+      });
+      const lowAll = ebpf.filter((c) => {
+        const v = majorMinor(c);
+        return v !== undefined && below(v, V414);
+      });
+      if (!lowAll.length)
         return untested(anyLow ? 'no host ebpf cell on a kernel below 4.14: the lower bound cannot be checked' : 'no kernel below 4.14 in the matrix: the lower bound cannot be checked');
+      // below 4.14, only a failure that names the kernel as too old (or lacking what the probe needs) is the bound
+      const tooOld = low.filter((c) => c.status === 'fail' && TOO_OLD.includes(classOf(c) ?? ''));
+      if (!tooOld.length) {
+        const other = low.filter((c) => c.status === 'fail');
+        return untestedFor(other.length ? `no host ebpf cell below 4.14 failed with ${TOO_OLD.join(' or ')}: ${otherFailures(other)}` : 'no evidence below 4.14', lowAll);
       }
-      const lowEv = low.filter(hasEvidence);
-      if (!lowEv.length) return untested(`no evidence below 4.14: ${list(low)}`, low.flatMap((e) => e.cells));
-      const highPass = high.filter((e) => e.outcome === 'pass');
-      if (!highPass.length) return untestedFor('ebpf fails below 4.14 but has no result on a kernel ≥ 4.14', ebpf, lowEv.flatMap((e) => e.cells));
-      // Here every low kernel with evidence failed (a low pass returned above).
-      return supported(`ebpf fails below 4.14 on ${list(lowEv)} and passes on ${list(highPass)}`, [...lowEv, ...highPass].flatMap((e) => e.cells));
+      const highPass = high.filter(passed);
+      if (!highPass.length) return untestedFor(`ebpf refuses kernels below 4.14 (${kernelsOf(tooOld).join(', ')}) but passes on no kernel ≥ 4.14`, ebpf, ids(tooOld));
+      return supported(
+        `ebpf refuses the kernels below 4.14 as such on ${kernelsOf(tooOld).join(', ')} (${classesOf(tooOld)}) and passes on ${kernelsOf(highPass).join(', ')}`,
+        [...ids(tooOld), ...ids(highPass)],
+      );
     },
   ],
   [
     'ebpf-no-module-loading',
     (cells) => {
-      // The claim is about the legacy probe of Falco 0.26: ebpf only.
+      // The claim is about the legacy probe of Falco 0.26: ebpf only; on a kernel where the environment refused the module.
       const ebpf = select(cells, ['ebpf'], 'locked-down');
       const kmod = select(cells, ['kmod'], 'locked-down');
-      for (const e of outcomes(ebpf).filter((x) => x.outcome === 'pass')) {
-        const refused = kmod.filter((c) => c.kernel.id === e.kernel && failedAt(c, 'load'));
-        if (refused.length)
-          return supported(
-            `on ${e.kernel} the locked-down profile refused the kernel module (${refused[0]!.firstError ?? refused[0]!.reason ?? 'no error recorded'}) while the eBPF probe passed`,
-            [...e.cells, ...ids(refused)],
-          );
+      const refusedKmod = (k: string) => kmod.filter((c) => c.kernel.id === k && isEvidence(c) && refusedAtLoad(c, MODULE_REFUSED));
+      const ev = ebpf.filter(isEvidence);
+      // the environment refused the probe too: the same refusal classes
+      const both = ev.filter((c) => refusedAtLoad(c, MODULE_REFUSED) && refusedKmod(c.kernel.id).length);
+      if (both.length)
+        return contradicted(
+          `the locked-down profile refused both the kernel module and the eBPF probe on ${kernelsOf(both).join(', ')}: ${both.map((c) => `${c.id} (${classOf(c)}: ${c.firstError ?? c.reason ?? ''})`).join('; ')}`,
+          [...ids(both), ...both.flatMap((c) => ids(refusedKmod(c.kernel.id)))],
+        );
+      const works = ev.filter((c) => passed(c) && refusedKmod(c.kernel.id).length);
+      if (works.length) {
+        const k = refusedKmod(works[0]!.kernel.id);
+        return supported(
+          `on ${kernelsOf(works).join(', ')} the locked-down profile refused the kernel module (${classesOf(k)}: ${k[0]!.firstError ?? k[0]!.reason ?? 'no error recorded'}) while the eBPF probe passed`,
+          [...ids(works), ...works.flatMap((c) => ids(refusedKmod(c.kernel.id)))],
+        );
       }
-      const ev = outcomes(ebpf).filter(hasEvidence);
-      if (ev.length && ev.every((e) => e.outcome === 'fail' && ebpf.some((c) => c.kernel.id === e.kernel && failedAt(c, 'load'))))
-        return contradicted(`the eBPF probe failed to load under the locked-down profile on every kernel with evidence: ${list(ev)}`, ev.flatMap((e) => e.cells));
       if (!ebpf.length) return untested('no locked-down ebpf cell ran');
-      return untestedFor('no kernel where the locked-down ebpf cell passed and the locked-down kmod cell was refused at load', [...ebpf, ...kmod]);
+      const otherKmod = kmod.filter((c) => isEvidence(c) && c.status === 'fail' && !refusedAtLoad(c, MODULE_REFUSED));
+      const otherEbpf = ev.filter((c) => c.status === 'fail');
+      const others = [...otherKmod, ...otherEbpf];
+      return untestedFor(
+        `no kernel where the locked-down kmod cell was refused with ${MODULE_REFUSED.join(' or ')} and the locked-down ebpf cell passed or was refused so too${others.length ? `; other failures are not about it: ${otherFailures(others)}` : ''}`,
+        [...ebpf, ...kmod],
+      );
     },
   ],
   [
@@ -453,28 +505,45 @@ const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls:
   [
     'pdig-userspace-ptrace',
     (cells) => {
-      const pt = cells.filter((c) => c.profile === 'ptrace-only');
-      const pdig = select(pt, ['pdig']);
-      // Show both the module and an eBPF probe unusable on the same kernel: each
-      // with evidence there failed, some cell of it at load.
-      const refusedOn = (k: string, drivers: DriverId[]): { ok: boolean; cells: string[] } => {
-        const ev = drivers.map((d) => kernelOutcome(k, select(pt, [d]))).filter(hasEvidence);
-        const ok = ev.length > 0 && ev.every((e) => e.outcome === 'fail' && pt.some((c) => e.cells.includes(c.id) && failedAt(c, 'load')));
-        return { ok, cells: ev.flatMap((e) => e.cells) };
+      const pt = cells.filter((c) => c.profile === 'ptrace-only' && isEvidence(c));
+      const pdig = select(cells.filter((c) => c.profile === 'ptrace-only'), ['pdig']);
+      const hostTwinPasses = (c: CellResult): boolean =>
+        cells.some((h) => h.profile === 'host' && h.driver.id === c.driver.id && h.driver.source === c.driver.source && h.kernel.id === c.kernel.id && isEvidence(h) && passed(h));
+      // Refused by the profile: EPERM (load:permission). The legacy probe's libscap
+      // says only "Unable to load the BPF probe" (load:other): that counts only where
+      // the same probe passed on the same kernel as root (its host twin), so the
+      // capabilities are the one difference.
+      const profileRefused = (c: CellResult): boolean =>
+        refusedAtLoad(c, ['load:permission']) || (c.driver.id === 'ebpf' && refusedAtLoad(c, ['load:other']) && hostTwinPasses(c));
+      // On a kernel, the module and the eBPF probes are unusable: some refused by the profile, none passing.
+      const unusable = (k: string, drivers: DriverId[]): CellResult[] | undefined => {
+        const on = pt.filter((c) => c.kernel.id === k && drivers.includes(c.driver.id));
+        const refused = on.filter(profileRefused);
+        return refused.length && !on.some(passed) ? refused : undefined;
       };
-      for (const e of outcomes(pdig).filter((x) => x.outcome === 'pass')) {
-        const kmod = refusedOn(e.kernel, ['kmod']);
-        const bpf = refusedOn(e.kernel, ['ebpf', 'modern-ebpf']);
-        if (kmod.ok && bpf.ok)
-          return supported(`on ${e.kernel} under ptrace-only pdig passed while the kernel module and the eBPF probe failed at load`, [...e.cells, ...kmod.cells, ...bpf.cells]);
-      }
-      const ev = outcomes(pdig).filter(hasEvidence);
-      if (ev.length && ev.every((e) => e.outcome === 'fail'))
-        return contradicted(`pdig fails under ptrace-only on every kernel with evidence: ${list(ev)}`, ev.flatMap((e) => e.cells));
+      const pdigEv = pdig.filter(isEvidence);
+      // pdig refused by the profile: it needs more than CAP_SYS_PTRACE
+      const pdigRefused = pdigEv.filter((c) => c.status === 'fail' && (refusedAtLoad(c, ['load:permission']) || hostTwinPasses(c)));
+      if (pdigRefused.length)
+        return contradicted(`pdig fails under ptrace-only where it passes as root, or for lack of permission: ${pdigRefused.map((c) => `${c.id} (${classOf(c)}: ${c.firstError ?? c.reason ?? ''})`).join('; ')}`, ids(pdigRefused));
+      const support = pdigEv.filter(passed).flatMap((p) => {
+        const kmod = unusable(p.kernel.id, ['kmod']);
+        const bpf = unusable(p.kernel.id, ['ebpf', 'modern-ebpf']);
+        return kmod && bpf ? [{ p, kmod, bpf }] : [];
+      });
+      if (support.length)
+        return supported(
+          `under ptrace-only pdig passed on ${kernelsOf(support.map((s) => s.p)).join(', ')} while the profile refused the kernel module and the eBPF probe (${classesOf(support.flatMap((s) => [...s.kmod, ...s.bpf]))})`,
+          support.flatMap((s) => [s.p.id, ...ids(s.kmod), ...ids(s.bpf)]),
+        );
       if (!pdig.length) return untested('no ptrace-only pdig cell ran');
-      return ev.length
-        ? untested('no kernel where ptrace-only pdig passed and both the kernel module and an eBPF probe failed at load under ptrace-only', ev.flatMap((e) => e.cells))
-        : untestedFor('no ptrace-only pdig cell passed or failed', pdig);
+      if (!pdigEv.some(passed)) return untestedFor('no ptrace-only pdig cell passed', pdig);
+      const other = pt.filter((c) => c.driver.id !== 'pdig' && c.status === 'fail' && !profileRefused(c));
+      return untested(
+        `no kernel where ptrace-only pdig passed and both the kernel module and an eBPF probe were refused by the profile (load:permission; the legacy probe's load:other where it passes as root), none passing` +
+          (other.length ? `; other failures are not about it: ${otherFailures(other)}` : ''),
+        ids(pdigEv.filter(passed)),
+      );
     },
   ],
   [
@@ -484,11 +553,11 @@ const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls:
       const untraced = (c: CellResult): boolean | undefined => (c.evidence as { untracedMarker?: boolean } | undefined)?.untracedMarker;
       const pdig = select(cells, ['pdig']);
       // the scope check stands where the traced marker was seen, even if the events' parameters then failed the cell
-      const pdigPass = pdig.filter((c) => passed(c) || (c.status === 'fail' && c.phase === 'capture' && c.evidence?.marker === true));
+      const pdigPass = pdig.filter((c) => isEvidence(c) && (passed(c) || (c.status === 'fail' && c.phase === 'capture' && c.evidence?.marker === true)));
       const wide = pdigPass.filter((c) => untraced(c) === true);
       if (wide.length) return contradicted(`pdig saw the marker of a process it does not trace on ${kernelsOf(wide).join(', ')}`, ids(wide));
       const scoped = pdigPass.filter((c) => untraced(c) === false);
-      const hostWide = select(cells, KERNEL_DRIVERS, 'host').filter(passed);
+      const hostWide = select(cells, KERNEL_DRIVERS, 'host').filter((c) => passed(c) && isEvidence(c));
       if (scoped.length && hostWide.length) {
         // Prefer kernel-driver cells on the same kernels as the pdig ones.
         const same = hostWide.filter((c) => kernelsOf(scoped).includes(c.kernel.id));
@@ -523,50 +592,87 @@ const RULES = new Map<string, (cells: CellResult[], ctx: ClaimContext, controls:
   [
     'kmod-tied-to-kernel',
     (_cells, _ctx, controls) => {
-      // Decided by the negative controls alone: a kernel module built for kernel A, inserted into kernel B of A's arch.
+      // Decided by the negative controls alone: a kernel module built for kernel A, inserted into kernel B
+      // of A's arch (another version) or of another arch (crossArch).
       if (!controls.length) return untested('no negative control ran (matrix.yaml `controls:`: the kernel module built for one kernel, inserted into another)');
       const accepted = controls.filter((c) => c.status === 'fail' && c.control?.refused === false);
       if (accepted.length)
-        return contradicted(accepted.map((c) => `${c.kernel.id} accepted the kernel module built for ${controlFrom(c)}`).join('; '), ids(accepted));
-      const refused = controls.filter(passed);
+        return contradicted(accepted.map((c) => `${c.kernel.id} accepted the kernel module built for ${controlFrom(c)} (across ${crossedOf(c)})`).join('; '), ids(accepted));
+      const refused = controls.filter((c) => passed(c) && c.control?.refused === true);
       const failed = controls.filter((c) => c.status === 'fail');
       if (failed.length)
         return untestedFor(`${failed.map((c) => `${c.id} failed at ${c.phase ?? 'an unknown phase'} without insmod's answer (${c.firstError ?? c.reason ?? 'no error recorded'})`).join('; ')}`, controls, ids(refused));
       if (!refused.length) return untestedFor('no negative control was refused or accepted', controls);
-      return supported(
-        `every negative control that ran was refused: ${refused.map((c) => `${c.kernel.id}${c.kernel.release ? ` (${c.kernel.release})` : ''} refused the module built for ${controlFrom(c)}${c.control?.fromRelease ? ` (${c.control.fromRelease})` : ''}: ${c.control?.message ?? c.reason ?? 'refused'}`).join('; ')}`,
-        ids(refused),
-      );
+      const said = refused.map((c) => `${c.kernel.id}${c.kernel.release ? ` (${c.kernel.release})` : ''} refused the module built for ${controlFrom(c)}${c.control?.fromRelease ? ` (${c.control.fromRelease})` : ''} across ${crossedOf(c)}: ${c.control?.message ?? c.reason ?? 'refused'}`).join('; ');
+      // the claim names both: "its version and architecture"
+      const lacking = (['version', 'architecture'] as const).filter((d) => !refused.some((c) => crossedOf(c).startsWith(d)));
+      if (lacking.length)
+        return untestedFor(`the controls that ran were refused (${said}), but none crossed the ${lacking.join(' or the ')}${lacking.includes('architecture') ? ' (matrix.yaml controls: crossArch: true)' : ''}`, controls, ids(refused));
+      return supported(`every negative control that ran was refused, across versions and architectures: ${said}`, ids(refused));
     },
   ],
   [
     'ebpf-same-data-as-kmod',
     (cells) => {
-      // per kernel and source (one consumer family): the eBPF drivers' battery against the kernel module's
-      const withBattery = cells.filter((c) => c.evidence?.battery && c.evidence.battery.calls.length > 0);
+      // per kernel, source and consumer kind (host): the eBPF drivers' complete battery against the kernel module's
+      const withBattery = cells.filter((c) => c.profile === 'host' && isEvidence(c) && c.evidence?.battery && c.evidence.battery.calls.length > 0);
       const pairs = withBattery
         .filter((c) => c.driver.id === 'ebpf' || c.driver.id === 'modern-ebpf')
-        .flatMap((e) => withBattery.filter((k) => k.driver.id === 'kmod' && k.kernel.id === e.kernel.id && k.driver.source === e.driver.source && k.profile === e.profile).map((k) => ({ e, k })));
-      if (!pairs.length) return untested('no kernel has the battery from both an eBPF driver and the kernel module of the same source (the consumer must print parameters: sysdig)');
-      const diffs = pairs.map((p) => ({ ...p, fields: batteryDifferences(p.k.evidence!.battery!, p.e.evidence!.battery!) }));
+        .flatMap((e) => withBattery.filter((k) => k.driver.id === 'kmod' && k.kernel.id === e.kernel.id && k.driver.source === e.driver.source && sameConsumerKind(k, e)).map((k) => ({ e, k })));
+      if (!pairs.length) return untested('no kernel has the battery from both an eBPF driver and the kernel module of the same source and consumer kind, both pass or fail (the consumer must print parameters: sysdig)');
+      const diffs = pairs.map((p) => ({ ...p, fields: batteryDifferences(p.k.evidence!.battery!, p.e.evidence!.battery!), complete: completePair(p.k.evidence!.battery!, p.e.evidence!.battery!) }));
       const differ = diffs.filter((d) => d.fields.length);
       const cellsOf = (ds: typeof diffs) => ds.flatMap((d) => [d.k.id, d.e.id]);
       if (differ.length)
         return contradicted(differ.map((d) => `${d.e.id} differs from ${d.k.id}: ${d.fields.slice(0, 3).join('; ')}${d.fields.length > 3 ? `; +${d.fields.length - 3} more` : ''}`).join(' · '), cellsOf(differ));
-      return supported(`the battery's events match call for call on ${unique(diffs.map((d) => d.k.kernel.id)).join(', ')} (${diffs.map((d) => `${d.e.driver.id}@${d.e.driver.source} ${d.e.evidence!.battery!.right}/${d.e.evidence!.battery!.calls.length} = kmod`).join(', ')})`, cellsOf(diffs));
+      // agreement needs both batteries whole: two equally truncated ones agree on nothing
+      const whole = diffs.filter((d) => d.complete);
+      if (!whole.length)
+        return untested(`the batteries agree only as far as they go, and none of the pairs is complete: ${diffs.map((d) => `${d.e.id} ${d.e.evidence!.battery!.calls.length} calls, ${d.e.evidence!.battery!.missing} missing; ${d.k.id} ${d.k.evidence!.battery!.calls.length}, ${d.k.evidence!.battery!.missing} missing`).join(' · ')}`, cellsOf(diffs));
+      return supported(`the battery's events match call for call, the enter events included, on ${unique(whole.map((d) => d.k.kernel.id)).join(', ')} (${whole.map((d) => `${d.e.driver.id}@${d.e.driver.source} ${d.e.evidence!.battery!.right}/${d.e.evidence!.battery!.calls.length} = kmod`).join(', ')})`, cellsOf(whole));
     },
   ],
 ]);
 
+/** Same consumer kind (sysdig, scap-open, falco); results without the kind: the same consumer. */
+function sameConsumerKind(a: CellResult, b: CellResult): boolean {
+  if (a.consumer?.kind && b.consumer?.kind) return a.consumer.kind === b.consumer.kind;
+  return a.consumer?.id !== undefined && a.consumer.id === b.consumer?.id;
+}
+
 /**
- * Where two cells' batteries saw different data, call by call: a call found
- * in one and not the other, or a checked field seen otherwise (a value that
- * matched the script counts as the same in both, whatever the pid or nonce).
+ * Both batteries whole: the same number of calls and none missing (a tail of
+ * missing calls is a consumer that stopped printing, not the driver's data).
+ */
+function completePair(a: BatteryResult, b: BatteryResult): boolean {
+  const whole = (r: BatteryResult) => r.missing === 0 && r.calls.every((c) => c.status !== 'missing');
+  return a.calls.length === b.calls.length && whole(a) && whole(b);
+}
+
+/**
+ * Where two cells' batteries saw different data, call by call: a call's
+ * status (right, wrong, wrong only for its missing enter event, no event), or
+ * a checked field seen otherwise (a value that matched the script counts as
+ * the same in both, whatever the pid or nonce). A call missing at the end of
+ * one battery (it stopped printing) is no difference: it was never compared;
+ * a call missing between found ones is.
  */
 export function batteryDifferences(a: BatteryResult, b: BatteryResult): string[] {
-  const seen = (r: BatteryResult) => new Map(r.calls.flatMap((c) => [[`${c.call} #${c.seq}`, c.status === 'missing' ? 'no event' : 'found'] as const, ...c.fields.map((f) => [`${c.call} #${c.seq} ${f.field}`, f.seen === f.expected ? 'as called' : f.seen] as const)]));
+  const tail = (r: BatteryResult): Set<string> => {
+    const out = new Set<string>();
+    for (let i = r.calls.length - 1; i >= 0 && r.calls[i]!.status === 'missing'; i--) out.add(`${r.calls[i]!.call} #${r.calls[i]!.seq}`);
+    return out;
+  };
+  const status = (c: BatteryCallResult): string => (c.status === 'missing' ? 'no event' : c.enter === false ? `${c.status}, no enter event` : c.status);
+  const seen = (r: BatteryResult) => new Map<string, string>(r.calls.flatMap((c) => [[`${c.call} #${c.seq}`, status(c)] as const, ...c.fields.map((f) => [`${c.call} #${c.seq} ${f.field}`, f.seen === f.expected ? 'as called' : f.seen] as const)]));
   const [x, y] = [seen(a), seen(b)];
-  return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).map((k) => `${k}: ${x.get(k) ?? 'not checked'} vs ${y.get(k) ?? 'not checked'}`);
+  const cut = new Set([...tail(a), ...tail(b)]);
+  // a call one battery never reached (its truncated tail, or past its end) is not compared
+  const compared = (k: string) => {
+    const call = /^\S+ #\d+/.exec(k)![0];
+    return !cut.has(call) && x.has(call) && y.has(call);
+  };
+  return [...new Set([...x.keys(), ...y.keys()])].filter((k) => compared(k) && x.get(k) !== y.get(k)).map((k) => `${k}: ${x.get(k) ?? 'not checked'} vs ${y.get(k) ?? 'not checked'}`);
 }
 
 /**

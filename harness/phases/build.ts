@@ -63,7 +63,7 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
       throw new CellEnd('error', 'build', `SD card image failed: ${errorLine(e)}`, undefined, facts);
     }
   }
-  facts.consumer = { id: cell.consumer.id, version: consumer.version };
+  facts.consumer = { id: cell.consumer.id, kind: cell.consumer.kind, version: consumer.version };
   return { artifact, consumer, card, cached: cachedBuild, facts, battery, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
 }
 

@@ -173,7 +173,7 @@ describe('flaky cells', () => {
 describe('claim ebpf-same-data-as-kmod', () => {
   const table = loadRecommended('recommended-drivers.yaml');
   const withBattery = (driver: 'kmod' | 'ebpf', fixtureName: string): CellResult => ({
-    id: `debian-6.1-amd64/${driver}@0.23.2/host`, kernel: { id: 'debian-6.1-amd64', arch: 'amd64', machine: 'q35' }, driver: { id: driver, source: '0.23.2' }, profile: 'host',
+    id: `debian-6.1-amd64/${driver}@0.23.2/host`, kernel: { id: 'debian-6.1-amd64', arch: 'amd64', machine: 'q35' }, driver: { id: driver, source: '0.23.2' }, consumer: { id: 'sysdig-0.41', kind: 'sysdig' }, profile: 'host',
     status: 'pass', durations: {}, logs: {}, attempts: 1, evidence: { events: 2, marker: true, battery: check(fixtureName) },
   });
   const verdict = (cells: CellResult[]) => claimVerdicts(table, cells).find((v) => v.id === 'ebpf-same-data-as-kmod')!;

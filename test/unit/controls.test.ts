@@ -73,6 +73,22 @@ describe('negative controls', () => {
       assert.equal(m.controls?.sources[0], '0.23.2');
     });
 
+    it('crossArch: per arch, its first kernel B with a kernel of the same line on another arch gets that one\'s module', () => {
+      const m = parseMatrix(base + 'controls: { sources: ["0.23.2"], crossArch: true }\n', 'm.yaml');
+      const ids = m.cells.filter((c) => c.control).map((c) => c.id);
+      assert.deepEqual(ids.slice(5), ['k61/kmod@0.23.2/control-from-a61-virt', 'a61-virt/kmod@0.23.2/control-from-k61', 'hf61/kmod@0.23.2/control-from-k61']);
+      assert.deepEqual(ids.slice(0, 5), controlIds(base + 'controls: { sources: ["0.23.2"] }\n'), 'the version controls are unchanged');
+      const cross = m.cells.find((c) => c.id === 'k61/kmod@0.23.2/control-from-a61-virt')!;
+      assert.deepEqual([cross.kernel.arch, cross.control!.from.arch], ['amd64', 'arm64']);
+      assert.match(cross.profile.description!, /built for a61-virt \(arm64: another architecture\)/);
+      const at = base.split('\n').length;
+      expectUserError(
+        () => parseMatrix(base + 'controls: { sources: ["0.23.2"], kernels: [k510, k612], crossArch: true }\n', 'm.yaml'),
+        new RegExp(`^m\\.yaml:${at}: crossArch needs a kernel B and a kernel of the same line`),
+      );
+      expectUserError(() => parseMatrix(base + 'controls: { sources: ["0.23.2"], crossArch: yes }\n', 'm.yaml'), /crossArch/);
+    });
+
     it('without `controls:` there are none', () => {
       assert.deepEqual(controlIds(base), []);
     });
@@ -95,6 +111,9 @@ describe('negative controls', () => {
       const k = (id: string, arch: KernelSpec['arch'], suite: string, machine = 'q35'): KernelSpec => ({ id, arch, machine, source: { kind: 'debian', suite, flavour: arch } as KernelSpec['source'] });
       const pairs = controlPairs([k('x', 'arm64', 'bookworm', 'virt'), k('y', 'arm64', 'bookworm', 'raspi3b'), k('z', 'arm64', 'trixie', 'virt')]);
       assert.deepEqual(pairs.map((p) => [p.kernel.id, p.from.id]), [['x', 'z'], ['z', 'x']]);
+      // across arches: the same line (suite) only, never the same kernel package
+      const cross = controlPairs([k('a', 'amd64', 'bullseye'), k('b', 'amd64', 'trixie'), k('x', 'arm64', 'bookworm', 'virt'), k('z', 'arm64', 'trixie', 'virt')], true);
+      assert.deepEqual(cross.filter((p) => p.crossed === 'arch').map((p) => [p.kernel.id, p.from.id]), [['b', 'z'], ['z', 'b']]);
       assert.deepEqual(controlPairs([k('only', 'amd64', 'sid')]), []);
     });
 
@@ -102,6 +121,7 @@ describe('negative controls', () => {
       const m = loadMatrix('matrix.yaml');
       const ids = m.cells.filter((c) => c.control).map((c) => c.id);
       assert.ok(ids.includes('debian-6.1-amd64/kmod@0.23.2/control-from-debian-5.10-amd64'), ids.join(', '));
+      assert.ok(ids.includes('debian-6.1-amd64/kmod@0.23.2/control-from-debian-6.1-arm64-virt'), `a cross-arch control: ${ids.join(', ')}`);
       assert.ok(ids.every((id) => /^debian-[^/]+\/kmod@0\.23\.2\/control-from-debian-/.test(id)), ids.join(', '));
       assert.ok(!ids.some((id) => /box|raspi3b-sd|store|mainline/.test(id)), ids.join(', '));
       assert.deepEqual(filterCells(m.cells, ['debian-6.1-amd64/kmod@0.23.2/control-from-debian-5.10-amd64']).map((c) => c.id), ['debian-6.1-amd64/kmod@0.23.2/control-from-debian-5.10-amd64']);
@@ -161,6 +181,35 @@ describe('negative controls', () => {
       assert.equal(v.lines.length, 2);
     });
 
+    it('another arch: the kernel names the foreign ELF machine (measured: 6.1 amd64, an arm64 module)', () => {
+      const r = report(8, '[   35.186212] Invalid architecture in ELF header: 183\n[   36.031029] Invalid architecture in ELF header: 183\n', "insmod: can't insert '/kmatrix/scap.ko': invalid module format\n");
+      const { verdict: v, control } = judgeControl(r, verdict(), 'debian-6.1-amd64', { id: 'debian-6.1-arm64-virt', release: '6.1.0-50-arm64', arch: 'arm64' });
+      assert.deepEqual([v.status, v.phase], ['pass', 'load']);
+      assert.deepEqual(control, { from: 'debian-6.1-arm64-virt', fromRelease: '6.1.0-50-arm64', fromArch: 'arm64', refused: true, message: 'Invalid architecture in ELF header: 183' });
+    });
+
+    it('any other insmod failure is an error (no evidence), in insmod\'s words: no file, EPERM, ENOMEM, a truncated module', () => {
+      const cases: [string, string, string, RegExp][] = [
+        ['', "insmod: can't read '/kmatrix/scap.ko': No such file or directory\n", '', /No such file or directory/],
+        ['', "insmod: can't insert '/kmatrix/scap.ko': Operation not permitted\n", '', /Operation not permitted/],
+        ['', "insmod: can't insert '/kmatrix/scap.ko': Cannot allocate memory\n", '', /Cannot allocate memory/],
+        // ENOEXEC too, but the kernel says the file is broken, not foreign
+        ['[    5.1] Invalid ELF header len 0\n', "insmod: can't insert '/kmatrix/scap.ko': invalid module format\n", '', /invalid module format/],
+        ['', '', '', /insmod exit 1, with no words/],
+      ];
+      for (const [dmesg, insmod, , words] of cases) {
+        const r = report(1, dmesg, insmod);
+        const { verdict: v, control } = judgeControl(r, verdict(), 'debian-6.1-amd64', from);
+        assert.deepEqual([v.status, v.phase], ['error', 'load'], insmod);
+        assert.match(v.reason, /^the control's insmod failed \(exit 1\) without refusing the module as another kernel's: /);
+        assert.match(v.reason, words);
+        assert.equal(control.refused, undefined, 'neither refused nor accepted');
+        assert.match(control.message!, words);
+      }
+      // the truncated module: the kernel's line is kept beside insmod's
+      assert.deepEqual(judgeControl(report(1, '[    5.1] Invalid ELF header len 0\n', "insmod: can't insert 'x': invalid module format\n"), verdict(), 'b', from).verdict.lines, ["insmod: can't insert 'x': invalid module format", 'Invalid ELF header len 0']);
+    });
+
     it("insmod's own line when the kernel said nothing", () => {
       const { verdict: v, control } = judgeControl(report(1, '', "insmod: can't insert '/kmatrix/scap.ko': invalid module format\n"), verdict(), 'b', from);
       assert.equal(v.status, 'pass');
@@ -203,20 +252,52 @@ describe('negative controls', () => {
       cell(b, 'kmod', 'pass', `control-from-${a}`, { phase: 'load', reason: `${b} refused …: ${message}`, control: { from: a, fromRelease: `${KERNELS[a]}-amd64`, refused: true, message } });
     const accepted = (b: string, a: string): CellResult =>
       cell(b, 'kmod', 'fail', `control-from-${a}`, { phase: 'load', reason: `kernel ${b} accepted a kernel module built for ${a}`, control: { from: a, refused: false } });
+    /** k61 (amd64) refusing the module built for the arm64 kernel a61. */
+    const crossRefused = (): CellResult =>
+      cell('k61', 'kmod', 'pass', 'control-from-a61', { phase: 'load', reason: 'refused', control: { from: 'a61', fromRelease: '6.1.176-arm64', fromArch: 'arm64', refused: true, message: 'Invalid architecture in ELF header: 183' } });
     const table: RecommendedTable = { source: 't', platforms: [{ platform: 'P', recommended: 'kmod' }], claims: [{ id: 'kmod-tied-to-kernel', text: 'tied' }, { id: 'kmod-any-kernel', text: 'any' }] };
     const tied = (cells: CellResult[]) => claimVerdicts(table, cells)[0]!;
 
-    it('kmod-tied-to-kernel: supported when every control that ran was refused, naming them', () => {
-      const v = tied([refused('k61', 'k510'), refused('k612', 'k61', 'scap: version magic'), cell('k510', 'kmod', 'skip', 'control-from-k612', { reason: 'no control: the module did not build', control: { from: 'k612' } }), cell('k61', 'kmod', 'pass')]);
+    it('kmod-tied-to-kernel: supported when every control that ran was refused, across versions and architectures, naming them', () => {
+      const v = tied([refused('k61', 'k510'), refused('k612', 'k61', 'scap: version magic'), crossRefused(), cell('k510', 'kmod', 'skip', 'control-from-k612', { reason: 'no control: the module did not build', control: { from: 'k612' } }), cell('k61', 'kmod', 'pass')]);
       assert.equal(v.verdict, 'supported', v.why);
-      assert.deepEqual(v.cells, ['k61/kmod@0.23.2/control-from-k510', 'k612/kmod@0.23.2/control-from-k61']);
-      assert.match(v.why, /^every negative control that ran was refused: k61 \(6\.1\.176-amd64\) refused the module built for k510 \(5\.10\.237-amd64\): scap: disagrees about version of symbol module_layout; k612 .* refused the module built for k61 .*: scap: version magic$/);
+      assert.deepEqual(v.cells, ['k61/kmod@0.23.2/control-from-k510', 'k612/kmod@0.23.2/control-from-k61', 'k61/kmod@0.23.2/control-from-a61']);
+      assert.match(
+        v.why,
+        /^every negative control that ran was refused, across versions and architectures: k61 \(6\.1\.176-amd64\) refused the module built for k510 \(5\.10\.237-amd64\) across version: scap: disagrees about version of symbol module_layout; k612 .* refused the module built for k61 .* across version: scap: version magic; k61 .* refused the module built for a61 \(6\.1\.176-arm64\) across architecture \(arm64 → amd64\): Invalid architecture in ELF header: 183$/,
+      );
+    });
+
+    it('kmod-tied-to-kernel: untested when the controls crossed only one dimension of the claim', () => {
+      const versions = tied([refused('k61', 'k510'), refused('k612', 'k61')]);
+      assert.equal(versions.verdict, 'untested');
+      assert.match(versions.why, /but none crossed the architecture \(matrix\.yaml controls: crossArch: true\)$/);
+      assert.deepEqual(versions.cells, ['k61/kmod@0.23.2/control-from-k510', 'k612/kmod@0.23.2/control-from-k61']);
+      const arch = tied([crossRefused()]);
+      assert.equal(arch.verdict, 'untested');
+      assert.match(arch.why, /but none crossed the version$/);
+    });
+
+    it('kmod-tied-to-kernel: a control whose insmod failed otherwise (error) is no evidence', () => {
+      const missing = cell('k612', 'kmod', 'error', 'control-from-k61', {
+        phase: 'load',
+        reason: "the control's insmod failed (exit 1) without refusing the module as another kernel's: insmod: can't read '/kmatrix/scap.ko': No such file or directory",
+        control: { from: 'k61', message: "insmod: can't read '/kmatrix/scap.ko': No such file or directory" },
+      });
+      const v = tied([missing]);
+      assert.equal(v.verdict, 'untested');
+      assert.match(v.why, /no negative control was refused or accepted \(1 skipped\/errored\/flaky cell\(s\): the control's insmod failed .*No such file or directory\)/);
+      assert.deepEqual(v.cells, ['k612/kmod@0.23.2/control-from-k61']);
+      // beside refusals of both kinds, it changes nothing: it is named, never counted
+      const both = tied([refused('k61', 'k510'), crossRefused(), missing]);
+      assert.equal(both.verdict, 'supported', both.why);
+      assert.deepEqual(both.cells, ['k61/kmod@0.23.2/control-from-k510', 'k61/kmod@0.23.2/control-from-a61']);
     });
 
     it('kmod-tied-to-kernel: contradicted when one was accepted', () => {
       const v = tied([refused('k61', 'k510'), accepted('k612', 'k61')]);
       assert.equal(v.verdict, 'contradicted', v.why);
-      assert.equal(v.why, 'k612 accepted the kernel module built for k61');
+      assert.equal(v.why, 'k612 accepted the kernel module built for k61 (across version)');
       assert.deepEqual(v.cells, ['k612/kmod@0.23.2/control-from-k61']);
     });
 

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../harness/errors.js';
-import type { CellResult, DriverId } from '../../harness/types.js';
-import { claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, type ClaimVerdict, type RecommendedTable } from '../../harness/verdicts.js';
+import type { BatteryCallResult, BatteryResult, CellResult, DriverId } from '../../harness/types.js';
+import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, type ClaimVerdict, type RecommendedTable } from '../../harness/verdicts.js';
 
 // Kernel id → [version, arch, machine].
 const KERNELS: Record<string, [string, CellResult['kernel']['arch'], string]> = {
@@ -80,6 +80,17 @@ describe('verdicts', () => {
       assert.equal(none.outcome, 'none');
       assert.equal(none.why, '2 skipped/errored/flaky cell(s): boot timeout');
       assert.equal(kernelOutcome('k5.10', []).why, 'no cell ran');
+    });
+
+    it('a cell of a mispairing (class pairing:*) is no evidence, pass or fail, and says so', () => {
+      const mis = (status: 'pass' | 'fail') => cell('k6.1', 'kmod', status, 'host', { source: '0.1.1dev', class: 'pairing:schema-mismatch' as CellResult['class'], reason: 'driver schema 1.0.0, consumer wants 2.0.0', ...(status === 'fail' ? { phase: 'load' as const } : {}) });
+      for (const status of ['pass', 'fail'] as const) {
+        const e = kernelOutcome('k6.1', [mis(status)]);
+        assert.equal(e.outcome, 'none', status);
+        assert.equal(e.why, '1 skipped/errored/flaky/mispaired cell(s): k6.1/kmod@0.1.1dev/host is pairing:schema-mismatch (no evidence): driver schema 1.0.0, consumer wants 2.0.0');
+      }
+      assert.equal(kernelOutcome('k6.1', [mis('fail'), cell('k6.1', 'kmod', 'pass')]).outcome, 'pass');
+      assert.equal(kernelOutcome('k6.1', [mis('pass'), fail('k6.1', 'kmod', 'load', 'x')]).outcome, 'fail', 'the mispaired pass does not hide the failure');
     });
   });
 
@@ -187,6 +198,22 @@ describe('verdicts', () => {
       assert.equal(v!.evidenceRecommends, 'kmod');
     });
 
+    it('mispaired cells (pairing:*) neither confirm, contradict nor recommend', () => {
+      const mis = (k: string, d: DriverId, status: 'pass' | 'fail') => cell(k, d, status, 'host', { class: 'pairing:schema-mismatch' as CellResult['class'], ...(status === 'fail' ? { phase: 'load' as const } : {}) });
+      const only = platformVerdicts(table('kmod'), mapping, ['k5.10', 'k6.1', 'k6.12'].map((k) => mis(k, 'kmod', 'fail')))[0]!;
+      assert.equal(only.verdict, 'untested', only.why);
+      assert.match(only.why, /mispaired/);
+      assert.equal(only.evidenceRecommends, undefined);
+      // passes of a mispaired driver do not outvote the real ones
+      const cells = [...['k5.10', 'k6.1', 'k6.12'].map((k) => cell(k, 'kmod', 'pass')), ...['k5.10', 'k6.1', 'k6.12'].map((k) => mis(k, 'modern-ebpf', 'pass'))];
+      const v = platformVerdicts(table('kmod'), mapping, cells)[0]!;
+      assert.equal(v.verdict, 'confirmed');
+      assert.equal(v.evidenceRecommends, 'kmod', v.evidenceRecommendsWhy);
+      // today's column too
+      const today = { falco: '0.44.1', sources: ['0.23.2'], removed: {} };
+      assert.equal(platformVerdicts(table('kmod'), mapping, cells, today)[0]!.today!.recommends, 'kmod');
+    });
+
     it('one verdict per table row, in table order', () => {
       const t: RecommendedTable = { source: 's', claims: [], platforms: [{ platform: 'B', recommended: 'kmod' }, { platform: 'A', recommended: 'pdig', note: 'n' }] };
       const vs = platformVerdicts(t, [], []);
@@ -214,11 +241,14 @@ describe('verdicts', () => {
       assert.match(one.why, /only one kernel version \(6\.1\).*1 skipped\/errored\/flaky cell\(s\): headers missing/);
     });
 
-    it('kmod-needs-module-loading', () => {
+    it('kmod-needs-module-loading: supported only by a refusal of the environment (load:signature, load:permission)', () => {
       const refused = fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down');
       const ok = claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass'), refused]);
-      assert.equal(ok.verdict, 'supported');
-      assert.match(ok.why, /Key was rejected by service/);
+      assert.equal(ok.verdict, 'supported', ok.why);
+      assert.match(ok.why, /on k6\.1 \(load:signature\): Key was rejected by service/);
+      assert.deepEqual(ok.cells, ['k6.1/kmod@0.23.2/locked-down']);
+      const eperm = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'insmod: Operation not permitted', 'locked-down')]);
+      assert.equal(eperm.verdict, 'supported', eperm.why);
       assert.equal(claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass', 'locked-down')]).verdict, 'contradicted');
       assert.deepEqual(claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass')]), {
         id: 'kmod-needs-module-loading',
@@ -228,35 +258,90 @@ describe('verdicts', () => {
         cells: [],
       });
       // The same load failure on the host is the module's bug, not the environment refusing it.
-      const twin = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'Unknown symbol'), fail('k6.1', 'kmod', 'load', 'Unknown symbol', 'locked-down')]);
-      assert.equal(twin.verdict, 'untested');
+      const twin = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'Operation not permitted'), fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'locked-down')]);
+      assert.equal(twin.verdict, 'untested', twin.why);
     });
 
-    it('ebpf-min-4.14', () => {
+    it('kmod-needs-module-loading: another class, a flaky, errored or mispaired refusal is no evidence, and the why names them', () => {
+      const wrongClass = claim('kmod-needs-module-loading', [fail('k6.1', 'kmod', 'load', 'scap: disagrees about version of symbol module_layout', 'locked-down'), fail('k6.12', 'kmod', 'build', "error: 'x' undeclared", 'locked-down')]);
+      assert.equal(wrongClass.verdict, 'untested');
+      assert.match(wrongClass.why, /^no locked-down kmod cell was refused with load:signature or load:permission: k6\.1\/kmod@0\.23\.2\/locked-down \(load:vermagic: .*\); k6\.12\/kmod@0\.23\.2\/locked-down \(build:compiler: /);
+      const flaky = cell('k6.1', 'kmod', 'flaky', 'locked-down', { phase: 'load', firstError: 'Key was rejected by service', class: 'load:signature' });
+      const errored = cell('k6.12', 'kmod', 'error', 'locked-down', { phase: 'load', reason: 'Key was rejected by service' });
+      const mispaired = fail('k5.10', 'kmod', 'load', 'Key was rejected by service', 'locked-down', { class: 'pairing:schema-mismatch' as CellResult['class'], reason: 'driver schema 2.0.0, consumer wants 3.0.0' });
+      const none = claim('kmod-needs-module-loading', [flaky, errored, mispaired]);
+      assert.equal(none.verdict, 'untested', none.why);
+      assert.match(none.why, /3 skipped\/errored\/flaky\/mispaired cell\(s\)/);
+      // the same cells with a real refusal beside them: only it is counted
+      const withOne = claim('kmod-needs-module-loading', [flaky, errored, mispaired, fail('k6.1', 'kmod', 'load', 'Required key not available', 'locked-down', { source: '0.20.0' })]);
+      assert.equal(withOne.verdict, 'supported');
+      assert.deepEqual(withOne.cells, ['k6.1/kmod@0.20.0/locked-down']);
+      // a mispaired pass is no evidence of the module loading either
+      assert.equal(claim('kmod-needs-module-loading', [cell('k6.1', 'kmod', 'pass', 'locked-down', { class: 'pairing:schema-mismatch' as CellResult['class'] })]).verdict, 'untested');
+    });
+
+    it('ebpf-min-4.14: supported only by the probe refusing the old kernel as such, and a pass at or above 4.14', () => {
       const below = fail('k4.9', 'ebpf', 'build', 'Kernel version must be >= 4.14 with eBPF enabled');
       const ok = claim('ebpf-min-4.14', [below, cell('k6.1', 'ebpf', 'pass')]);
-      assert.equal(ok.verdict, 'supported');
+      assert.equal(ok.verdict, 'supported', ok.why);
+      assert.match(ok.why, /k4\.9 \(build:kernel-version-check\) and passes on k6\.1/);
       assert.deepEqual(ok.cells, ['k4.9/ebpf@0.23.2/host', 'k6.1/ebpf@0.23.2/host']);
+      const map = claim('ebpf-min-4.14', [fail('k4.9', 'ebpf', 'load', 'ring buffer map type is not supported'), cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(map.verdict, 'supported', 'a kernel lacking the map type the probe needs');
+      // contradicted: a pass below 4.14, or the probe refusing a kernel at or above it as too old
       assert.equal(claim('ebpf-min-4.14', [cell('k4.9', 'ebpf', 'pass'), cell('k6.1', 'ebpf', 'pass')]).verdict, 'contradicted');
-      assert.equal(claim('ebpf-min-4.14', [below, fail('k6.1', 'ebpf', 'capture', 'mmap'), skip('k6.12', 'ebpf', 'x')]).verdict, 'contradicted');
+      const high = claim('ebpf-min-4.14', [below, fail('k6.1', 'ebpf', 'build', 'Kernel version must be >= 4.14 with eBPF enabled')]);
+      assert.equal(high.verdict, 'contradicted');
+      assert.deepEqual(high.cells, ['k6.1/ebpf@0.23.2/host']);
+      // a failure at or above 4.14 for another reason says nothing of the minimum
+      const other = claim('ebpf-min-4.14', [below, fail('k6.1', 'ebpf', 'capture', 'unable to mmap the perf-buffer'), skip('k6.12', 'ebpf', 'x')]);
+      assert.equal(other.verdict, 'untested');
+      assert.match(other.why, /refuses kernels below 4\.14 \(k4\.9\) but passes on no kernel ≥ 4\.14/);
       const noLow = claim('ebpf-min-4.14', [cell('k6.1', 'ebpf', 'pass'), cell('k6.12', 'ebpf', 'pass')]);
       assert.equal(noLow.verdict, 'untested');
       assert.equal(noLow.why, 'no kernel below 4.14 in the matrix: the lower bound cannot be checked');
       const lowSkipped = claim('ebpf-min-4.14', [error('k4.9', 'ebpf', 'boot timeout'), cell('k6.1', 'ebpf', 'pass')]);
       assert.equal(lowSkipped.verdict, 'untested');
-      assert.match(lowSkipped.why, /no evidence below 4\.14: k4\.9 \(1 skipped\/errored\/flaky cell\(s\): boot timeout\)/);
+      assert.match(lowSkipped.why, /no evidence below 4\.14 \(1 skipped\/errored\/flaky cell\(s\): boot timeout\)/);
     });
 
-    it('ebpf-no-module-loading', () => {
+    it('ebpf-min-4.14: a compiler error, a flaky or mispaired cell below 4.14 is not the bound', () => {
+      const compiler = claim('ebpf-min-4.14', [fail('k4.9', 'ebpf', 'build', "error: implicit declaration of function 'bpf_probe_read_str'"), cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(compiler.verdict, 'untested', compiler.why);
+      assert.match(compiler.why, /^no host ebpf cell below 4\.14 failed with build:kernel-version-check or load:unsupported-map: k4\.9\/ebpf@0\.23\.2\/host \(build:compiler: /);
+      const flaky = cell('k4.9', 'ebpf', 'flaky', 'host', { phase: 'load', class: 'load:unsupported-map' });
+      const mispaired = fail('k4.9', 'ebpf', 'build', 'Kernel version must be >= 4.14 with eBPF enabled', 'host', { source: '0.1.1dev', class: 'pairing:schema-mismatch' as CellResult['class'] });
+      assert.equal(claim('ebpf-min-4.14', [flaky, mispaired, cell('k6.1', 'ebpf', 'pass')]).verdict, 'untested');
+      // a mispaired pass below 4.14 contradicts nothing
+      assert.equal(claim('ebpf-min-4.14', [cell('k4.9', 'ebpf', 'pass', 'host', { class: 'pairing:schema-mismatch' as CellResult['class'] }), cell('k6.1', 'ebpf', 'pass')]).verdict, 'untested');
+    });
+
+    it('ebpf-no-module-loading: the probe passes, or is refused too, where the environment refused the module', () => {
       const refused = fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down');
       const ok = claim('ebpf-no-module-loading', [refused, cell('k6.1', 'ebpf', 'pass', 'locked-down')]);
-      assert.equal(ok.verdict, 'supported');
+      assert.equal(ok.verdict, 'supported', ok.why);
       assert.deepEqual(ok.cells, ['k6.1/ebpf@0.23.2/locked-down', 'k6.1/kmod@0.23.2/locked-down']);
+      assert.match(ok.why, /refused the kernel module \(load:signature: Key was rejected by service\) while the eBPF probe passed/);
       const bad = claim('ebpf-no-module-loading', [refused, fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'locked-down'), skip('k6.12', 'ebpf', 'x', 'locked-down')]);
-      assert.equal(bad.verdict, 'contradicted');
+      assert.equal(bad.verdict, 'contradicted', bad.why);
+      assert.deepEqual(bad.cells, ['k6.1/ebpf@0.23.2/locked-down', 'k6.1/kmod@0.23.2/locked-down']);
       // ebpf passes but kmod was not refused there: no comparison, no verdict.
       assert.equal(claim('ebpf-no-module-loading', [cell('k6.1', 'ebpf', 'pass', 'locked-down'), cell('k6.1', 'kmod', 'pass', 'locked-down')]).verdict, 'untested');
       assert.equal(claim('ebpf-no-module-loading', []).why, 'no locked-down ebpf cell ran');
+    });
+
+    it('ebpf-no-module-loading: the probe failing for its own reason, or the module failing for another, is no evidence', () => {
+      const refused = fail('k6.1', 'kmod', 'load', 'Key was rejected by service', 'locked-down');
+      const verifier = claim('ebpf-no-module-loading', [refused, fail('k6.1', 'ebpf', 'load', 'BPF program load failed — R1 invalid mem access', 'locked-down')]);
+      assert.equal(verifier.verdict, 'untested', verifier.why);
+      assert.match(verifier.why, /other failures are not about it: k6\.1\/ebpf@0\.23\.2\/locked-down \(load:verifier: /);
+      const vermagic = claim('ebpf-no-module-loading', [fail('k6.1', 'kmod', 'load', 'Invalid module format', 'locked-down'), cell('k6.1', 'ebpf', 'pass', 'locked-down')]);
+      assert.equal(vermagic.verdict, 'untested', vermagic.why);
+      assert.match(vermagic.why, /k6\.1\/kmod@0\.23\.2\/locked-down \(load:vermagic: /);
+      const flaky = cell('k6.1', 'ebpf', 'flaky', 'locked-down');
+      assert.equal(claim('ebpf-no-module-loading', [refused, flaky]).verdict, 'untested');
+      const mispaired = cell('k6.1', 'ebpf', 'pass', 'locked-down', { class: 'pairing:schema-mismatch' as CellResult['class'] });
+      assert.equal(claim('ebpf-no-module-loading', [refused, mispaired]).verdict, 'untested');
     });
 
     it('ebpf-not-every-system', () => {
@@ -269,17 +354,25 @@ describe('verdicts', () => {
       assert.match(noArm.why, /ARM/);
     });
 
-    it('pdig-userspace-ptrace', () => {
+    it('pdig-userspace-ptrace: pdig passes where the profile refused the module and the eBPF probe (load:permission)', () => {
       const kernelDriversRefused = [
         fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'ptrace-only'),
         fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only'),
         skip('k6.1', 'modern-ebpf', 'no consumer', 'ptrace-only'),
       ];
       const ok = claim('pdig-userspace-ptrace', [cell('k6.1', 'pdig', 'pass', 'ptrace-only', { source: '0.6.0' }), ...kernelDriversRefused]);
-      assert.equal(ok.verdict, 'supported');
+      assert.equal(ok.verdict, 'supported', ok.why);
       assert.deepEqual(ok.cells, ['k6.1/pdig@0.6.0/ptrace-only', 'k6.1/kmod@0.23.2/ptrace-only', 'k6.1/ebpf@0.23.2/ptrace-only']);
-      const bad = claim('pdig-userspace-ptrace', [fail('k6.1', 'pdig', 'capture', 'no events', 'ptrace-only'), error('k6.12', 'pdig', 'boot timeout', 'ptrace-only')]);
-      assert.equal(bad.verdict, 'contradicted');
+      assert.match(ok.why, /\(load:permission\)$/);
+      // pdig refused under ptrace-only: it needs more than CAP_SYS_PTRACE
+      const bad = claim('pdig-userspace-ptrace', [fail('k6.1', 'pdig', 'load', 'ptrace: Operation not permitted', 'ptrace-only'), error('k6.12', 'pdig', 'boot timeout', 'ptrace-only')]);
+      assert.equal(bad.verdict, 'contradicted', bad.why);
+      assert.deepEqual(bad.cells, ['k6.1/pdig@0.23.2/ptrace-only']);
+      const twin = claim('pdig-userspace-ptrace', [cell('k6.1', 'pdig', 'pass'), fail('k6.1', 'pdig', 'capture', 'no events', 'ptrace-only')]);
+      assert.equal(twin.verdict, 'contradicted', 'passes as root, fails with only CAP_SYS_PTRACE');
+      // pdig failing under ptrace-only as it does as root: its own bug, not the profile's
+      const own = claim('pdig-userspace-ptrace', [fail('k6.1', 'pdig', 'capture', 'no events'), fail('k6.1', 'pdig', 'capture', 'no events', 'ptrace-only')]);
+      assert.equal(own.verdict, 'untested', own.why);
       // The module loaded under ptrace-only: pdig passing proves nothing about "only pdig works".
       const loaded = claim('pdig-userspace-ptrace', [cell('k6.1', 'pdig', 'pass', 'ptrace-only'), cell('k6.1', 'kmod', 'pass', 'ptrace-only'), kernelDriversRefused[1]!]);
       assert.equal(loaded.verdict, 'untested');
@@ -287,6 +380,27 @@ describe('verdicts', () => {
       assert.equal(skipped.verdict, 'untested');
       assert.match(skipped.why, /1 skipped\/errored\/flaky cell\(s\): pdig source not available/);
       assert.deepEqual(skipped.cells, ['k6.1/pdig@0.23.2/ptrace-only'], 'the skipped cell is named, as no evidence');
+    });
+
+    it("pdig-userspace-ptrace: the legacy probe's load:other counts only where it passes as root; other classes, flaky and mispaired cells never", () => {
+      const pdig = cell('k6.1', 'pdig', 'pass', 'ptrace-only', { source: 'p' });
+      const kmod = fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'ptrace-only');
+      const bpfOther = fail('k6.1', 'ebpf', 'load', 'Unable to load the BPF probe', 'ptrace-only');
+      const alone = claim('pdig-userspace-ptrace', [pdig, kmod, bpfOther]);
+      assert.equal(alone.verdict, 'untested', "libscap's words alone do not say the profile refused it");
+      assert.match(alone.why, /other failures are not about it: k6\.1\/ebpf@0\.23\.2\/ptrace-only \(load:other: Unable to load the BPF probe\)/);
+      const withTwin = claim('pdig-userspace-ptrace', [pdig, kmod, bpfOther, cell('k6.1', 'ebpf', 'pass')]);
+      assert.equal(withTwin.verdict, 'supported', withTwin.why);
+      assert.match(withTwin.why, /load:permission, load:other/);
+      // a flaky host twin is no evidence that the probe works as root
+      assert.equal(claim('pdig-userspace-ptrace', [pdig, kmod, bpfOther, cell('k6.1', 'ebpf', 'flaky')]).verdict, 'untested');
+      // the module failing for another class (vermagic) is not the profile refusing it
+      const vermagic = claim('pdig-userspace-ptrace', [pdig, fail('k6.1', 'kmod', 'load', 'Invalid module format', 'ptrace-only'), fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only')]);
+      assert.equal(vermagic.verdict, 'untested', vermagic.why);
+      const flakyPdig = cell('k6.1', 'pdig', 'flaky', 'ptrace-only');
+      assert.equal(claim('pdig-userspace-ptrace', [flakyPdig, kmod, fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only')]).verdict, 'untested');
+      const mispaired = fail('k6.1', 'kmod', 'load', 'Operation not permitted', 'ptrace-only', { class: 'pairing:schema-mismatch' as CellResult['class'] });
+      assert.equal(claim('pdig-userspace-ptrace', [pdig, mispaired, fail('k6.1', 'ebpf', 'load', 'Operation not permitted', 'ptrace-only')]).verdict, 'untested');
     });
 
     it('pdig-process-scope', () => {
@@ -319,6 +433,71 @@ describe('verdicts', () => {
       const close = judged({ kmod: 3.35, ebpf: 3.23, 'modern-ebpf': 3.55 });
       assert.equal(close.verdict, 'untested');
       assert.match(close.why, /^too close to call: ebpf, modern-ebpf within 25% of kmod/);
+    });
+
+    describe('ebpf-same-data-as-kmod', () => {
+      const calls = (n: number, over: Record<number, Partial<BatteryCallResult>> = {}): BatteryCallResult[] =>
+        Array.from({ length: n }, (_, i) => ({ seq: i + 1, call: i % 2 ? 'read' : 'openat', status: 'right' as const, fields: [{ field: 'fd', expected: '3', seen: '3' }], ...over[i + 1] }));
+      const battery = (cs: BatteryCallResult[]): BatteryResult => ({
+        right: cs.filter((c) => c.status === 'right').length,
+        wrong: cs.filter((c) => c.status === 'wrong').length,
+        missing: cs.filter((c) => c.status === 'missing').length,
+        enterEvents: true,
+        calls: cs,
+      });
+      const withB = (d: DriverId, b: BatteryResult, extra: Extra = {}, kernel = 'k6.1'): CellResult =>
+        cell(kernel, d, 'pass', 'host', { consumer: { id: `sysdig-${d}`, kind: 'sysdig' }, evidence: { events: 30, marker: true, battery: b }, ...extra });
+      const same = (cells: CellResult[]) => claim('ebpf-same-data-as-kmod', cells);
+
+      it('supported when both complete batteries match call for call (consumers of the same kind)', () => {
+        const v = same([withB('kmod', battery(calls(20))), withB('modern-ebpf', battery(calls(20)))]);
+        assert.equal(v.verdict, 'supported', v.why);
+        assert.deepEqual(v.cells, ['k6.1/kmod@0.23.2/host', 'k6.1/modern-ebpf@0.23.2/host']);
+      });
+
+      it("contradicted by a call right in one and wrong in the other only for its missing enter event", () => {
+        const v = same([withB('kmod', battery(calls(20))), withB('ebpf', battery(calls(20, { 4: { status: 'wrong', enter: false } })))]);
+        assert.equal(v.verdict, 'contradicted', v.why);
+        assert.match(v.why, /read #4: right vs wrong, no enter event/);
+        assert.deepEqual(batteryDifferences(battery(calls(3)), battery(calls(3, { 2: { fields: [{ field: 'fd', expected: '3', seen: '4' }] } }))), ['read #2 fd: as called vs 4']);
+      });
+
+      it('two equally truncated batteries never agree; a tail the other never reached is not compared', () => {
+        const cut = battery(calls(20, Object.fromEntries([18, 19, 20].map((i) => [i, { status: 'missing' as const, fields: [] }]))));
+        const v = same([withB('kmod', cut), withB('ebpf', cut)]);
+        assert.equal(v.verdict, 'untested', v.why);
+        assert.match(v.why, /none of the pairs is complete: .*20 calls, 3 missing/);
+        const short = same([withB('kmod', battery(calls(17))), withB('ebpf', battery(calls(20)))]);
+        assert.equal(short.verdict, 'untested', short.why);
+        assert.deepEqual(batteryDifferences(battery(calls(17)), battery(calls(20))), []);
+        // a hole (a call missing between found ones) is a difference
+        const hole = same([withB('kmod', battery(calls(20))), withB('ebpf', battery(calls(20, { 5: { status: 'missing', fields: [] } })))]);
+        assert.equal(hole.verdict, 'contradicted', hole.why);
+        assert.match(hole.why, /openat #5: right vs no event/);
+      });
+
+      it('only evidence cells of the same kernel, source and consumer kind are paired', () => {
+        const k = withB('kmod', battery(calls(20)));
+        const differs = battery(calls(20, { 2: { status: 'wrong', fields: [{ field: 'fd', expected: '3', seen: '9' }] } }));
+        const untested = (cells: CellResult[], why: string) => {
+          const v = same(cells);
+          assert.equal(v.verdict, 'untested', `${why}: ${v.why}`);
+          assert.match(v.why, /^no kernel has the battery from both/, why);
+        };
+        untested([k, withB('ebpf', differs, { status: 'flaky' })], 'a flaky cell');
+        untested([k, withB('ebpf', differs, { status: 'error', phase: 'capture' })], 'an errored cell');
+        untested([k, withB('ebpf', differs, { class: 'pairing:schema-mismatch' as CellResult['class'] })], 'a mispaired cell');
+        untested([k, withB('ebpf', differs, { consumer: { id: 'scap-open-0.20', kind: 'scap-open' } })], 'another consumer kind');
+        untested([k, withB('ebpf', differs, { source: '0.20.0' })], 'another source');
+        untested([k, withB('ebpf', differs, {}, 'k6.12')], 'another kernel');
+        untested([k, withB('ebpf', differs, { profile: 'locked-down', id: 'k6.1/ebpf@0.23.2/locked-down' })], 'another profile');
+        // results without the consumer kind: the same consumer id pairs, another does not
+        const old = (d: DriverId, id: string, b: BatteryResult) => withB(d, b, { consumer: { id } });
+        assert.equal(same([old('kmod', 'sysdig', battery(calls(20))), old('ebpf', 'sysdig', differs)]).verdict, 'contradicted');
+        untested([old('kmod', 'sysdig', battery(calls(20))), old('ebpf', 'scap-open', differs)], 'another consumer id');
+        // a failing cell (the capture's battery wrong) is evidence: its data differ
+        assert.equal(same([k, withB('ebpf', differs, { status: 'fail', phase: 'capture' })]).verdict, 'contradicted');
+      });
     });
 
     it('errored and skipped cells are never counted as pass or fail', () => {
