@@ -4,6 +4,7 @@
 // skipped or errored cell is no evidence either way, and the verdict says so.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { BATTERY_SCRIPT } from './battery.js';
 import { controlFromProfile, isControl } from './controls.js';
 import { UserError, errorLine } from './errors.js';
 import { classOf } from './failures.js';
@@ -641,12 +642,13 @@ function sameConsumerKind(a: CellResult, b: CellResult): boolean {
 }
 
 /**
- * Both batteries whole: the same number of calls and none missing (a tail of
- * missing calls is a consumer that stopped printing, not the driver's data).
+ * Both batteries whole: the script's every call (BATTERY_SCRIPT) and none
+ * missing (a tail of missing calls is a consumer that stopped printing, not
+ * the driver's data; a script cut short agrees with nothing).
  */
 function completePair(a: BatteryResult, b: BatteryResult): boolean {
-  const whole = (r: BatteryResult) => r.missing === 0 && r.calls.every((c) => c.status !== 'missing');
-  return a.calls.length === b.calls.length && whole(a) && whole(b);
+  const whole = (r: BatteryResult) => r.calls.length === BATTERY_SCRIPT.length && r.missing === 0 && r.calls.every((c) => c.status !== 'missing');
+  return whole(a) && whole(b);
 }
 
 /**
