@@ -3,6 +3,7 @@
 // length-checked base64). Garbage and truncated lines are counted, never trusted.
 import type { BatteryResult, SoakResult, CellResult, ConsumerKind, DriverId, FalcoEvidence, Overhead, Phase, ProfileSpec } from './types.js';
 import { batteryOf } from './battery.js';
+import { PAIRING_NOTE, SCHEMA_MISMATCH } from './failures.js';
 import { DEFAULT_LOOP_COUNT, slowdown, type LoopTiming } from './workload.js';
 
 /** Where the guest finds a driver artifact the host built (init.sh reads the same paths). */
@@ -483,6 +484,9 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
     const alert = falcoAlerts(captured).find((a) => isMarkerAlert(a, nonce));
     evidence.falco = { ...(alert ? { alert: alert.line } : {}), ...(r.attachedAfter !== undefined ? { startupSeconds: r.attachedAfter } : {}), ...falcoStats(`${r.logs.stats ?? ''}`) };
   }
+  // pdig's own filler check failing against the event table it was built with: the matrix's pairing (failures.ts)
+  const mismatch = driver === 'pdig' ? parseErrors(r.logs.pdig ?? '').find((l) => SCHEMA_MISMATCH.test(l)) : undefined;
+  const pairing = mismatch ? ` (${PAIRING_NOTE})` : '';
   if (driver === 'pdig') {
     // only meaningful if the untraced process really opened its marker while the consumer ran
     if (r.capture.untracedOpens > 0) evidence.untracedMarker = untracedEvents(captured, nonce).length > 0;
@@ -497,21 +501,23 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
     // the marker alone is not enough: events the consumer could not parse, or the battery's calls reported wrong, fail the cell
     const corrupt = parseErrors(`${r.logs.consumer ?? ''}\n${driver === 'pdig' ? (r.logs.pdig ?? '') : ''}`);
     if (r.soak) evidence.soak = { ...r.soak, parseErrors: corrupt.length };
-    if (corrupt.length) return { status: 'fail', phase: 'capture', reason: `marker seen, but ${corrupt.length} event(s) could not be parsed`, firstError: corrupt[0], ...evidence };
+    // pdig's filler check against its tree's event table names the pairing first
+    const first = (mismatch && corrupt.find((l) => l === mismatch)) ?? corrupt[0];
+    if (corrupt.length) return { status: 'fail', phase: 'capture', reason: `marker seen, but ${corrupt.length} event(s) could not be parsed${pairing}`, firstError: first, ...evidence };
     if (battery?.firstProblem)
       return { status: 'fail', phase: 'capture', reason: `marker seen, but the battery has ${battery.wrong} call(s) wrong and ${battery.missing} missing`, firstError: `battery: ${battery.firstProblem}`, ...evidence };
     const checked = battery ? `, battery ${battery.right}/${battery.calls.length} calls right` : '';
     return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)${checked}${warnings.length ? ` (with warnings: ${warnings[0]})` : ''}`, ...evidence };
   }
   // pdig failing to run its command says more than a consumer that saw nothing
-  const pdigFailure = driver === 'pdig' && r.logs.pdig ? firstErrorLine(r.logs.pdig) : undefined;
+  const pdigFailure = mismatch ?? (driver === 'pdig' && r.logs.pdig ? firstErrorLine(r.logs.pdig) : undefined);
   const consumerFailure = pdigFailure ?? consumerError(r.logs.consumer ?? '', r.logs.stats ?? '');
   if (!r.capture.alive && events === 0)
     return { status: 'fail', phase: 'load', reason: `the consumer ${exitDescription(r.capture.rc)} without capturing`, firstError: consumerFailure ?? r.panic, ...evidence };
   return {
     status: 'fail',
     phase: 'capture',
-    reason: `marker not found in ${events} captured event(s) after ${r.capture.seconds}s`,
+    reason: `marker not found in ${events} captured event(s) after ${r.capture.seconds}s${pairing}`,
     firstError: consumerFailure ?? r.panic,
     ...evidence,
   };
