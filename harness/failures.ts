@@ -36,6 +36,7 @@ export const FAILURE_CLASSES: Record<FailureClass, string> = {
   'capture:other': 'the capture failed for another reason',
   'kernel:oops': 'a kernel panic, Oops, BUG or WARNING while the driver loaded or captured',
   'control:accepted': "a negative control's kernel accepted a module built for another kernel",
+  'pairing:schema-mismatch': "the matrix paired the driver with a tree or consumer of another event schema (pdig: \"corrupted filler … should have added …\", its own fillers against the event table it was built with): never evidence for or against the driver",
   'infra:boot-timeout': 'the guest did not reach init before the boot timeout',
   'infra:boot-crash': 'the kernel crashed before init, before any driver was loaded',
   'infra:qemu-died': 'QEMU exited or was ended from outside',
@@ -100,6 +101,15 @@ const PERMISSION = /Operation not permitted|\bEPERM\b|errno: 1 \||failed to load
 const VERIFIER = /BPF program load failed|prog '[^']*': failed to load|bpf_load_program\(\) err=|invalid mem access|\bverifier\b/i;
 const UNSUPPORTED_MAP = /map type is not supported|map type .*(unsupported|not supported)|BPF_MAP_TYPE_\w+ .*not supported/i;
 const MMAP = /unable to mmap|\bmmap\b.*(failed|Cannot allocate memory|Invalid argument)|Cannot allocate memory/i;
+/**
+ * pdig's own filler check (pdig_compat.c): its fillers (udig_procs.c) added
+ * another count of parameters than the event table of the tree it was built
+ * with declares. A kernel module's fillers and table come from one tree: the
+ * same words there would be the driver's bug, so only judge()'s attribution
+ * (PAIRING_NOTE in the reason, pdig cells) makes it a pairing.
+ */
+export const SCHEMA_MISMATCH = /corrupted filler for event type \d+ \(added \d+ args, should have added \d+\)/;
+export const PAIRING_NOTE = "pdig's fillers and the event table of the tree it was built with disagree: a pairing of two event schemas";
 const CORRUPT_EVENT = /corrupted filler|could not parse param|could not be parsed|buffer corruption|corrupt(ed)? (event|param)|invalid event|unexpected parameter/i;
 /** The battery's verdict (guest.ts): "… has N call(s) wrong and M missing", its first problem "battery: write #3: size expected 29, saw 64". */
 const BATTERY = /the battery has (\d+) call\(s\) wrong and (\d+) missing/;
@@ -164,6 +174,8 @@ export function classify(r: Classifiable, logs: LogTexts = {}): FailureClass | u
     // the first error first; then the build log's error lines, for one that says more
     return buildClass(first) ?? buildClass(reason) ?? buildClass(logLines(logs.build).join('\n')) ?? 'build:other';
   }
+  // two schemas paired by the matrix: before any driver verdict on the events
+  if (SCHEMA_MISMATCH.test(first) && reason.includes(PAIRING_NOTE)) return 'pairing:schema-mismatch';
   if (r.phase === 'capture') {
     if (CORRUPT_EVENT.test(text)) return 'capture:corrupt-event';
     if (DROPS.test(reason)) return 'capture:drops';

@@ -3,6 +3,7 @@
 // length-checked base64). Garbage and truncated lines are counted, never trusted.
 import type { BatteryResult, SoakResult, CellResult, ConsumerKind, DriverId, FalcoEvidence, Overhead, Phase, ProfileSpec } from './types.js';
 import { batteryOf, printsParameters } from './battery.js';
+import { PAIRING_NOTE, SCHEMA_MISMATCH } from './failures.js';
 import { DEFAULT_LOOP_COUNT, DEFAULT_MAX_DROP_RATIO, slowdown, type LoopTiming } from './workload.js';
 
 /** Where the guest finds a driver artifact the host built (init.sh reads the same paths). */
@@ -528,6 +529,9 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
     const alert = falcoAlerts(captured).find((a) => isMarkerAlert(a, nonce));
     evidence.falco = { ...(alert ? { alert: alert.line } : {}), ...(r.attachedAfter !== undefined ? { startupSeconds: r.attachedAfter } : {}), ...falcoStats(`${r.logs.stats ?? ''}`) };
   }
+  // pdig's own filler check failing against the event table it was built with: the matrix's pairing (failures.ts)
+  const mismatch = driver === 'pdig' ? parseErrors(r.logs.pdig ?? '').find((l) => SCHEMA_MISMATCH.test(l)) : undefined;
+  const pairing = mismatch ? ` (${PAIRING_NOTE})` : '';
   if (driver === 'pdig') {
     // only meaningful if the untraced process really opened its marker while the consumer ran
     if (r.capture.untracedOpens > 0) evidence.untracedMarker = untracedEvents(captured, nonce).length > 0;
@@ -546,7 +550,8 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
     const corrupt = parseErrors(`${r.logs.consumer ?? ''}\n${driver === 'pdig' ? (r.logs.pdig ?? '') : ''}`);
     if (r.soak) evidence.soak = { ...r.soak, parseErrors: corrupt.length };
     const failed = (reason: string, firstError: string): GuestVerdict => ({ status: 'fail', phase: 'capture', reason, firstError, ...evidence });
-    if (corrupt.length) return failed(`marker seen, but ${corrupt.length} event(s) could not be parsed`, corrupt[0]!);
+    // pdig's filler check against its tree's event table names the pairing first
+    if (corrupt.length) return failed(`marker seen, but ${corrupt.length} event(s) could not be parsed${pairing}`, (mismatch && corrupt.find((l) => l === mismatch)) ?? corrupt[0]!);
     const checksBattery = printsParameters(kind);
     // the harness sent the battery program and the guest has none: the harness's failure, not the driver's
     if (checksBattery && r.battery?.missing)
@@ -564,14 +569,14 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
     return { status: 'pass', phase: 'capture', reason: `marker seen in ${hits.length} event(s)${checked}${warnings.length ? ` (with warnings: ${warnings[0]})` : ''}`, ...evidence };
   }
   // pdig failing to run its command says more than a consumer that saw nothing
-  const pdigFailure = driver === 'pdig' && r.logs.pdig ? firstErrorLine(r.logs.pdig) : undefined;
+  const pdigFailure = mismatch ?? (driver === 'pdig' && r.logs.pdig ? firstErrorLine(r.logs.pdig) : undefined);
   const consumerFailure = pdigFailure ?? consumerError(r.logs.consumer ?? '', r.logs.stats ?? '');
   if (!r.capture.alive && events === 0)
     return { status: 'fail', phase: 'load', reason: `the consumer ${exitDescription(r.capture.rc)} without capturing`, firstError: consumerFailure ?? r.panic, ...evidence };
   return {
     status: 'fail',
     phase: 'capture',
-    reason: `marker not found in ${events} captured event(s) after ${r.capture.seconds}s`,
+    reason: `marker not found in ${events} captured event(s) after ${r.capture.seconds}s${pairing}`,
     firstError: consumerFailure ?? r.panic,
     ...evidence,
   };

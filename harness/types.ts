@@ -14,7 +14,7 @@ export type FailureClass =
   | 'load:signature' | 'load:vermagic' | 'load:permission' | 'load:api-mismatch' | 'load:verifier' | 'load:verifier-limit' | 'load:btf'
   | 'load:unsupported-map' | 'load:mmap' | 'load:timeout' | 'load:other'
   | 'capture:no-marker' | 'capture:wrong-params' | 'capture:missing-events' | 'capture:corrupt-event' | 'capture:workload-incomplete' | 'capture:drops' | 'capture:consumer-died' | 'capture:timeout' | 'capture:other'
-  | 'kernel:oops' | 'control:accepted'
+  | 'kernel:oops' | 'control:accepted' | 'pairing:schema-mismatch'
   | 'infra:boot-timeout' | 'infra:boot-crash' | 'infra:qemu-died' | 'infra:tool' | 'infra:fetch' | 'infra:consumer-build' | 'infra:harness' | 'infra:other';
 
 export const DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf', 'pdig'];

@@ -129,6 +129,43 @@ describe('a cell is judged on the battery and the parse errors, not the marker a
   });
 });
 
+describe("pdig built against another schema's tree: the pairing, not pdig, is judged", () => {
+  // the real guest output of debian-6.1-amd64/pdig@pdig-fc679b8/host (pdig fc679b8 with libs e5c53d6,
+  // read by bookworm's sysdig 0.29): its battery, sysdig's events for it and pdig's stderr
+  const f = fixture('pdig@pdig-fc679b8');
+  const marker = `KMEVT 900 < openat cat /tmp/kmatrix-marker-${f.nonce} pid=130 :: fd=3(<f>/tmp/kmatrix-marker-${f.nonce}) name=/tmp/kmatrix-marker-${f.nonce}`;
+  const report = (captured: string, found: boolean): GuestReport => ({
+    boot: { release: '6.1.0-50-amd64', btime: 1 },
+    capture: { found, alive: true, rc: 0, seconds: found ? 3 : 90, lines: 1, untracedOpens: 1 },
+    loops: {},
+    logs: { captured, battery: f.script, 'battery-events': f.events, pdig: read('pdig@pdig-fc679b8.pdig-stderr') },
+    done: true,
+  });
+  const exit = { timedOut: false, phase: 'capture' as const };
+
+  it('marker seen: a fail of class pairing:schema-mismatch, naming the filler check', () => {
+    const v = judge(report(marker, true), 'pdig', 'sysdig', f.nonce, exit);
+    assert.equal(v.status, 'fail');
+    assert.equal(v.phase, 'capture');
+    assert.equal(v.firstError, 'corrupted filler for event type 293 (added 19 args, should have added 20)');
+    assert.match(v.reason, /^marker seen, but 1 event\(s\) could not be parsed \(pdig's fillers and the event table of the tree it was built with disagree/);
+    assert.equal(classify({ status: v.status, phase: v.phase, reason: v.reason, firstError: v.firstError }), 'pairing:schema-mismatch');
+    // the battery is still kept as what was seen
+    assert.equal(v.battery?.firstProblem, 'mkdirat #1: no event');
+  });
+
+  it('marker not seen: the same class (pdig said why)', () => {
+    const v = judge(report('', false), 'pdig', 'sysdig', f.nonce, exit);
+    assert.match(v.reason, /^marker not found in 0 captured event\(s\) after 90s \(pdig's fillers/);
+    assert.equal(classify({ status: v.status, phase: v.phase, reason: v.reason, firstError: v.firstError }), 'pairing:schema-mismatch');
+  });
+
+  it("the kernel module's driver with the same consumer words stays the driver's corrupt event", () => {
+    const v = judge({ ...report(marker, true), insmod: { rc: 0 }, logs: { captured: marker, consumer: read('pdig@pdig-fc679b8.pdig-stderr') } }, 'kmod', 'sysdig', f.nonce, exit);
+    assert.equal(classify({ status: v.status, phase: v.phase, reason: v.reason, firstError: v.firstError }), 'capture:corrupt-event');
+  });
+});
+
 describe('flaky cells', () => {
   const cell = (status: CellResult['status'], extra: Partial<CellResult> = {}): CellResult => ({
     id: 'k6.1/kmod@1/host', kernel: { id: 'k6.1', arch: 'amd64', machine: 'q35' }, driver: { id: 'kmod', source: '1' }, profile: 'host',

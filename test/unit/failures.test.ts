@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { checkExpectations, loadExpectations, mismatchLines } from '../../harness/ci/expectations.js';
 import { noArtifact } from '../../harness/drivers/build.js';
-import { classCounts, classify, classOf, FAILURE_CLASS_NAMES, FAILURE_CLASSES, isFailureClass, type Classifiable } from '../../harness/failures.js';
+import { classCounts, classify, classOf, FAILURE_CLASS_NAMES, FAILURE_CLASSES, isFailureClass, PAIRING_NOTE, type Classifiable } from '../../harness/failures.js';
 import { GuestReader, judge, verifierReason } from '../../harness/guest.js';
 import { diffRuns, historyEntry, historySection, type History } from '../../harness/reports/history.js';
 import { renderReport } from '../../harness/reports/html.js';
@@ -59,7 +59,7 @@ describe('failure classes', () => {
     it('is one fixed list, each with a meaning, and docs/failure-classes.md lists exactly it', () => {
       assert.ok(FAILURE_CLASS_NAMES.length >= 20 && FAILURE_CLASS_NAMES.length <= 40);
       for (const k of FAILURE_CLASS_NAMES) {
-        assert.match(k, /^(build|load|capture|kernel|control|infra):[a-z-]+$/);
+        assert.match(k, /^(build|load|capture|kernel|control|pairing|infra):[a-z-]+$/);
         assert.ok(FAILURE_CLASSES[k].length > 10, k);
       }
       const page = readFileSync('docs/failure-classes.md', 'utf8');
@@ -144,6 +144,8 @@ describe('failure classes', () => {
       ['capture:consumer-died', fail('capture', 'the consumer was killed by signal 9 (SIGKILL) during the battery', 'sysdig was killed by signal 9 (SIGKILL)'), 'killed during the battery'],
       // init.sh's `battery rc=127 missing=1`: the harness did not deliver the program
       ['infra:harness', error('capture', 'harness error: the battery program is not in the guest (/kmatrix/kmbattery)', 'battery: /kmatrix/kmbattery missing from the guest (rc 127)'), 'no battery program'],
+      // pdig fc679b8 built against libs e5c53d6 (run 20261130-120546Z, debian-6.1-amd64/pdig@pdig-fc679b8/host): its stderr's line, judge()'s attribution
+      ['pairing:schema-mismatch', fail('capture', `marker seen, but 1 event(s) could not be parsed (${PAIRING_NOTE})`, 'corrupted filler for event type 293 (added 19 args, should have added 20)'), 'pdig vs its tree'],
       ['kernel:oops', fail('load', 'kernel BUG while loading the driver', 'BUG: kernel NULL pointer dereference, address: 0000000000000010'), 'BUG'],
       ['kernel:oops', fail('capture', 'kernel WARNING while capturing', 'WARNING: CPU: 0 PID: 77 at kernel/tracepoint.c:1 foo+0x1/0x2'), 'WARN'],
       // controls.ts's verdict for a kernel that took another kernel's module
@@ -166,6 +168,12 @@ describe('failure classes', () => {
     it('every class of the vocabulary has a case (the *:other fallbacks: in the test of errors above)', () => {
       const covered = new Set<string>([...cases.map((c) => c[0]), 'load:other', 'capture:other', 'infra:other']);
       assert.deepEqual(FAILURE_CLASS_NAMES.filter((k) => !covered.has(k)), []);
+    });
+
+    it("the filler check's words alone are no pairing: a kernel module's fillers and table are one tree", () => {
+      // without judge()'s attribution (pdig cells only) it stays the driver's corrupt event, and the note needs the line
+      assert.equal(classify(fail('capture', 'marker seen, but 1 event(s) could not be parsed', 'corrupted filler for event type 293 (added 19 args, should have added 20)')), 'capture:corrupt-event');
+      assert.equal(classify(fail('capture', `marker seen, but 1 event(s) could not be parsed (${PAIRING_NOTE})`, 'could not parse param 1 for event 293')), 'capture:corrupt-event');
     });
 
     it('a build whose first error says too little is classed from its build log', () => {

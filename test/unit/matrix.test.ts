@@ -149,7 +149,7 @@ matrix:
     const m = loadMatrix('matrix.yaml');
     for (const s of Object.values(m.sources)) for (const pin of [s.git, s.libs]) if (pin) assert.match(pin.url, /^https:\/\/github\.com\//);
     const pdig = m.cells.filter((c) => c.driver === 'pdig');
-    assert.ok(pdig.some((c) => c.id === 'debian-6.1-amd64/pdig@pdig-fc679b8/ptrace-only'));
+    assert.ok(pdig.some((c) => c.id === 'debian-6.1-amd64/pdig@pdig-fc679b8+sysdig-2aa88dc/ptrace-only'));
     assert.deepEqual([...new Set(pdig.map((c) => c.kernel.arch))].sort(), ['amd64', 'arm64']);
   });
 });
