@@ -139,6 +139,7 @@ describe("pdig built against another schema's tree: the pairing, not pdig, is ju
     capture: { found, alive: true, rc: 0, seconds: found ? 3 : 90, lines: 1, untracedOpens: 1 },
     loops: {},
     logs: { captured, battery: f.script, 'battery-events': f.events, pdig: read('pdig@pdig-fc679b8.pdig-stderr') },
+    battery: { rc: 0, seconds: 11, missing: false, alive: true },
     done: true,
   });
   const exit = { timedOut: false, phase: 'capture' as const };

@@ -193,13 +193,45 @@ const cases: Case[] = [
     what: 'events, never the marker',
     run: () => judged(report([boot('6.1.0-50-amd64'), 'KMATRIX v1 insmod rc=0', 'KMATRIX v1 attached seconds=2', logLine('captured', 'KMEVT 1 < openat cat /etc/passwd pid=1 :: fd=3\n'), 'KMATRIX v1 capture found=0 alive=1 rc=0 seconds=25 untraced=0']), 'kmod', 'sysdig'),
   },
-  // run 20261130-120546Z, debian-6.1-amd64/pdig@pdig-fc679b8/host: pdig's real stderr
+  // run 20261130-120546Z, debian-6.1-amd64/pdig@pdig-fc679b8/host: pdig's real stderr — pdig built against libs
+  // e5c53d6, a tree of another event schema than its own fillers': the matrix's pairing, not the driver
   {
-    cls: 'capture:corrupt-event',
-    what: "pdig's corrupted filler",
+    cls: 'pairing:schema-mismatch',
+    what: "pdig's corrupted filler against its tree",
     run: () => {
       const f = battery('pdig@pdig-fc679b8');
       return judged(report(markerSeen(f.nonce, [logLine('pdig', fixture('battery/pdig@pdig-fc679b8.pdig-stderr')), logLine('consumer', fixture('battery/pdig@pdig-fc679b8.pdig-stderr'))])), 'pdig', 'sysdig', { nonce: f.nonce });
+    },
+  },
+  // the same consumer words about a kernel module's events: its fillers and event table are one tree, the driver's fault
+  {
+    cls: 'capture:corrupt-event',
+    what: "the consumer's corrupted filler for a kernel module",
+    run: () => {
+      const f = battery('kmod@0.23.2');
+      return judged(report(markerSeen(f.nonce, [logLine('battery', f.script), logLine('battery-events', f.events), logLine('consumer', fixture('battery/pdig@pdig-fc679b8.pdig-stderr'))])), 'kmod', 'sysdig', { nonce: f.nonce });
+    },
+  },
+  // guest.ts: the battery cut short (init.sh's battery rc after a SIGPIPE), and a soak that ran nothing
+  {
+    cls: 'capture:workload-incomplete',
+    what: 'the battery cut after 7 calls',
+    run: () => {
+      const f = battery('kmod@0.23.2');
+      const cut = f.script.split('\n').filter((l) => !/^KMB (\d+)/.test(l) || Number(/^KMB (\d+)/.exec(l)![1]) <= 7).join('\n');
+      return judged(report(markerSeen(f.nonce, [logLine('battery', cut), logLine('battery-events', f.events)]).map((l) => l.replace('battery rc=0', 'battery rc=141'))), 'kmod', 'sysdig', { nonce: f.nonce });
+    },
+  },
+  // Falco's exit counters with its drops above workload.maxDropRatio (default 1%)
+  {
+    cls: 'capture:drops',
+    what: 'Driver Drops above 1% of the events',
+    run: () => {
+      const f = battery('kmod@0.23.2');
+      const stats = 'Driver Events:10000\nDriver Drops:500\n';
+      const alert = JSON.stringify({ rule: 'kmatrix marker opened', output_fields: { 'fd.name': `/tmp/kmatrix-marker-${f.nonce}`, 'evt.type': 'openat' } });
+      const lines = markerSeen(f.nonce, [logLine('battery', f.script), logLine('battery-events', f.events), logLine('stats', stats)]).map((l) => (l.startsWith('KMATRIX v1 log captured ') ? logLine('captured', `${alert}\n`) : l));
+      return judged(report(lines), 'kmod', 'falco', { nonce: f.nonce });
     },
   },
   // run 20261130-120546Z, debian-6.1-amd64/kmod@0.23.2/host: its real battery, one parameter changed
@@ -223,11 +255,8 @@ const cases: Case[] = [
   },
   {
     cls: 'capture:other',
-    what: 'the battery printed nothing',
-    run: () => {
-      const f = battery('kmod@0.23.2');
-      return judged(report(markerSeen(f.nonce, [logLine('battery', 'kmbattery: exec format error\n'), logLine('battery-events', f.events)])), 'kmod', 'sysdig', { nonce: f.nonce });
-    },
+    what: 'the guest stopped while capturing, before its report',
+    run: () => judged(report([boot('6.1.0-50-amd64'), 'KMATRIX v1 insmod rc=0', 'KMATRIX v1 attached seconds=2', logLine('consumer', 'sysdig: something new went wrong\n')]), 'kmod', 'sysdig'),
   },
   // controls.ts's verdict on the guest's report: a kernel that took another kernel's module
   {

@@ -360,7 +360,7 @@ describe('kernels: the store', () => {
 describe('kernels: kmatrix kernel', () => {
   const bin = path.resolve('bin/kmatrix.js');
   it('list on an empty store says how to import; rm of a kernel that is not there and import of nothing are one-paragraph errors', async function () {
-    this.timeout(20_000);
+    this.timeout(60_000); // four CLI starts: ~4 s each on a quiet 2-core machine, far more when it is busy
     const dir = await mkdtemp(path.join(tmpdir(), 'km-cli-'));
     try {
       const km = (...args: string[]) => execa('node', [bin, '--cache-dir', dir, 'kernel', ...args], { reject: false });
