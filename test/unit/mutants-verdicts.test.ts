@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../harness/errors.js';
 import type { CellResult, DriverId } from '../../harness/types.js';
-import { batteryDifferences, kernelOutcome, loadRecommended, platformVerdicts, thenCells, type RecommendedTable } from '../../harness/verdicts.js';
+import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, thenCells, type RecommendedTable } from '../../harness/verdicts.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-mutants-verdicts-'));
 let n = 0;
@@ -120,5 +120,46 @@ describe('verdicts (mutants)', () => {
     assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('wrong', '4'))), ['write #1 fd: as called vs 4']);
     assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('missing'))), ['write #1: found vs no event', 'write #1 fd: as called vs not checked']);
     assert.deepEqual(batteryDifferences(bat(call('missing')), bat(call('right'))), ['write #1: no event vs found', 'write #1 fd: not checked vs as called']);
+  });
+
+  describe('claims', () => {
+    const claims = (id: string, cells: CellResult[], ctx = {}) => claimVerdicts({ source: 's', platforms: [], claims: [{ id, text: 't' }] }, cells, ctx)[0]!;
+
+    it("kmod-fastest: each outcome's words, with the figures", () => {
+      const fastest = (ratio: Record<string, number>) => claims('kmod-fastest', [], { overhead: { at: '2026-01-01', ratio } });
+      assert.equal(fastest({ ebpf: 2 }).why, 'needs the driver overhead figures (`npm run bench` writes them to reports/bench.json); none measured');
+      assert.equal(fastest({ kmod: 1.5 }).why, "only kmod's overhead was measured (1.5×)");
+      const ok = fastest({ kmod: 1, ebpf: 2 });
+      assert.deepEqual([ok.verdict, ok.why, ok.cells], ['supported', 'kmod costs clearly the least: syscall loop ×1 with kmod, ×2 with ebpf (vs no driver; bench of 2026-01-01)', []]);
+      assert.equal(fastest({ kmod: 2, ebpf: 1, pdig: 1.2 }).why, 'ebpf, pdig cost clearly less than kmod: syscall loop ×2 with kmod, ×1 with ebpf, ×1.2 with pdig (vs no driver; bench of 2026-01-01)');
+      // the noise band's edges: 25% either way
+      assert.equal(fastest({ kmod: 2, ebpf: 1.5 }).verdict, 'untested');
+      assert.equal(fastest({ kmod: 2, ebpf: 1.49 }).verdict, 'contradicted');
+      assert.equal(fastest({ kmod: 2, ebpf: 2.5 }).verdict, 'untested');
+      assert.equal(fastest({ kmod: 2, ebpf: 2.51 }).verdict, 'supported');
+      assert.equal(fastest({ kmod: 2, ebpf: 2.2 }).why, 'too close to call: ebpf within 25% of kmod, inside one TCG measurement\'s noise: syscall loop ×2 with kmod, ×2.2 with ebpf (vs no driver; bench of 2026-01-01)');
+    });
+
+    it('ebpf-same-data-as-kmod: pairs by kernel, source and profile; the differences named, at most three each', () => {
+      const call = (seq: number, seen: string) => ({ seq, call: 'write', status: (seen === '3' ? 'right' : 'wrong') as 'right' | 'wrong', fields: [{ field: 'fd', expected: '3', seen }] });
+      const withBattery = (kernel: string, driver: DriverId, seens: string[], profile = 'host') => ({
+        ...cell(kernel, driver, 'pass'),
+        id: `${kernel}/${driver}@0.23.2/${profile}`,
+        profile,
+        evidence: { events: 1, marker: true, battery: { right: seens.filter((x) => x === '3').length, wrong: 0, missing: 0, calls: seens.map((x, i) => call(i + 1, x)) } },
+      });
+      const same = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3', '3']), withBattery('a', 'ebpf', ['3', '3']), withBattery('b', 'ebpf', ['4'])]);
+      assert.equal(same.verdict, 'supported');
+      assert.equal(same.why, "the battery's events match call for call on a (ebpf@0.23.2 2/2 = kmod)");
+      assert.deepEqual(same.cells, ['a/kmod@0.23.2/host', 'a/ebpf@0.23.2/host']);
+      const differ = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3', '3', '3', '3', '3']), withBattery('a', 'modern-ebpf', ['4', '4', '4', '4', '3'])]);
+      assert.equal(differ.verdict, 'contradicted');
+      assert.equal(differ.why, 'a/modern-ebpf@0.23.2/host differs from a/kmod@0.23.2/host: write #1 fd: as called vs 4; write #2 fd: as called vs 4; write #3 fd: as called vs 4; +1 more');
+      const otherProfile = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3']), withBattery('a', 'ebpf', ['4'], 'locked-down')]);
+      assert.equal(otherProfile.verdict, 'untested');
+      assert.match(otherProfile.why, /^no kernel has the battery from both an eBPF driver and the kernel module of the same source/);
+      const empty = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', []), withBattery('a', 'ebpf', [])]);
+      assert.equal(empty.verdict, 'untested');
+    });
   });
 });
