@@ -10,6 +10,7 @@ import {
   consumerWarnings,
   crashKind,
   evidenceOf,
+  judge,
   exitDescription,
   falcoAlerts,
   falcoStats,
@@ -254,5 +255,70 @@ describe('the guest (mutants)', () => {
     assert.deepEqual(evidenceOf(v).overhead, { count: 1, notes: ['own'] });
     assert.deepEqual(evidenceOf({ ...v, overhead: { count: 1 } }, ['run']).overhead, { count: 1, notes: ['run'] });
     assert.equal(evidenceOf({ ...v, overhead: undefined }, ['run']).overhead, undefined);
+  });
+
+  describe('judging', () => {
+    const nonce = 'n1';
+    const marker = `KMEVT 9 < openat cat /tmp/kmatrix-marker-${nonce} pid=5 :: name=/tmp/kmatrix-marker-${nonce}`;
+    const base = (over: Partial<Parameters<typeof judge>[0]> = {}): Parameters<typeof judge>[0] => ({
+      boot: { release: 'r', btime: 1 },
+      insmod: { rc: 0 },
+      capture: { found: true, alive: true, rc: 0, seconds: 5, lines: 1, untracedOpens: 0 },
+      loops: {},
+      logs: { captured: marker },
+      done: true,
+      ...over,
+    });
+    const exit = { timedOut: false, phase: 'capture' as const };
+
+    it('no capture report: the phase from whether the consumer attached, the timeout or the stop named', () => {
+      const noCapture = { capture: undefined };
+      assert.deepEqual([judge(base(noCapture), 'ebpf', 'sysdig', nonce, exit).phase, judge(base(noCapture), 'ebpf', 'sysdig', nonce, exit).reason], ['load', 'the guest stopped before reporting the capture']);
+      assert.equal(judge(base({ ...noCapture, attachedAfter: 2 }), 'ebpf', 'sysdig', nonce, { ...exit, timedOut: true }).reason, 'no result before the capture timeout');
+      assert.equal(judge(base({ ...noCapture, attachedAfter: 2 }), 'ebpf', 'sysdig', nonce, exit).phase, 'capture');
+      assert.equal(judge(base(noCapture), 'ebpf', 'sysdig', nonce, { ...exit, timedOut: true }).reason, 'no result before the load timeout');
+      const consumer = judge(base({ ...noCapture, logs: { consumer: 'ok\nerror: no driver' } }), 'ebpf', 'sysdig', nonce, exit);
+      assert.equal(consumer.firstError, 'error: no driver');
+    });
+
+    it('a pass keeps the warnings (pdig\'s too), the soak with its parse errors, and names the first warning', () => {
+      const v = judge(base({ logs: { captured: marker, consumer: 'Warning: slow', pdig: 'ptrace: busy' }, soak: { seconds: 3, runs: 2, events: 10 } }), 'pdig', 'sysdig', nonce, exit);
+      assert.equal(v.status, 'pass');
+      assert.equal(v.reason, 'marker seen in 1 event(s) (with warnings: Warning: slow)');
+      assert.deepEqual(v.warnings, ['Warning: slow', 'pdig: ptrace: busy']);
+      assert.deepEqual(v.soak, { seconds: 3, runs: 2, events: 10, parseErrors: 0 });
+      const kmod = judge(base({ logs: { captured: marker, pdig: 'ptrace: busy' } }), 'kmod', 'sysdig', nonce, exit);
+      assert.equal(kmod.reason, 'marker seen in 1 event(s)');
+      assert.equal('warnings' in kmod, false);
+      assert.equal('soak' in kmod, false);
+    });
+
+    it("pdig's parse errors fail the cell; another driver's pdig log is not read", () => {
+      const v = judge(base({ logs: { captured: marker, pdig: 'corrupted filler for event 3' } }), 'pdig', 'sysdig', nonce, exit);
+      assert.equal(v.status, 'fail');
+      assert.equal(v.reason, 'marker seen, but 1 event(s) could not be parsed');
+      assert.equal(v.firstError, 'corrupted filler for event 3');
+      assert.equal(judge(base({ logs: { captured: marker, pdig: 'corrupted filler for event 3' } }), 'kmod', 'sysdig', nonce, exit).status, 'pass');
+    });
+
+    it("Falco's evidence: its alert, its start-up time, its figures", () => {
+      const alert = JSON.stringify({ rule: 'kmatrix marker opened', output_fields: { 'fd.name': `/tmp/kmatrix-marker-${nonce}`, 'evt.type': 'openat' } });
+      const v = judge(base({ attachedAfter: 4, logs: { captured: alert, stats: 'Driver Events:12' } }), 'modern-ebpf', 'falco', nonce, exit);
+      assert.equal(v.status, 'pass');
+      assert.deepEqual(v.falco, { alert, startupSeconds: 4, driverEvents: 12 });
+      assert.equal(v.events, 12);
+      const quiet = judge(base({ logs: { captured: 'nothing' } }), 'modern-ebpf', 'falco', nonce, exit);
+      assert.deepEqual(quiet.falco, {});
+      assert.equal('falco' in judge(base(), 'kmod', 'sysdig', nonce, exit), false);
+    });
+
+    it('no marker: a dead consumer with no event fails at load; else at capture, with the events and time', () => {
+      const dead = judge(base({ capture: { found: false, alive: false, rc: 137, seconds: 5, lines: 0, untracedOpens: 0 }, logs: { captured: '', consumer: 'fatal: x' } }), 'kmod', 'sysdig', nonce, exit);
+      assert.deepEqual([dead.status, dead.phase, dead.reason, dead.firstError], ['fail', 'load', 'the consumer was killed by signal 9 (SIGKILL) without capturing', 'fatal: x']);
+      const quiet = judge(base({ logs: { captured: 'KMEVT 1 < read x y pid=1 :: ' } }), 'kmod', 'sysdig', nonce, exit);
+      assert.deepEqual([quiet.phase, quiet.reason], ['capture', 'marker not found in 1 captured event(s) after 5s']);
+      const pdig = judge(base({ logs: { captured: '', pdig: 'pdig: cannot exec\n' } }), 'pdig', 'sysdig', nonce, exit);
+      assert.equal(pdig.firstError, 'pdig: cannot exec');
+    });
   });
 });
