@@ -290,7 +290,10 @@ describe('nightly CI', () => {
     const wf = await convertWorkflowTemplate(parsed.context, parsed.value!);
     assert.deepEqual(wf.errors ?? [], []);
     const jobs = Object.fromEntries(wf.jobs.map((j) => [j.id.value, j]));
-    assert.deepEqual(Object.keys(jobs).sort(), ['deploy', 'merge', 'shard']);
+    assert.deepEqual(Object.keys(jobs).sort(), ['deploy', 'merge', 'mutation', 'shard']);
+    // mutation testing runs in a job of its own, with no VM: it needs nothing of the shards
+    assert.match(content, /\n  mutation:\n(?:    .*\n|\n)*?        run: npm run mutation\n/);
+    assert.doesNotMatch(/\n  mutation:\n((?:    .*\n|\n)*)/.exec(content)![1]!, /needs:|setup\.sh|kvm/);
     assert.match(content, /schedule:\s*\n\s*- cron:/);
     assert.match(content, /workflow_dispatch:/);
     assert.match(content, /actions\/cache@v4/);

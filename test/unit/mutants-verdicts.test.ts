@@ -1,0 +1,165 @@
+// Verdicts (harness/verdicts.ts), the behaviour mutation testing found
+// unchecked: each refusal of a bad recommended-driver table, and the words
+// of the platform verdicts and of the evidence's recommendation.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { UserError } from '../../harness/errors.js';
+import type { CellResult, DriverId } from '../../harness/types.js';
+import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, thenCells, type RecommendedTable } from '../../harness/verdicts.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-mutants-verdicts-'));
+let n = 0;
+function refused(text: string, pattern: RegExp): void {
+  const f = path.join(dir, `r${n++}.yaml`);
+  writeFileSync(f, text);
+  assert.throws(
+    () => loadRecommended(f),
+    (e) => e instanceof UserError && e.message.startsWith(`${f}: `) && pattern.test(e.message),
+    text,
+  );
+}
+
+const cell = (kernel: string, driver: DriverId, status: CellResult['status'], extra: Partial<CellResult> = {}): CellResult => ({
+  id: `${kernel}/${driver}@0.23.2/host`,
+  kernel: { id: kernel, version: '6.1.1', arch: 'amd64', machine: 'q35' },
+  driver: { id: driver, source: '0.23.2' },
+  profile: 'host',
+  status,
+  durations: {},
+  logs: {},
+  attempts: 1,
+  ...extra,
+});
+const table = (recommended: DriverId): RecommendedTable => ({ source: 's', platforms: [{ platform: 'P', recommended }], claims: [] });
+const two = [{ platform: 'P', profile: 'host', kernels: ['a', 'b'] }];
+
+describe('verdicts (mutants)', () => {
+  it('refuses each malformed part of the table, naming the file', () => {
+    refused('- a\n', /: expected a mapping with source, platforms and claims\.$/);
+    refused('', /expected a mapping/);
+    refused('source: 1\nplatforms: [{ platform: A, recommended: kmod }]\n', /: source must be a string\.$/);
+    refused('source: s\n', /: platforms must be a non-empty list\.$/);
+    refused('source: s\nplatforms: []\n', /: platforms must be a non-empty list\.$/);
+    refused('source: s\nplatforms: [{ recommended: kmod }]\n', /: platforms\.0 needs a platform name\.$/);
+    refused('source: s\nplatforms: [3]\n', /: platforms\.0 needs a platform name\.$/);
+    refused('source: s\nplatforms: [{ platform: A, recommended: kmod }, { platform: B, recommended: x }]\n', /: platforms\.1 \(B\): recommended must be one of kmod, ebpf, modern-ebpf, pdig, not x\.$/);
+    refused('source: s\nplatforms: [{ platform: A, recommended: kmod, note: 3 }]\n', /: platforms\.0 \(A\): note must be a string\.$/);
+    refused('source: s\nplatforms: [{ platform: A, recommended: kmod, resources: [] }]\n', /: platforms\.0 \(A\): resources must be a string\.$/);
+    refused('source: s\nplatforms: [{ platform: A, recommended: kmod }]\nclaims: x\n', /: claims must be a list\.$/);
+    refused('source: s\nplatforms: [{ platform: A, recommended: kmod }]\nclaims: [{ id: c }]\n', /: claims\.0 needs an id and a text\.$/);
+    refused('source: s\nplatforms: [{ platform: A, recommended: kmod }]\nclaims: [{ text: t }]\n', /: claims\.0 needs an id and a text\.$/);
+    refused('source: s\nplatforms: [{ platform: A, recommended: kmod }]\nclaims: [7]\n', /: claims\.0 needs an id and a text\.$/);
+    assert.throws(() => loadRecommended(path.join(dir, 'absent.yaml')), (e) => e instanceof UserError && /^Cannot read the recommended-driver table .*absent\.yaml: /.test(e.message));
+  });
+
+  it('reads a table: optional fields only where given, claims default to none', () => {
+    const f = path.join(dir, 'ok.yaml');
+    writeFileSync(f, 'source: doc\nplatforms:\n  - { platform: A, recommended: ebpf, resources: r, note: n }\n  - { platform: B, recommended: pdig }\n');
+    assert.deepEqual(loadRecommended(f), {
+      source: 'doc',
+      platforms: [
+        { platform: 'A', recommended: 'ebpf', resources: 'r', note: 'n' },
+        { platform: 'B', recommended: 'pdig' },
+      ],
+      claims: [],
+    });
+  });
+
+  it("a kernel's outcome: the first failure's phase and error, or its reason, or nothing recorded", () => {
+    assert.equal(kernelOutcome('a', [cell('a', 'kmod', 'fail', { phase: 'load', firstError: 'e', reason: 'r' })]).why, 'a/kmod@0.23.2/host failed at load: e');
+    assert.equal(kernelOutcome('a', [cell('a', 'kmod', 'fail', { reason: 'r' })]).why, 'a/kmod@0.23.2/host failed at an unknown phase: r');
+    assert.equal(kernelOutcome('a', [cell('a', 'kmod', 'fail')]).why, 'a/kmod@0.23.2/host failed at an unknown phase: no error recorded');
+    assert.equal(kernelOutcome('a', [cell('a', 'kmod', 'skip', { firstError: 'fe' })]).why, '1 skipped/errored/flaky cell(s): fe');
+    assert.equal(kernelOutcome('a', [cell('a', 'kmod', 'flaky')]).why, '1 skipped/errored/flaky cell(s): flaky with no reason recorded');
+    assert.deepEqual(kernelOutcome('a', [cell('a', 'kmod', 'pass', { profile: 'control-from-b' }), cell('b', 'kmod', 'pass')]), { kernel: 'a', outcome: 'none', cells: [], why: 'no cell ran' });
+    assert.deepEqual(kernelOutcome('a', [cell('a', 'kmod', 'pass'), cell('a', 'kmod', 'fail')]).cells, ['a/kmod@0.23.2/host']);
+  });
+
+  it("the platform's words: confirmed, contradicted, untested", () => {
+    const [ok] = platformVerdicts(table('kmod'), two, [cell('a', 'kmod', 'pass'), cell('b', 'kmod', 'pass')]);
+    assert.equal(ok!.why, 'kmod passes on every representative kernel: a, b');
+    assert.equal(ok!.evidenceRecommendsWhy, 'kmod passes on 2 of 2 representative kernel(s)');
+    assert.equal(ok!.profile, 'host');
+    assert.deepEqual(ok!.kernels, ['a', 'b']);
+    const [bad] = platformVerdicts(table('kmod'), two, [cell('a', 'kmod', 'fail', { phase: 'load', firstError: 'e' }), cell('b', 'kmod', 'fail', { phase: 'load', firstError: 'e2' })]);
+    assert.equal(bad!.verdict, 'contradicted');
+    assert.equal(bad!.why, 'kmod fails on every kernel with evidence: a (a/kmod@0.23.2/host failed at load: e); b (b/kmod@0.23.2/host failed at load: e2)');
+    const [none] = platformVerdicts(table('kmod'), [{ platform: 'P', profile: 'host', kernels: [] }], []);
+    assert.equal(none!.verdict, 'untested');
+    assert.equal(none!.why, 'no kmod cell in the matrix for this platform (profile host, kernels none)');
+    assert.equal(none!.evidenceRecommendsWhy, 'no cell of these sources for this platform');
+    const [skipped] = platformVerdicts(table('kmod'), two, [cell('a', 'kmod', 'skip', { reason: 's' }), cell('b', 'kmod', 'skip', { reason: 's' })]);
+    assert.equal(skipped!.evidenceRecommendsWhy, 'no evidence: 2 skipped/errored/flaky cell(s): s');
+    const [partly] = platformVerdicts(table('kmod'), two, [cell('a', 'kmod', 'pass'), cell('b', 'kmod', 'fail', { phase: 'build', firstError: 'x' })]);
+    assert.equal(partly!.why, 'passes on a; fails on b (b/kmod@0.23.2/host failed at build: x)');
+  });
+
+  it('the same failure on several kernels is said once, naming them', () => {
+    const [v] = platformVerdicts(table('kmod'), [{ platform: 'P', profile: 'host', kernels: ['a', 'b', 'c', 'd'] }], [
+      cell('a', 'kmod', 'pass'),
+      cell('b', 'kmod', 'pass'),
+      cell('c', 'kmod', 'skip', { reason: 'gone' }),
+      cell('d', 'kmod', 'skip', { reason: 'gone' }),
+    ]);
+    assert.equal(v!.why, 'passes on a, b; no evidence on c, d (1 skipped/errored/flaky cell(s): gone)');
+  });
+
+  it("then and now: today's sources' cells set apart", () => {
+    const old = cell('a', 'kmod', 'pass');
+    const now = { ...cell('a', 'kmod', 'pass'), driver: { id: 'kmod' as const, source: 'falco-0.44.1' } };
+    assert.deepEqual(thenCells([old, now], { falco: '0.44.1', sources: ['falco-0.44.1'], removed: {} }), [old]);
+    assert.deepEqual(thenCells([old, now]), [old, now]);
+  });
+
+  it("two batteries' differences: a call found in one only, a field seen otherwise; a matching value is the same", () => {
+    const call = (status: 'right' | 'wrong' | 'missing', seen = '3') => ({ seq: 1, call: 'write', status, fields: status === 'missing' ? [] : [{ field: 'fd', expected: '3', seen }] });
+    const bat = (...calls: ReturnType<typeof call>[]) => ({ right: 0, wrong: 0, missing: 0, calls });
+    assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('right'))), []);
+    assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('wrong', '4'))), ['write #1 fd: as called vs 4']);
+    assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('missing'))), ['write #1: found vs no event', 'write #1 fd: as called vs not checked']);
+    assert.deepEqual(batteryDifferences(bat(call('missing')), bat(call('right'))), ['write #1: no event vs found', 'write #1 fd: not checked vs as called']);
+  });
+
+  describe('claims', () => {
+    const claims = (id: string, cells: CellResult[], ctx = {}) => claimVerdicts({ source: 's', platforms: [], claims: [{ id, text: 't' }] }, cells, ctx)[0]!;
+
+    it("kmod-fastest: each outcome's words, with the figures", () => {
+      const fastest = (ratio: Record<string, number>) => claims('kmod-fastest', [], { overhead: { at: '2026-01-01', ratio } });
+      assert.equal(fastest({ ebpf: 2 }).why, 'needs the driver overhead figures (`npm run bench` writes them to reports/bench.json); none measured');
+      assert.equal(fastest({ kmod: 1.5 }).why, "only kmod's overhead was measured (1.5×)");
+      const ok = fastest({ kmod: 1, ebpf: 2 });
+      assert.deepEqual([ok.verdict, ok.why, ok.cells], ['supported', 'kmod costs clearly the least: syscall loop ×1 with kmod, ×2 with ebpf (vs no driver; bench of 2026-01-01)', []]);
+      assert.equal(fastest({ kmod: 2, ebpf: 1, pdig: 1.2 }).why, 'ebpf, pdig cost clearly less than kmod: syscall loop ×2 with kmod, ×1 with ebpf, ×1.2 with pdig (vs no driver; bench of 2026-01-01)');
+      // the noise band's edges: 25% either way
+      assert.equal(fastest({ kmod: 2, ebpf: 1.5 }).verdict, 'untested');
+      assert.equal(fastest({ kmod: 2, ebpf: 1.49 }).verdict, 'contradicted');
+      assert.equal(fastest({ kmod: 2, ebpf: 2.5 }).verdict, 'untested');
+      assert.equal(fastest({ kmod: 2, ebpf: 2.51 }).verdict, 'supported');
+      assert.equal(fastest({ kmod: 2, ebpf: 2.2 }).why, 'too close to call: ebpf within 25% of kmod, inside one TCG measurement\'s noise: syscall loop ×2 with kmod, ×2.2 with ebpf (vs no driver; bench of 2026-01-01)');
+    });
+
+    it('ebpf-same-data-as-kmod: pairs by kernel, source and profile; the differences named, at most three each', () => {
+      const call = (seq: number, seen: string) => ({ seq, call: 'write', status: (seen === '3' ? 'right' : 'wrong') as 'right' | 'wrong', fields: [{ field: 'fd', expected: '3', seen }] });
+      const withBattery = (kernel: string, driver: DriverId, seens: string[], profile = 'host') => ({
+        ...cell(kernel, driver, 'pass'),
+        id: `${kernel}/${driver}@0.23.2/${profile}`,
+        profile,
+        evidence: { events: 1, marker: true, battery: { right: seens.filter((x) => x === '3').length, wrong: 0, missing: 0, calls: seens.map((x, i) => call(i + 1, x)) } },
+      });
+      const same = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3', '3']), withBattery('a', 'ebpf', ['3', '3']), withBattery('b', 'ebpf', ['4'])]);
+      assert.equal(same.verdict, 'supported');
+      assert.equal(same.why, "the battery's events match call for call on a (ebpf@0.23.2 2/2 = kmod)");
+      assert.deepEqual(same.cells, ['a/kmod@0.23.2/host', 'a/ebpf@0.23.2/host']);
+      const differ = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3', '3', '3', '3', '3']), withBattery('a', 'modern-ebpf', ['4', '4', '4', '4', '3'])]);
+      assert.equal(differ.verdict, 'contradicted');
+      assert.equal(differ.why, 'a/modern-ebpf@0.23.2/host differs from a/kmod@0.23.2/host: write #1 fd: as called vs 4; write #2 fd: as called vs 4; write #3 fd: as called vs 4; +1 more');
+      const otherProfile = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3']), withBattery('a', 'ebpf', ['4'], 'locked-down')]);
+      assert.equal(otherProfile.verdict, 'untested');
+      assert.match(otherProfile.why, /^no kernel has the battery from both an eBPF driver and the kernel module of the same source/);
+      const empty = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', []), withBattery('a', 'ebpf', [])]);
+      assert.equal(empty.verdict, 'untested');
+    });
+  });
+});
