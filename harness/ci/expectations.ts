@@ -61,11 +61,11 @@ export function loadExpectations(file: string, cellIds: readonly string[], matri
     const status = e.status ?? 'fail';
     if (status !== 'fail' && status !== 'skip' && status !== 'flaky') throw new UserError(`${at}: status must be fail, skip or flaky, not ${String(status)}.`);
     if (e.class !== undefined && !isFailureClass(e.class))
-      throw new UserError(`${at}: class must be one of the failure classes (README, "Failure classes"): ${FAILURE_CLASS_NAMES.join(', ')} — not ${String(e.class)}.`);
+      throw new UserError(`${at}: class must be one of the failure classes (docs/failure-classes.md): ${FAILURE_CLASS_NAMES.join(', ')} — not ${String(e.class)}.`);
     if (e.class !== undefined && status !== 'fail') throw new UserError(`${at}: a class is for a failure, not for status ${String(status)}.`);
     // a failure without its class would match any failure, a new one hidden behind the known one
     if (status === 'fail' && e.class === undefined)
-      throw new UserError(`${at}: ${e.cell} is expected to fail but names no "class": give the failure class it fails with (README, "Failure classes"; the cell's \`class\` in results.json).`);
+      throw new UserError(`${at}: ${e.cell} is expected to fail but names no "class": give the failure class it fails with (docs/failure-classes.md; the cell's \`class\` in results.json).`);
     let until: string | undefined;
     if (e.until !== undefined) {
       until = e.until instanceof Date ? e.until.toISOString().slice(0, 10) : String(e.until);

@@ -19,7 +19,7 @@ function file(text: string): string {
 function refused(text: string, ...patterns: RegExp[]): string {
   const f = file(text);
   try {
-    loadExpectations(f);
+    loadExpectations(f, IDS);
   } catch (e) {
     assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
     assert.ok(e.message.startsWith(f), `names the file: ${e.message}`);
@@ -43,22 +43,24 @@ const cell = (id: string, status: CellResult['status'], extra: Partial<CellResul
 });
 const exp = (cellGlob: string, status: Expectation['status'] = 'fail', extra: Partial<Expectation> = {}): Expectation => ({ cell: cellGlob, status, reason: 'known', ...extra });
 const TODAY = new Date('2026-12-02T12:00:00Z');
+/** The matrix's cells these files' entries stand for. */
+const IDS = ['a', 'b', 'c', 'a/kmod@1/host', 'b/x'];
 
 describe('expectations (mutants)', () => {
   describe('loading', () => {
     it('no file, an empty one or an empty list: no expectation', () => {
-      assert.deepEqual(loadExpectations(path.join(dir, 'absent.yaml')), []);
-      assert.deepEqual(loadExpectations(file('')), []);
-      assert.deepEqual(loadExpectations(file('expected:\n')), []);
-      assert.deepEqual(loadExpectations(file('expected: []\n')), []);
+      assert.deepEqual(loadExpectations(path.join(dir, 'absent.yaml'), IDS), []);
+      assert.deepEqual(loadExpectations(file(''), IDS), []);
+      assert.deepEqual(loadExpectations(file('expected:\n'), IDS), []);
+      assert.deepEqual(loadExpectations(file('expected: []\n'), IDS), []);
     });
 
     it('reads each field, the default status, and the line of each entry', () => {
-      const f = file('# known\nexpected:\n  - cell: "a/kmod@1/host"\n    reason: r1\n  - cell: "b/*"\n    status: flaky\n    reason: r2\n    until: "2027-01-31"\n  - cell: c\n    reason: r3\n    class: load:vermagic\n');
-      assert.deepEqual(loadExpectations(f), [
-        { cell: 'a/kmod@1/host', status: 'fail', reason: 'r1', line: 3 },
-        { cell: 'b/*', status: 'flaky', reason: 'r2', until: '2027-01-31', line: 5 },
-        { cell: 'c', status: 'fail', reason: 'r3', class: 'load:vermagic', line: 9 },
+      const f = file('# known\nexpected:\n  - cell: "a/kmod@1/host"\n    reason: r1\n    class: build:compiler\n  - cell: "b/*"\n    status: flaky\n    reason: r2\n    until: "2027-01-31"\n  - cell: c\n    reason: r3\n    class: load:vermagic\n');
+      assert.deepEqual(loadExpectations(f, IDS), [
+        { cell: 'a/kmod@1/host', status: 'fail', reason: 'r1', class: 'build:compiler', line: 3 },
+        { cell: 'b/*', status: 'flaky', reason: 'r2', until: '2027-01-31', line: 6 },
+        { cell: 'c', status: 'fail', reason: 'r3', class: 'load:vermagic', line: 10 },
       ]);
     });
 
@@ -78,15 +80,15 @@ describe('expectations (mutants)', () => {
       refused('expected:\n  - cell: a\n    reason: r\n    status: pass\n', /status must be fail, skip or flaky, not pass/);
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:nope\n', /class must be one of the failure classes .*load:vermagic.* not load:nope/);
       refused('expected:\n  - cell: a\n    reason: r\n    status: skip\n    class: load:vermagic\n', /a class is for a failure, not for status skip/);
-      refused('expected:\n  - cell: a\n    reason: r\n    until: 2027-1-5\n', /until must be a date YYYY-MM-DD, not 2027-1-5/);
-      refused('expected:\n  - cell: a\n    reason: r\n    until: "x2027-01-05"\n', /until must be a date/);
-      refused('expected:\n  - cell: a\n    reason: r\n    until: "2027-01-05x"\n', /until must be a date/);
-      refused('expected:\n  - cell: a\n    reason: r\n    until: "2027-13-45"\n', /until must be a date YYYY-MM-DD, not 2027-13-45/);
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: 2027-1-5\n', /until must be a date YYYY-MM-DD, not 2027-1-5/);
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "x2027-01-05"\n', /until must be a date/);
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "2027-01-05x"\n', /until must be a date/);
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "2027-13-45"\n', /until must be a date YYYY-MM-DD, not 2027-13-45/);
     });
 
     it('accepts skip and flaky, and a class on a failure', () => {
       assert.deepEqual(
-        loadExpectations(file('expected:\n  - { cell: a, reason: r, status: skip }\n  - { cell: b, reason: r, status: flaky }\n  - { cell: c, reason: r, status: fail, class: "build:compiler" }\n')).map((e) => [e.status, e.class]),
+        loadExpectations(file('expected:\n  - { cell: a, reason: r, status: skip }\n  - { cell: b, reason: r, status: flaky }\n  - { cell: c, reason: r, status: fail, class: "build:compiler" }\n'), IDS).map((e) => [e.status, e.class]),
         [
           ['skip', undefined],
           ['flaky', undefined],

@@ -81,7 +81,7 @@ describe('the guest (mutants)', () => {
         'KMATRIX v1 sdcard partitions=mmcblk0p1,,mmcblk0p2 root=1',
         'KMATRIX v1 insmod rc=0',
         'KMATRIX v1 attached seconds=2.5',
-        'KMATRIX v1 battery seconds=1.25',
+        'KMATRIX v1 battery rc=0 seconds=1.25 alive=1',
         'KMATRIX v1 soak seconds=10 runs=4 events=900',
         'KMATRIX v1 capture found=1 alive=0 rc=3 seconds=12 lines=40 untraced=2',
         'KMATRIX v1 done',
@@ -90,7 +90,7 @@ describe('the guest (mutants)', () => {
       assert.deepEqual(r.sdcard, { partitions: ['mmcblk0p1', 'mmcblk0p2'], rootMounted: true });
       assert.deepEqual(r.insmod, { rc: 0 });
       assert.equal(r.attachedAfter, 2.5);
-      assert.equal(r.batterySeconds, 1.25);
+      assert.deepEqual(r.battery, { rc: 0, seconds: 1.25, missing: false, alive: true });
       assert.deepEqual(r.soak, { seconds: 10, runs: 4, events: 900 });
       assert.deepEqual(r.capture, { found: true, alive: false, rc: 3, seconds: 12, lines: 40, untracedOpens: 2 });
       assert.equal(r.done, true);
