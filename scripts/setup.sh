@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux dpkg apt debian-archive-keyring xz-utils zstd procps mtools dosfstools fdisk e2fsprogs binutils git)
-# Debian's chromium, for the report's browser test; jobs that only run the matrix skip it (KMATRIX_NO_BROWSER=1)
-[ "${KMATRIX_NO_BROWSER:-}" = 1 ] || packages+=(chromium)
+# Debian's chromium and a CJK font (the document's Chinese quotes in the report), for the report's browser test; jobs that only run the matrix skip them (KMATRIX_NO_BROWSER=1)
+[ "${KMATRIX_NO_BROWSER:-}" = 1 ] || packages+=(chromium fonts-wqy-microhei)
 # The Vagrant backend: vagrant + its libvirt provider, the libvirt daemon and its
 # QEMU driver (not libvirt-daemon-system: the harness starts the daemons itself,
 # inside a network namespace; that package would start one on the host), and
