@@ -24,6 +24,8 @@ describe('negative controls (mutants)', () => {
     assert.equal(controlFromProfile(p.id), 'debian-5.10-amd64');
     assert.equal(controlFromProfile('host'), undefined);
     assert.equal(controlFromProfile('x-control-from-a'), undefined, 'the prefix only at the start');
+    assert.doesNotMatch(p.description!, /another architecture/);
+    assert.match(controlProfile('debian-12-arm64', 'arm64').description!, /built for debian-12-arm64 \(arm64: another architecture\), inserted/);
   });
 
   it('a control is told by its facts or, in older results, by its profile alone', () => {
@@ -52,10 +54,18 @@ describe('negative controls (mutants)', () => {
     assert.deepEqual(pairs([a, patched]), ['a<-a-patched', 'a-patched<-a']);
     const otherArch = kernel('a-arm', 'arm64', 'linux-a');
     assert.deepEqual(pairs([a, otherArch]), []);
+    // across arches: the same line only, a patched image being another line
+    const cross = (ks: KernelSpec[]) => controlPairs(ks, true).filter((p) => p.crossed === 'arch').map((p) => `${p.kernel.id}<-${p.from.id}`);
+    assert.deepEqual(cross([a, otherArch]), ['a<-a-arm', 'a-arm<-a']);
+    assert.deepEqual(cross([patched, otherArch]), [], 'a patched image is another line than the stock one');
   });
 
   describe('refusal lines', () => {
     const lines = (dmesg?: string, insmod?: string) => refusalLines({ logs: { ...(dmesg !== undefined ? { dmesg } : {}), ...(insmod !== undefined ? { insmod } : {}) } });
+
+    it("the kernel's lines trimmed before their timestamp is taken off", () => {
+      assert.deepEqual(lines('   [  12.5] scap: version magic x  '), ['scap: version magic x']);
+    });
 
     it("the kernel's refusals without their timestamp, then insmod's lines, each once", () => {
       assert.deepEqual(lines('[  123.456789] scap: version magic \'6.1\' should be \'5.10\'\n[1.5]Unknown symbol x (err -2)\nrandom: crng init done', '  insmod: ERROR: Invalid module format  \n\n'), [
@@ -123,6 +133,13 @@ describe('negative controls (mutants)', () => {
       assert.equal(v.marker, false);
       assert.deepEqual(v.lines, []);
       assert.equal(v.oops, 'WARNING: x', "the guest's crash text is kept");
+      // a refusal without the kernel's release names the kernel alone; it saw no marker
+      const refused = judgeControl(report({ boot: { release: '', btime: 1 }, logs: { dmesg: 'scap: version magic x' } }), verdict({ marker: true, events: 3 }), 'kb', { id: 'ka' }).verdict;
+      assert.deepEqual([refused.status, refused.reason, refused.marker, refused.events], ['pass', 'kb refused a kernel module built for ka: scap: version magic x', false, 0]);
+      // insmod's first three lines, then the kernel's first two about a broken file
+      const said = judgeControl(report({ logs: { insmod: 'i1\ni2\ni3\ni4', dmesg: 'Module len 1 truncated\nInvalid ELF header len 0\nnot an ELF x' } }), verdict(), 'kb', { id: 'ka' }).verdict;
+      assert.deepEqual(said.lines, ['i1', 'i2', 'i3', 'Module len 1 truncated', 'Invalid ELF header len 0']);
+      assert.equal(said.marker, false);
     });
 
     it('an accepted module: the kernel\'s line is its first error, never insmod\'s', () => {
@@ -134,6 +151,10 @@ describe('negative controls (mutants)', () => {
       assert.equal(v.firstError, 'scap: module_layout checked');
       assert.deepEqual(control, { from: 'ka', fromRelease: '5.10', refused: false, message: 'scap: module_layout checked' });
       assert.deepEqual(v.lines, ['scap: module_layout checked'], "insmod's line says no refusal");
+      // the first of the kernel's lines that is a refusal's words, never a line of insmod's echoed in dmesg
+      const later = judgeControl(report({ insmod: { rc: 0 }, logs: { dmesg: 'random: crng init done\ninsmod: module_layout x\n[1.0] scap: module_layout checked (loaded by insmod)' } }), verdict(), 'kb', { id: 'ka' });
+      assert.equal(later.verdict.firstError, 'scap: module_layout checked (loaded by insmod)');
+      assert.equal(later.verdict.marker, false);
       const quiet = judgeControl(report({ insmod: { rc: 0 }, logs: { insmod: 'insmod: ok' } }), verdict(), 'kb', { id: 'ka' });
       assert.equal('firstError' in quiet.verdict, false);
       assert.deepEqual(quiet.control, { from: 'ka', refused: false });
