@@ -45,7 +45,8 @@ describe('the battery (mutants)', () => {
     ['openat mode', edit(570, 'mode=0 ', 'mode=644 '), 'openat #5: mode expected 0, saw 644'],
     ['write ret', edit(567, 'res=29', 'res=28'), 'write #3: ret expected 29, saw 28'],
     ['write size', edit(567, 'size=29', 'size=30'), 'write #3: size expected 29, saw 30'],
-    ['write on another fd', edit(567, 'fd=3(', 'fd=9('), 'write #3: no event'],
+    // read, write and close are matched by type (not the battery's own output), then their fd checked
+    ['write on another fd', edit(567, 'fd=3(', 'fd=9('), 'write #3: fd expected 3, saw 9'],
     ['close ret', edit(568, 'res=0', 'res=-9'), 'close #4: ret expected 0, saw -9'],
     ['read ret', edit(571, 'res=29', 'res=1'), 'read #6: ret expected 29, saw 1'],
     ['renameat2 oldpath', edit(573, `oldpath=${dir}/data`, 'oldpath=/tmp/o'), `renameat2 #8: oldpath expected ${dir}/data, saw /tmp/o`],
@@ -144,8 +145,8 @@ describe('the battery (mutants)', () => {
 
     it("sysdig's event lines: number, direction, type and pid; other lines are not events", () => {
       assert.deepEqual(parseSysdigEvents('KMEVT 7 > read cat /x pid=42 :: fd=3\nKMEVT 8 < getpid cat <NA> pid=42 :: \nnot KMEVT 9 < read cat x pid=1 :: \nKMEVT 10 = read cat x pid=1 :: '), [
-        { num: 7, dir: '>', type: 'read', pid: 42, args: { fd: '3' } },
-        { num: 8, dir: '<', type: 'getpid', pid: 42, args: {} },
+        { num: 7, dir: '>', type: 'read', fdName: '/x', pid: 42, args: { fd: '3' } },
+        { num: 8, dir: '<', type: 'getpid', fdName: '<NA>', pid: 42, args: {} },
       ]);
     });
   });
@@ -159,14 +160,35 @@ describe('the battery (mutants)', () => {
         missing: 0,
         calls: [],
         firstProblem: 'the battery printed nothing: kmbattery: cannot open /tmp: EACCES',
+        scriptProblem: 'the battery printed nothing: kmbattery: cannot open /tmp: EACCES',
       });
-      assert.equal(batteryOf({ battery: '' }, 'falco', nonce)?.firstProblem, 'the battery printed nothing:');
+      // its exit status, when init.sh gave one, is said and kept
+      const failed = batteryOf({ battery: 'kmbattery: cannot open /tmp: EACCES\n' }, 'sysdig', nonce, 1)!;
+      assert.equal(failed.scriptProblem, 'the battery printed nothing (exit 1): kmbattery: cannot open /tmp: EACCES');
+      assert.equal(failed.rc, 1);
+      assert.equal(batteryOf({ battery: '' }, 'falco', nonce)?.firstProblem, 'the battery printed nothing');
+      // scap-open only counts: no battery judged
+      assert.equal(batteryOf({ battery: script }, 'scap-open', nonce, 0), undefined);
     });
 
     it('no events log: every call missing', () => {
-      const r = batteryOf({ battery: script }, 'sysdig', nonce)!;
+      const r = batteryOf({ battery: script }, 'sysdig', nonce, 0)!;
       assert.deepEqual([r.right, r.wrong, r.missing], [0, 0, 20]);
       assert.equal(r.firstProblem, 'mkdirat #1: no event');
+      assert.equal(r.rc, 0);
+      assert.equal('scriptProblem' in r, false);
+    });
+
+    it('a whole script without an exit status of 0 is incomplete, and says so first', () => {
+      const logs = { battery: script, 'battery-events': events };
+      const none = batteryOf(logs, 'sysdig', nonce)!;
+      assert.equal(none.right, 20);
+      assert.equal(none.scriptProblem, 'ran all 20 calls, then reported no exit status');
+      assert.equal(none.firstProblem, none.scriptProblem);
+      assert.equal('rc' in none, false);
+      assert.equal(batteryOf(logs, 'sysdig', nonce, 3)!.scriptProblem, 'ran all 20 calls, then exited 3');
+      const cut = script.split('\n').filter((l) => !/^KMB (1[89]|20) /.test(l)).join('\n');
+      assert.equal(batteryOf({ ...logs, battery: cut }, 'sysdig', nonce, 1)!.scriptProblem, 'stopped after 17 of 20 calls (exit 1)');
     });
   });
 });

@@ -2,7 +2,7 @@
 // found unchecked: the control's profile, telling a control apart, the pairs
 // of kernels, the kernel's refusal lines and the verdict's edge cases.
 import assert from 'node:assert/strict';
-import { controlFromProfile, controlPairs, controlProfile, isControl, judgeControl, refusalLines } from '../../harness/controls.js';
+import { controlFromProfile, controlPairs, controlProfile, isControl, isRefusal, judgeControl, refusalLines } from '../../harness/controls.js';
 import type { GuestReport, GuestVerdict } from '../../harness/guest.js';
 import type { KernelSpec } from '../../harness/types.js';
 
@@ -24,6 +24,8 @@ describe('negative controls (mutants)', () => {
     assert.equal(controlFromProfile(p.id), 'debian-5.10-amd64');
     assert.equal(controlFromProfile('host'), undefined);
     assert.equal(controlFromProfile('x-control-from-a'), undefined, 'the prefix only at the start');
+    assert.doesNotMatch(p.description!, /another architecture/);
+    assert.match(controlProfile('debian-12-arm64', 'arm64').description!, /built for debian-12-arm64 \(arm64: another architecture\), inserted/);
   });
 
   it('a control is told by its facts or, in older results, by its profile alone', () => {
@@ -52,10 +54,18 @@ describe('negative controls (mutants)', () => {
     assert.deepEqual(pairs([a, patched]), ['a<-a-patched', 'a-patched<-a']);
     const otherArch = kernel('a-arm', 'arm64', 'linux-a');
     assert.deepEqual(pairs([a, otherArch]), []);
+    // across arches: the same line only, a patched image being another line
+    const cross = (ks: KernelSpec[]) => controlPairs(ks, true).filter((p) => p.crossed === 'arch').map((p) => `${p.kernel.id}<-${p.from.id}`);
+    assert.deepEqual(cross([a, otherArch]), ['a<-a-arm', 'a-arm<-a']);
+    assert.deepEqual(cross([patched, otherArch]), [], 'a patched image is another line than the stock one');
   });
 
   describe('refusal lines', () => {
     const lines = (dmesg?: string, insmod?: string) => refusalLines({ logs: { ...(dmesg !== undefined ? { dmesg } : {}), ...(insmod !== undefined ? { insmod } : {}) } });
+
+    it("the kernel's lines trimmed before their timestamp is taken off", () => {
+      assert.deepEqual(lines('   [  12.5] scap: version magic x  '), ['scap: version magic x']);
+    });
 
     it("the kernel's refusals without their timestamp, then insmod's lines, each once", () => {
       assert.deepEqual(lines('[  123.456789] scap: version magic \'6.1\' should be \'5.10\'\n[1.5]Unknown symbol x (err -2)\nrandom: crng init done', '  insmod: ERROR: Invalid module format  \n\n'), [
@@ -70,30 +80,42 @@ describe('negative controls (mutants)', () => {
 
     it('a bracket later in the line is not a timestamp', () => {
       assert.deepEqual(lines('scap: no symbol version for [module_layout] [1.0]'), ['scap: no symbol version for [module_layout] [1.0]']);
-      assert.deepEqual(lines('[  1.0] [2.0] scap: Exec format error'), ['[2.0] scap: Exec format error']);
+      assert.deepEqual(lines('[  1.0] [2.0] scap: Unknown symbol x'), ['[2.0] scap: Unknown symbol x']);
     });
 
     it("at most five of the kernel's and three of insmod's", () => {
       const dmesg = Array.from({ length: 8 }, (_, i) => `[${i}.0] scap: disagrees about version of symbol s${i}`).join('\n');
-      const insmod = Array.from({ length: 5 }, (_, i) => `insmod: line ${i}`).join('\n');
+      const insmod = Array.from({ length: 5 }, (_, i) => `insmod: line ${i}: Invalid module format`).join('\n');
       const got = lines(dmesg, insmod);
-      assert.deepEqual(got, [0, 1, 2, 3, 4].map((i) => `scap: disagrees about version of symbol s${i}`).concat(['insmod: line 0', 'insmod: line 1', 'insmod: line 2']));
+      assert.deepEqual(got, [0, 1, 2, 3, 4].map((i) => `scap: disagrees about version of symbol s${i}`).concat([0, 1, 2].map((i) => `insmod: line ${i}: Invalid module format`)));
     });
 
-    it("every way a kernel says a module is not its own", () => {
-      for (const l of [
-        'version magic x',
-        'disagrees about version of symbol y',
-        'no symbol version for z',
-        'Unknown symbol w',
-        'Invalid module format',
-        'invalid ELF header',
-        'Exec format error',
-        'module_layout',
-        'module has bad taint',
-        'ENOEXEC',
-      ])
+    it("every way a kernel says a module is not its own; insmod's ENOEXEC words only from insmod", () => {
+      const kernelSays = ['version magic x', 'disagrees about version of symbol y', 'no symbol version for z', 'Unknown symbol w', 'Invalid architecture in ELF header', 'module_layout'];
+      const insmodSays = ['Invalid module format', 'Exec format error'];
+      for (const l of kernelSays) {
         assert.deepEqual(lines(l), [l], l);
+        assert.deepEqual(lines(l.toUpperCase()), [l.toUpperCase()], `${l}: any case`);
+        assert.equal(isRefusal({ logs: { dmesg: l } }), true, l);
+      }
+      for (const l of insmodSays) {
+        assert.deepEqual(lines(undefined, l), [l], l);
+        assert.deepEqual(lines(undefined, l.toLowerCase()), [l.toLowerCase()], `${l}: any case`);
+        assert.deepEqual(lines(l), [], `${l} in dmesg is not the kernel's refusal`);
+        assert.equal(isRefusal({ logs: { insmod: l } }), true, l);
+      }
+      // insmod's other failures, and the kernel's own words in insmod's log, are no refusal
+      for (const l of ['invalid ELF header', 'module has bad taint', 'ENOEXEC', 'No such file or directory', 'version magic x'])
+        assert.deepEqual([lines(undefined, l), isRefusal({ logs: { insmod: l } })], [[], false], l);
+    });
+
+    it('ENOEXEC from insmod is no refusal when the kernel says the file itself is broken', () => {
+      for (const broken of ['Invalid ELF header len 0', 'Invalid ELF header magic', 'Invalid ELF header type', 'Module len 5 truncated', 'Invalid ELF section header', 'scap.ko: not an ELF file'])
+        assert.equal(isRefusal({ logs: { dmesg: `[  3.0] ${broken}`, insmod: 'insmod: Invalid module format' } }), false, broken);
+      assert.equal(isRefusal({ logs: { dmesg: '[  3.0] random: crng init done', insmod: 'insmod: Invalid module format' } }), true);
+      // the kernel's own refusal wins over a broken file
+      assert.equal(isRefusal({ logs: { dmesg: 'Invalid ELF header len 0\nscap: version magic x', insmod: '' } }), true);
+      assert.equal(isRefusal({ logs: {} }), false);
     });
   });
 
@@ -101,16 +123,23 @@ describe('negative controls (mutants)', () => {
     const verdict = (over: Partial<GuestVerdict> = {}): GuestVerdict => ({ status: 'fail', phase: 'load', reason: 'insmod failed (exit 1)', events: 0, marker: false, lines: [], ...over });
     const report = (over: Partial<GuestReport> = {}): GuestReport => ({ boot: { release: '6.1.0-50-amd64', btime: 1 }, insmod: { rc: 1 }, loops: {}, logs: {}, done: true, ...over });
 
-    it("insmod's exit code when neither the kernel nor insmod said why; no release, no parentheses", () => {
+    it("insmod failing when neither the kernel nor insmod said why: an error (no evidence), with insmod's exit code", () => {
       const { verdict: v, control } = judgeControl(report({ boot: { release: '', btime: 1 }, insmod: { rc: 2 } }), verdict({ oops: 'WARNING: x' }), 'kb', { id: 'ka' });
-      assert.equal(v.status, 'pass');
+      assert.equal(v.status, 'error');
       assert.equal(v.phase, 'load');
-      assert.equal(v.reason, 'kb refused a kernel module built for ka: insmod exit 2');
-      assert.deepEqual(control, { from: 'ka', refused: true, message: 'insmod exit 2' });
+      assert.equal(v.reason, "the control's insmod failed (exit 2) without refusing the module as another kernel's: insmod exit 2, with no words");
+      assert.deepEqual(control, { from: 'ka', message: 'insmod exit 2, with no words' }, 'neither refused nor accepted');
       assert.equal(v.events, 0);
       assert.equal(v.marker, false);
       assert.deepEqual(v.lines, []);
       assert.equal(v.oops, 'WARNING: x', "the guest's crash text is kept");
+      // a refusal without the kernel's release names the kernel alone; it saw no marker
+      const refused = judgeControl(report({ boot: { release: '', btime: 1 }, logs: { dmesg: 'scap: version magic x' } }), verdict({ marker: true, events: 3 }), 'kb', { id: 'ka' }).verdict;
+      assert.deepEqual([refused.status, refused.reason, refused.marker, refused.events], ['pass', 'kb refused a kernel module built for ka: scap: version magic x', false, 0]);
+      // insmod's first three lines, then the kernel's first two about a broken file
+      const said = judgeControl(report({ logs: { insmod: 'i1\ni2\ni3\ni4', dmesg: 'Module len 1 truncated\nInvalid ELF header len 0\nnot an ELF x' } }), verdict(), 'kb', { id: 'ka' }).verdict;
+      assert.deepEqual(said.lines, ['i1', 'i2', 'i3', 'Module len 1 truncated', 'Invalid ELF header len 0']);
+      assert.equal(said.marker, false);
     });
 
     it('an accepted module: the kernel\'s line is its first error, never insmod\'s', () => {
@@ -121,7 +150,11 @@ describe('negative controls (mutants)', () => {
       assert.equal(v.reason, 'kernel kb (6.1.0-50-amd64) accepted a kernel module built for ka (5.10) (insmod exit 0): the load phase cannot tell a foreign module');
       assert.equal(v.firstError, 'scap: module_layout checked');
       assert.deepEqual(control, { from: 'ka', fromRelease: '5.10', refused: false, message: 'scap: module_layout checked' });
-      assert.deepEqual(v.lines, ['scap: module_layout checked', 'insmod: ok']);
+      assert.deepEqual(v.lines, ['scap: module_layout checked'], "insmod's line says no refusal");
+      // the first of the kernel's lines that is a refusal's words, never a line of insmod's echoed in dmesg
+      const later = judgeControl(report({ insmod: { rc: 0 }, logs: { dmesg: 'random: crng init done\ninsmod: module_layout x\n[1.0] scap: module_layout checked (loaded by insmod)' } }), verdict(), 'kb', { id: 'ka' });
+      assert.equal(later.verdict.firstError, 'scap: module_layout checked (loaded by insmod)');
+      assert.equal(later.verdict.marker, false);
       const quiet = judgeControl(report({ insmod: { rc: 0 }, logs: { insmod: 'insmod: ok' } }), verdict(), 'kb', { id: 'ka' });
       assert.equal('firstError' in quiet.verdict, false);
       assert.deepEqual(quiet.control, { from: 'ka', refused: false });
@@ -135,7 +168,8 @@ describe('negative controls (mutants)', () => {
       const crash = (phase: 'boot' | 'load' | 'capture') => ({ kind: 'oops' as const, headline: 'Oops', phase, excerpt: '' });
       assert.equal(judgeControl(report({ crash: crash('load') }), v, 'kb', { id: 'ka' }).verdict, v);
       assert.equal(judgeControl(report({ crash: crash('capture') }), v, 'kb', { id: 'ka' }).verdict, v);
-      assert.equal(judgeControl(report({ crash: crash('boot') }), v, 'kb', { id: 'ka' }).verdict.status, 'pass');
+      const atBoot = judgeControl(report({ crash: crash('boot'), logs: { dmesg: '[1.0] scap: version magic x' } }), v, 'kb', { id: 'ka' }).verdict;
+      assert.deepEqual([atBoot.status, atBoot.reason], ['pass', 'kb (6.1.0-50-amd64) refused a kernel module built for ka: scap: version magic x']);
       const err = verdict({ status: 'error' });
       assert.equal(judgeControl(report(), err, 'kb', { id: 'ka' }).verdict, err);
       assert.equal(judgeControl(report({ insmod: { rc: 0 } }), err, 'kb', { id: 'ka' }).verdict, err);

@@ -74,7 +74,10 @@ describe('expectations (mutants)', () => {
       refused('expected:\n  - cell: ""\n    reason: r\n', /needs "cell"/);
       refused('expected:\n  - 3\n', /needs "cell"/);
       refused('expected:\n  - null\n', /needs "cell"/);
-      refused('expected:\n  - cell: a\n    reason: r\n  - cell: b\n', /:4 \(expected\.1\): b needs a "reason"/);
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n  - cell: b\n', /:5 \(expected\.1\): b needs a "reason"/);
+      // a failure without its class would hide a new failure behind the known one
+      refused('expected:\n  - cell: a\n    reason: r\n', /:2 \(expected\.0\): a is expected to fail but names no "class": give the failure class it fails with \(docs\/failure-classes\.md/);
+      refused('expected:\n  - cell: a\n    reason: r\n    status: fail\n', /a is expected to fail but names no "class"/);
       refused('expected:\n  - cell: a\n    reason: "  "\n', /a needs a "reason"/);
       refused('expected:\n  - cell: a\n    reason: 5\n', /a needs a "reason"/);
       refused('expected:\n  - cell: a\n    reason: r\n    status: pass\n', /status must be fail, skip or flaky, not pass/);
@@ -84,6 +87,30 @@ describe('expectations (mutants)', () => {
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "x2027-01-05"\n', /until must be a date/);
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "2027-01-05x"\n', /until must be a date/);
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "2027-13-45"\n', /until must be a date YYYY-MM-DD, not 2027-13-45/);
+    });
+
+    it("each entry against the matrix's cells: one matching none, and two matching one cell, are refused together", () => {
+      const none = refused('expected:\n  - { cell: a, reason: r, status: skip }\n  - { cell: "z/*", reason: r, status: skip }\n', /:3 \(expected\.1\): z\/\* matches no cell of the matrix \(a cell renamed or removed\? remove or fix the entry\)\.$/);
+      assert.doesNotMatch(none, /expected\.0/);
+      const f = file('expected:\n  - { cell: "b/*", reason: r, status: skip }\n  - { cell: a, reason: r, status: skip }\n  - { cell: "*", reason: r, status: flaky }\n  - { cell: q, reason: r, status: skip }\n');
+      assert.throws(
+        () => loadExpectations(f, IDS, 'm.yaml'),
+        (e: Error) => {
+          assert.ok(e instanceof UserError);
+          const problems = [
+            `${f}:5 (expected.3): q matches no cell of m.yaml (a cell renamed or removed? remove or fix the entry).`,
+            `${f}:3 (expected.1) (a) and line 4 (expected.2: *) overlap: both match a of m.yaml; make them disjoint (a cell fails one way: the one of its first failing phase).`,
+          ];
+          assert.equal(e.message, problems.join(' '), 'b/* and * overlap on no cell: `*` stays within a segment');
+          return true;
+        },
+      );
+      // each pair of entries is named once, at the first cell both match
+      const twice = refused('expected:\n  - { cell: "*", reason: r, status: skip }\n  - { cell: "[ab]", reason: r, status: skip }\n');
+      assert.equal(twice.match(/overlap/g)?.length, 1);
+      assert.match(twice, /both match a of the matrix/);
+      // a glob matching several cells, none another entry's: fine
+      assert.equal(loadExpectations(file('expected:\n  - { cell: "[abc]", reason: r, status: skip }\n  - { cell: "*/*", reason: r, status: skip }\n'), IDS).length, 2);
     });
 
     it('accepts skip and flaky, and a class on a failure', () => {

@@ -3,6 +3,8 @@
 // messages and crashes, the consumers' counts, warnings and errors, and the
 // evidence a verdict keeps.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   GuestReader,
   capturedCount,
@@ -270,6 +272,10 @@ describe('the guest (mutants)', () => {
       ...over,
     });
     const exit = { timedOut: false, phase: 'capture' as const };
+    // a consumer that prints parameters passes only with the battery's whole script seen: the recorded kmod one, under this nonce
+    const recorded = (f: string) => readFileSync(path.resolve('test/fixtures/battery', f), 'utf8').replaceAll('a5830a47042a', nonce);
+    const whole = { battery: recorded('kmod@0.23.2.script'), 'battery-events': recorded('kmod@0.23.2.events') };
+    const ran = { rc: 0, seconds: 1.5, missing: false, alive: true };
 
     it('no capture report: the phase from whether the consumer attached, the timeout or the stop named', () => {
       const noCapture = { capture: undefined };
@@ -282,15 +288,20 @@ describe('the guest (mutants)', () => {
     });
 
     it('a pass keeps the warnings (pdig\'s too), the soak with its parse errors, and names the first warning', () => {
-      const v = judge(base({ logs: { captured: marker, consumer: 'Warning: slow', pdig: 'ptrace: busy' }, soak: { seconds: 3, runs: 2, events: 10 } }), 'pdig', 'sysdig', nonce, exit);
+      const v = judge(base({ logs: { captured: marker, consumer: 'Warning: slow', pdig: 'ptrace: busy', ...whole }, battery: ran, soak: { seconds: 3, runs: 2, events: 10 } }), 'pdig', 'sysdig', nonce, exit);
       assert.equal(v.status, 'pass');
-      assert.equal(v.reason, 'marker seen in 1 event(s) (with warnings: Warning: slow)');
+      assert.equal(v.reason, 'marker seen in 1 event(s), battery 20/20 calls right (with warnings: Warning: slow)');
       assert.deepEqual(v.warnings, ['Warning: slow', 'pdig: ptrace: busy']);
       assert.deepEqual(v.soak, { seconds: 3, runs: 2, events: 10, parseErrors: 0 });
-      const kmod = judge(base({ logs: { captured: marker, pdig: 'ptrace: busy' } }), 'kmod', 'sysdig', nonce, exit);
-      assert.equal(kmod.reason, 'marker seen in 1 event(s)');
+      assert.equal(v.battery?.seconds, 1.5);
+      assert.equal(v.battery?.rc, 0);
+      const kmod = judge(base({ logs: { captured: marker, pdig: 'ptrace: busy', ...whole }, battery: ran }), 'kmod', 'sysdig', nonce, exit);
+      assert.equal(kmod.reason, 'marker seen in 1 event(s), battery 20/20 calls right');
       assert.equal('warnings' in kmod, false);
       assert.equal('soak' in kmod, false);
+      // the marker alone is no pass for a consumer that prints parameters
+      const alone = judge(base(), 'kmod', 'sysdig', nonce, exit);
+      assert.deepEqual([alone.status, alone.reason, alone.firstError], ['fail', 'marker seen, but the guest reported no battery', 'battery: the guest reported no battery']);
     });
 
     it("pdig's parse errors fail the cell; another driver's pdig log is not read", () => {
@@ -298,13 +309,14 @@ describe('the guest (mutants)', () => {
       assert.equal(v.status, 'fail');
       assert.equal(v.reason, 'marker seen, but 1 event(s) could not be parsed');
       assert.equal(v.firstError, 'corrupted filler for event 3');
-      assert.equal(judge(base({ logs: { captured: marker, pdig: 'corrupted filler for event 3' } }), 'kmod', 'sysdig', nonce, exit).status, 'pass');
+      assert.equal(judge(base({ logs: { captured: marker, pdig: 'corrupted filler for event 3', ...whole }, battery: ran }), 'kmod', 'sysdig', nonce, exit).status, 'pass');
     });
 
     it("Falco's evidence: its alert, its start-up time, its figures", () => {
       const alert = JSON.stringify({ rule: 'kmatrix marker opened', output_fields: { 'fd.name': `/tmp/kmatrix-marker-${nonce}`, 'evt.type': 'openat' } });
-      const v = judge(base({ attachedAfter: 4, logs: { captured: alert, stats: 'Driver Events:12' } }), 'modern-ebpf', 'falco', nonce, exit);
+      const v = judge(base({ attachedAfter: 4, logs: { captured: alert, stats: 'Driver Events:12', ...whole }, battery: ran }), 'modern-ebpf', 'falco', nonce, exit);
       assert.equal(v.status, 'pass');
+      assert.equal(v.reason, 'marker seen in 1 event(s), battery 20/20 calls right');
       assert.deepEqual(v.falco, { alert, startupSeconds: 4, driverEvents: 12 });
       assert.equal(v.events, 12);
       const quiet = judge(base({ logs: { captured: 'nothing' } }), 'modern-ebpf', 'falco', nonce, exit);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { BATTERY_SCRIPT } from '../../harness/battery.js';
 import { UserError } from '../../harness/errors.js';
 import type { CellResult, DriverId } from '../../harness/types.js';
 import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, thenCells, type RecommendedTable } from '../../harness/verdicts.js';
@@ -113,13 +114,25 @@ describe('verdicts (mutants)', () => {
     assert.deepEqual(thenCells([old, now]), [old, now]);
   });
 
-  it("two batteries' differences: a call found in one only, a field seen otherwise; a matching value is the same", () => {
-    const call = (status: 'right' | 'wrong' | 'missing', seen = '3') => ({ seq: 1, call: 'write', status, fields: status === 'missing' ? [] : [{ field: 'fd', expected: '3', seen }] });
-    const bat = (...calls: ReturnType<typeof call>[]) => ({ right: 0, wrong: 0, missing: 0, calls });
+  it("two batteries' differences: a call's status, a field seen otherwise; a matching value is the same; a missing tail is not compared", () => {
+    type Call = { seq: number; call: string; status: 'right' | 'wrong' | 'missing'; enter?: boolean; fields: { field: string; expected: string; seen: string }[] };
+    const call = (status: Call['status'], seen = '3', seq = 1): Call => ({ seq, call: 'write', status, fields: status === 'missing' ? [] : [{ field: 'fd', expected: '3', seen }] });
+    const bat = (...calls: Call[]) => ({ right: 0, wrong: 0, missing: 0, calls });
     assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('right'))), []);
-    assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('wrong', '4'))), ['write #1 fd: as called vs 4']);
-    assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('missing'))), ['write #1: found vs no event', 'write #1 fd: as called vs not checked']);
-    assert.deepEqual(batteryDifferences(bat(call('missing')), bat(call('right'))), ['write #1: no event vs found', 'write #1 fd: not checked vs as called']);
+    assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('wrong', '4'))), ['write #1: right vs wrong', 'write #1 fd: as called vs 4']);
+    // the same wrong value in both is the same data
+    assert.deepEqual(batteryDifferences(bat(call('wrong', '4')), bat(call('wrong', '4'))), []);
+    // wrong only for its missing enter event
+    assert.deepEqual(batteryDifferences(bat({ ...call('wrong'), enter: false }), bat(call('right'))), ['write #1: wrong, no enter event vs right']);
+    // a call missing at the end of one battery (it stopped printing) was never compared, in either order
+    assert.deepEqual(batteryDifferences(bat(call('right')), bat(call('missing'))), []);
+    assert.deepEqual(batteryDifferences(bat(call('right'), call('right', '3', 2)), bat(call('right'), call('missing', '3', 2))), []);
+    assert.deepEqual(batteryDifferences(bat(call('missing'), call('missing', '3', 2)), bat(call('right'), call('right', '3', 2))), []);
+    // one missing between found ones is a difference
+    assert.deepEqual(batteryDifferences(bat(call('missing'), call('right', '3', 2)), bat(call('right'), call('right', '3', 2))), ['write #1: no event vs right', 'write #1 fd: not checked vs as called']);
+    assert.deepEqual(batteryDifferences(bat(call('right'), call('right', '3', 2)), bat(call('missing'), call('right', '3', 2))), ['write #1: right vs no event', 'write #1 fd: as called vs not checked']);
+    // a call past the end of the other battery is not compared
+    assert.deepEqual(batteryDifferences(bat(call('right'), call('wrong', '9', 2)), bat(call('right'))), []);
   });
 
   describe('claims', () => {
@@ -140,26 +153,36 @@ describe('verdicts (mutants)', () => {
       assert.equal(fastest({ kmod: 2, ebpf: 2.2 }).why, 'too close to call: ebpf within 25% of kmod, inside one TCG measurement\'s noise: syscall loop ×2 with kmod, ×2.2 with ebpf (vs no driver; bench of 2026-01-01)');
     });
 
-    it('ebpf-same-data-as-kmod: pairs by kernel, source and profile; the differences named, at most three each', () => {
-      const call = (seq: number, seen: string) => ({ seq, call: 'write', status: (seen === '3' ? 'right' : 'wrong') as 'right' | 'wrong', fields: [{ field: 'fd', expected: '3', seen }] });
-      const withBattery = (kernel: string, driver: DriverId, seens: string[], profile = 'host') => ({
+    it('ebpf-same-data-as-kmod: pairs by kernel, source, profile and consumer kind; the differences named, at most three each; agreement needs both batteries whole', () => {
+      // the whole script (BATTERY_SCRIPT), each call's fd seen as `seens` says (right where not given)
+      const call = (seq: number, seen: string) => ({ seq, call: BATTERY_SCRIPT[seq - 1]!, status: (seen === '3' ? 'right' : 'wrong') as 'right' | 'wrong', fields: [{ field: 'fd', expected: '3', seen }] });
+      const whole = (seens: string[]) => BATTERY_SCRIPT.map((_, i) => seens[i] ?? '3');
+      const withBattery = (kernel: string, driver: DriverId, seens: string[], profile = 'host', kind: 'sysdig' | 'falco' = 'sysdig') => ({
         ...cell(kernel, driver, 'pass'),
         id: `${kernel}/${driver}@0.23.2/${profile}`,
         profile,
-        evidence: { events: 1, marker: true, battery: { right: seens.filter((x) => x === '3').length, wrong: 0, missing: 0, calls: seens.map((x, i) => call(i + 1, x)) } },
+        consumer: { id: kind, kind },
+        evidence: { events: 1, marker: true, battery: { right: seens.filter((x) => x === '3').length, wrong: seens.filter((x) => x !== '3').length, missing: 0, calls: seens.map((x, i) => call(i + 1, x)) } },
       });
-      const same = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3', '3']), withBattery('a', 'ebpf', ['3', '3']), withBattery('b', 'ebpf', ['4'])]);
+      const same = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', whole([])), withBattery('a', 'ebpf', whole([])), withBattery('b', 'ebpf', whole(['4']))]);
       assert.equal(same.verdict, 'supported');
-      assert.equal(same.why, "the battery's events match call for call on a (ebpf@0.23.2 2/2 = kmod)");
+      assert.equal(same.why, "the battery's events match call for call, the enter events included, on a (ebpf@0.23.2 20/20 = kmod)");
       assert.deepEqual(same.cells, ['a/kmod@0.23.2/host', 'a/ebpf@0.23.2/host']);
-      const differ = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3', '3', '3', '3', '3']), withBattery('a', 'modern-ebpf', ['4', '4', '4', '4', '3'])]);
+      const differ = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', whole([])), withBattery('a', 'modern-ebpf', whole(['4', '4']))]);
       assert.equal(differ.verdict, 'contradicted');
-      assert.equal(differ.why, 'a/modern-ebpf@0.23.2/host differs from a/kmod@0.23.2/host: write #1 fd: as called vs 4; write #2 fd: as called vs 4; write #3 fd: as called vs 4; +1 more');
-      const otherProfile = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3']), withBattery('a', 'ebpf', ['4'], 'locked-down')]);
+      assert.equal(differ.why, 'a/modern-ebpf@0.23.2/host differs from a/kmod@0.23.2/host: mkdirat #1: right vs wrong; mkdirat #1 fd: as called vs 4; openat #2: right vs wrong; +1 more');
+      assert.deepEqual(differ.cells, ['a/kmod@0.23.2/host', 'a/modern-ebpf@0.23.2/host']);
+      const otherProfile = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', whole([])), withBattery('a', 'ebpf', whole(['4']), 'locked-down')]);
       assert.equal(otherProfile.verdict, 'untested');
-      assert.match(otherProfile.why, /^no kernel has the battery from both an eBPF driver and the kernel module of the same source/);
+      assert.match(otherProfile.why, /^no kernel has the battery from both an eBPF driver and the kernel module of the same source and consumer kind/);
+      const otherKind = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', whole([])), withBattery('a', 'ebpf', whole(['4']), 'host', 'falco')]);
+      assert.equal(otherKind.verdict, 'untested', "Falco's battery against sysdig's is no pair");
       const empty = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', []), withBattery('a', 'ebpf', [])]);
       assert.equal(empty.verdict, 'untested');
+      // two batteries cut alike agree on nothing
+      const cut = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', ['3', '3']), withBattery('a', 'ebpf', ['3', '3'])]);
+      assert.deepEqual([cut.verdict, cut.why], ['untested', 'the batteries agree only as far as they go, and none of the pairs is complete: a/ebpf@0.23.2/host 2 calls, 0 missing; a/kmod@0.23.2/host 2, 0 missing']);
+      assert.deepEqual(cut.cells, ['a/kmod@0.23.2/host', 'a/ebpf@0.23.2/host']);
     });
   });
 });
