@@ -41,7 +41,8 @@ describe('cli', () => {
     assert.match(r.stderr, new RegExp(`${file}:5: `));
   });
 
-  it('a bad expectations.yaml stops `run` before it starts: one paragraph naming the lines, exit code 2', async () => {
+  it('a bad expectations.yaml stops `run` before it starts: one paragraph naming the lines, exit code 2', async function () {
+    this.timeout(60_000); // a CLI start: seconds on a busy machine
     const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-cli-'));
     const file = path.join(dir, 'expectations.yaml');
     writeFileSync(file, 'expected:\n  - cell: "*/kmod@*/locked-down"\n    reason: sig_enforce\n    class: load:signature\n  - cell: "debian-6.1-amd64/kmod@0.23.2/*"\n    reason: overlaps\n    class: load:other\n  - cell: "debian-9.9-amd64/*/*"\n    reason: no such kernel\n    class: build:compiler\n');

@@ -86,7 +86,7 @@ function assertParagraph(name: string, r: { exitCode?: number; stderr: string })
 }
 
 describe('bad input: mutated matrix files through the CLI', function () {
-  this.timeout(120_000);
+  this.timeout(300_000); // 37 CLI starts: ~1 s each on a quiet 2-core machine, several when it is busy
   const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-fuzz-'));
   const run = async (cases: [string, string][]) => {
     const out: { name: string; exitCode?: number; stderr: string }[] = [];
