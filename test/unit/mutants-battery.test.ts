@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { batteryOf, checkBattery, parseArgs, parseScript, parseSysdigEvents } from '../../harness/battery.js';
+import { batteryOf, checkBattery, parseArgs, parseScript, parseSysdigEvents, scriptProblem } from '../../harness/battery.js';
 
 const FIX = path.resolve('test/fixtures/battery');
 const script = readFileSync(path.join(FIX, 'kmod@0.23.2.script'), 'utf8');
@@ -89,6 +89,15 @@ describe('the battery (mutants)', () => {
   it('a write to the battery\'s own output on the same fd is not the call', () => {
     const stray = `KMEVT 566 < write kmbattery /tmp/battery.out pid=119 :: res=5 data=x fd=3(<f>/tmp/battery.out) size=5`;
     assert.equal(check(edit(566, /$/, `\n${stray}`)).right, 20);
+  });
+
+  it("a read or close of the battery's own output is not the call, by its file or its fd's", () => {
+    const read = `KMEVT 570 < read kmbattery /tmp/battery.out pid=119 :: res=5 data=x fd=3(<f>/tmp/battery.out) size=64`;
+    assert.equal(check(edit(570, /$/, `\n${read}`)).right, 20);
+    const close = `KMEVT 567 < close kmbattery  pid=119 :: res=-9 fd=3(<f>/tmp/battery.out)`;
+    assert.equal(check(edit(567, /$/, `\n${close}`)).right, 20);
+    // another file's close on the same fd is the call's event, and its result checked
+    assert.equal(check(edit(567, /$/, `\n${close.replace(/battery\.out/, 'other')}`)).firstProblem, 'close #4: ret expected 0, saw -9');
   });
 
   it('an openat of another file is not the call', () => {
@@ -177,6 +186,21 @@ describe('the battery (mutants)', () => {
       assert.equal(r.firstProblem, 'mkdirat #1: no event');
       assert.equal(r.rc, 0);
       assert.equal('scriptProblem' in r, false);
+    });
+
+    it("the script against the fixed one: a call out of place or out of sequence, calls beyond it, accept4 for accept", () => {
+      const lines = script.split('\n');
+      const without = (seq: number) => parseScript(lines.filter((l) => !l.startsWith(`KMB ${seq} `)).join('\n'));
+      const renamed = (from: string, to: string) => parseScript(script.replace(from, to));
+      assert.equal(scriptProblem(parseScript(script), 0), undefined);
+      assert.equal(scriptProblem(without(5), 0), "call #5 is read #6, the script's is openat (exit 0)");
+      assert.equal(scriptProblem(renamed('KMB 20 wait4', 'KMB 21 wait4'), 0), "call #20 is wait4 #21, the script's is wait4 (exit 0)");
+      assert.equal(scriptProblem(renamed('KMB 16 accept', 'KMB 16 accept4'), 0), undefined);
+      assert.equal(scriptProblem(renamed('KMB 15 connect', 'KMB 15 accept4'), 0), "call #15 is accept4 #15, the script's is connect (exit 0)");
+      assert.equal(scriptProblem(renamed('KMB 16 accept', 'KMB 16 accept6'), undefined), "call #16 is accept6 #16, the script's is accept (no exit status)");
+      const beyond = parseScript(`${script}\nKMB 21 close fd=3 ret=0\nKMB 22 close fd=3 ret=0\n`);
+      assert.equal(scriptProblem(beyond, 0), "2 call(s) beyond the script's 20 (exit 0)");
+      assert.equal(scriptProblem(without(20), undefined), 'stopped after 19 of 20 calls (no exit status)');
     });
 
     it('a whole script without an exit status of 0 is incomplete, and says so first', () => {

@@ -65,7 +65,8 @@ describe('expectations (mutants)', () => {
     });
 
     it('refuses bad YAML and a non-list, naming the file', () => {
-      refused('expected: [a, b\n', /invalid YAML|YAML/);
+      const yaml = refused('expected: [a, b\n', /: invalid YAML: \S.{8,}$/);
+      assert.doesNotMatch(yaml, /\n/, "the parser's first line only");
       refused('expected: { cell: a }\n', /"expected" must be a list/);
     });
 
@@ -87,6 +88,12 @@ describe('expectations (mutants)', () => {
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "x2027-01-05"\n', /until must be a date/);
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "2027-01-05x"\n', /until must be a date/);
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "2027-13-45"\n', /until must be a date YYYY-MM-DD, not 2027-13-45/);
+      // dates JavaScript reads, but not the day alone
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "2027-01-05 12:00"\n', /until must be a date YYYY-MM-DD, not 2027-01-05 12:00\.$/);
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "Mon 2027-01-05"\n', /until must be a date YYYY-MM-DD, not Mon 2027-01-05\.$/);
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "02027-01-05"\n', /until must be a date YYYY-MM-DD, not 02027-01-05\.$/);
+      // the classes listed one by one
+      refused('expected:\n  - cell: a\n    reason: r\n    class: load:nope\n', /\(docs\/failure-classes\.md\): [a-z-]+:[a-z-]+, [a-z-]+:[a-z-]+, .*load:vermagic, /);
     });
 
     it("each entry against the matrix's cells: one matching none, and two matching one cell, are refused together", () => {
@@ -150,6 +157,9 @@ describe('expectations (mutants)', () => {
         { kind: 'unexpected-pass', cell: 'k/kmod@1/host', why: 'expected to fail (known) but passed: remove or update the expectation' },
       ]);
       assert.deepEqual(checkExpectations([cell('k/kmod@1/host', 'error')], [exp('k/*/host')], [], TODAY), [], 'an error is no evidence');
+      // nor of another class than the one expected: only a failure has a class to compare
+      for (const status of ['error', 'skip'] as const)
+        assert.deepEqual(checkExpectations([cell('a', status, { class: 'load:other' })], [exp('a', 'fail', { class: 'load:signature' })], [], TODAY), [], status);
     });
 
     it('`*` stays within a segment', () => {
@@ -160,6 +170,17 @@ describe('expectations (mutants)', () => {
       assert.deepEqual(checkExpectations([cell('a', 'fail')], [exp('a', 'skip')], [], TODAY), [{ kind: 'unexpected-pass', cell: 'a', why: 'expected to skip (known) but failed at load: remove or update the expectation' }]);
       assert.equal(checkExpectations([cell('a', 'pass')], [exp('a', 'skip')], [], TODAY)[0]!.kind, 'unexpected-pass');
       assert.deepEqual(checkExpectations([cell('a', 'skip')], [exp('a', 'skip')], [], TODAY), []);
+    });
+
+    it('flaky now after a pass: a regression unless known flaky, in its reason or the default words', () => {
+      const now = cell('a', 'flaky', { reason: 'failed at capture, then passed' });
+      assert.deepEqual(checkExpectations([now], [], [cell('a', 'pass')], TODAY), [{ kind: 'flaky-regression', cell: 'a', why: 'passed in the previous run, flaky now: failed at capture, then passed' }]);
+      assert.equal(checkExpectations([cell('a', 'flaky')], [], [cell('a', 'pass')], TODAY)[0]!.why, 'passed in the previous run, flaky now: failed, then passed');
+      assert.deepEqual(checkExpectations([now], [exp('a', 'flaky')], [cell('a', 'pass')], TODAY), []);
+      assert.deepEqual(checkExpectations([now], [], [cell('a', 'fail')], TODAY), []);
+      // expected to fail, and flaky: the expectation is wrong
+      assert.equal(checkExpectations([cell('a', 'flaky')], [exp('a', 'fail', { class: 'load:vermagic' })], [], TODAY)[0]!.why, 'expected to fail (known) but was flaky (failed, then passed): remove or update the expectation');
+      assert.equal(checkExpectations([now], [exp('a', 'fail', { class: 'load:vermagic' })], [], TODAY)[0]!.why, 'expected to fail (known) but was flaky (failed at capture, then passed): remove or update the expectation');
     });
 
     it('flaky: a pass or a flaky run matches; a failure is still a failure', () => {

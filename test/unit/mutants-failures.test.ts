@@ -3,7 +3,7 @@
 // counts, the precedence of the load rules, the infrastructure reasons, and
 // the counts by class.
 import assert from 'node:assert/strict';
-import { classCounts, classOf, classify, isFailureClass, type Classifiable } from '../../harness/failures.js';
+import { classCounts, classOf, classify, isFailureClass, isKernelCrash, mayBeIntermittent, type Classifiable } from '../../harness/failures.js';
 
 const fail = (phase: Classifiable['phase'], reason: string, firstError?: string): Classifiable => ({ status: 'fail', phase, reason, firstError });
 const error = (reason: string): Classifiable => ({ status: 'error', phase: 'boot', reason });
@@ -98,6 +98,35 @@ describe('failure classes (mutants)', () => {
       ['infra:qemu-died', 1],
     ]);
     assert.deepEqual(classCounts([]), []);
+  });
+
+  it('run once more: a failure at load or capture, no kernel crash, of no deterministic class', () => {
+    const dead = fail('capture', 'the consumer was killed by signal 9 (SIGKILL) during the battery');
+    assert.equal(mayBeIntermittent(dead), true);
+    assert.equal(mayBeIntermittent(fail('load', 'insmod failed (exit 1)', 'insmod: ERROR: could not insert module: Cannot allocate memory')), true, 'load:other');
+    assert.equal(mayBeIntermittent(fail('load', 'insmod failed (exit 1)', 'insmod: ERROR: could not insert module: Invalid module format')), false, 'load:vermagic is deterministic');
+    assert.equal(mayBeIntermittent({ ...dead, class: 'load:signature' }), false, 'the class it carries');
+    assert.equal(mayBeIntermittent({ ...dead, class: 'capture:drops' }), true);
+    assert.equal(mayBeIntermittent({ ...dead, class: 'no:such' }), true, 'an unknown class is no deterministic one');
+    for (const phase of ['fetch', 'build', 'boot'] as const) assert.equal(mayBeIntermittent({ ...dead, phase }), false, phase);
+    for (const status of ['pass', 'error', 'skip', 'flaky'] as const) assert.equal(mayBeIntermittent({ ...dead, status }), false, status);
+    // a kernel crash: its class, or an excerpt kept with another reason
+    assert.equal(mayBeIntermittent({ ...dead, oops: 'Oops: 0000 [#1] SMP' }), false);
+    assert.equal(isKernelCrash({ ...dead, oops: 'Oops: 0000 [#1] SMP' }), true);
+    assert.equal(isKernelCrash({ ...dead, oops: '' }), false);
+    assert.equal(isKernelCrash(dead), false);
+    assert.equal(isKernelCrash(fail('capture', 'kernel WARNING while capturing')), true);
+    assert.equal(isKernelCrash({ ...dead, class: 'kernel:oops' }), true);
+    assert.equal(isKernelCrash({ ...dead, status: 'error', oops: 'Oops' }), false, 'an error is no crash of the driver');
+    assert.equal(isKernelCrash({ ...dead, status: 'pass', class: 'kernel:oops' }), false);
+  });
+
+  it("the crash and the consumer's death only as the judge words them", () => {
+    assert.equal(classify(fail('load', 'kernel crashed while loading the module')), 'kernel:oops');
+    assert.equal(classify(fail('load', 'no answer from insmod (kernel crashed?)')), 'load:timeout');
+    assert.notEqual(classify(fail('capture', 'marker seen, but the consumer exited (code 1) during the battery run')), 'capture:consumer-died');
+    assert.notEqual(classify(fail('capture', 'marker not found: the consumer exited (code 1) during the soak')), 'capture:consumer-died');
+    assert.equal(classify(fail('capture', 'the consumer exited (code 1) during the soak')), 'capture:consumer-died');
   });
 
   it('a class name is one of the vocabulary, never an inherited property', () => {

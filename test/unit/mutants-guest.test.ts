@@ -304,6 +304,48 @@ describe('the guest (mutants)', () => {
       assert.deepEqual([alone.status, alone.reason, alone.firstError], ['fail', 'marker seen, but the guest reported no battery', 'battery: the guest reported no battery']);
     });
 
+    it('the soak asked: reported, with a battery run, the consumer alive at its end; the battery with the consumer alive', () => {
+      const logs = { captured: marker, ...whole };
+      const soak = { seconds: 30, runs: 4, events: 900, alive: true };
+      const asked = { soakSeconds: 30 };
+      const v = (over: Partial<Parameters<typeof judge>[0]>, kind: 'sysdig' | 'scap-open' = 'sysdig') => judge(base({ logs, battery: ran, ...over }), 'kmod', kind, nonce, exit, asked);
+      assert.equal(v({ soak }).status, 'pass');
+      assert.deepEqual([v({}).reason, v({}).firstError], ['marker seen, but the guest reported no soak', 'soak: no report of the 30 s soak']);
+      assert.deepEqual([v({ soak: { ...soak, runs: 0 } }).reason, v({ soak: { ...soak, runs: 0 } }).firstError], ['marker seen, but the soak ran no battery in 30 s', 'soak: 0 battery run(s) in 30 s']);
+      const died = v({ soak: { ...soak, alive: false }, capture: { found: true, alive: false, rc: 139, seconds: 5, lines: 1, untracedOpens: 0 } });
+      assert.deepEqual([died.status, died.reason, died.firstError], ['fail', 'the consumer was killed by signal 11 (SIGSEGV) during the soak', 'sysdig was killed by signal 11 (SIGSEGV)']);
+      const duringBattery = v({ soak, battery: { ...ran, alive: false }, logs: { ...logs, consumer: 'error: ring buffer gone' } });
+      assert.deepEqual([duringBattery.reason, duringBattery.firstError], ['the consumer exited (code 0) during the battery', 'error: ring buffer gone']);
+      // not asked: a soak gone wrong or absent fails nothing
+      const notAsked = judge(base({ logs, battery: ran, soak: { ...soak, runs: 0, alive: false } }), 'kmod', 'sysdig', nonce, exit);
+      assert.equal(notAsked.status, 'pass');
+      // the battery program missing from the guest: the harness's error
+      const missing = v({ soak, battery: { ...ran, rc: 127, missing: true } });
+      assert.deepEqual([missing.status, missing.phase, missing.firstError], ['error', 'capture', 'battery: /kmatrix/kmbattery missing from the guest (rc 127)']);
+      // the battery cut short, before its calls are judged
+      const cut = v({ soak, battery: { ...ran, rc: 1 } });
+      assert.deepEqual([cut.reason, cut.firstError], ['marker seen, but the battery did not run its whole script', 'battery: ran all 20 calls, then exited 1']);
+    });
+
+    it("a live consumer with nothing captured fails at capture; pdig's pairing named, its line first", () => {
+      const none = judge(base({ logs: { captured: '' } }), 'kmod', 'sysdig', nonce, exit);
+      assert.deepEqual([none.phase, none.reason], ['capture', 'marker not found in 0 captured event(s) after 5s']);
+      const mismatch = 'corrupted filler for event type 12 (added 3 args, should have added 4)';
+      const pdig = judge(base({ logs: { captured: marker, ...whole, pdig: `corrupted event 7
+${mismatch}` }, battery: ran }), 'pdig', 'sysdig', nonce, exit);
+      assert.equal(pdig.reason, "marker seen, but 2 event(s) could not be parsed (pdig's fillers and the event table of the tree it was built with disagree: a pairing of two event schemas)");
+      assert.equal(pdig.firstError, mismatch);
+      const unseen = judge(base({ logs: { captured: '', pdig: `corrupted event 7
+${mismatch}` } }), 'pdig', 'sysdig', nonce, exit);
+      assert.match(unseen.reason, /^marker not found in 0 captured event\(s\) after 5s \(pdig's fillers/);
+      assert.equal(unseen.firstError, mismatch);
+      // another driver's pdig log is no pairing, and its untraced opens say nothing
+      const kmod = judge(base({ capture: { found: true, alive: true, rc: 0, seconds: 5, lines: 1, untracedOpens: 2 }, logs: { captured: '', pdig: mismatch } }), 'kmod', 'sysdig', nonce, exit);
+      assert.equal(kmod.reason, 'marker not found in 0 captured event(s) after 5s');
+      assert.equal('untracedMarker' in kmod, false);
+      assert.equal(kmod.firstError, undefined);
+    });
+
     it("pdig's parse errors fail the cell; another driver's pdig log is not read", () => {
       const v = judge(base({ logs: { captured: marker, pdig: 'corrupted filler for event 3' } }), 'pdig', 'sysdig', nonce, exit);
       assert.equal(v.status, 'fail');

@@ -153,6 +153,37 @@ describe('verdicts (mutants)', () => {
       assert.equal(fastest({ kmod: 2, ebpf: 2.2 }).why, 'too close to call: ebpf within 25% of kmod, inside one TCG measurement\'s noise: syscall loop ×2 with kmod, ×2.2 with ebpf (vs no driver; bench of 2026-01-01)');
     });
 
+    it('kmod-tied-to-kernel: decided by the controls alone; refused across both version and architecture', () => {
+      const control = (b: string, a: string, status: CellResult['status'], facts: Record<string, unknown>, extra: Partial<CellResult> = {}): CellResult => ({
+        ...cell(b, 'kmod', status, { id: `${b}/kmod@0.23.2/control-from-${a}`, profile: `control-from-${a}`, control: { from: a, ...facts } as CellResult['control'], ...extra }),
+      });
+      const tied = (cells: CellResult[]) => claims('kmod-tied-to-kernel', cells);
+      const version = control('b', 'a', 'pass', { refused: true, fromRelease: '5.10', message: 'scap: version magic x' });
+      const arch = control('b', 'x', 'pass', { refused: true, fromArch: 'arm64', message: 'Invalid architecture in ELF header' });
+      const ok = tied([version, arch, cell('b', 'kmod', 'fail', { phase: 'load', firstError: 'e' })]);
+      assert.equal(ok.verdict, 'supported');
+      assert.equal(ok.why, 'every negative control that ran was refused, across versions and architectures: b refused the module built for a (5.10) across version: scap: version magic x; b refused the module built for x across architecture (arm64 → amd64): Invalid architecture in ELF header');
+      assert.deepEqual(ok.cells, [version.id, arch.id]);
+      const oneWay = tied([version]);
+      assert.deepEqual([oneWay.verdict, oneWay.cells], ['untested', [version.id]]);
+      assert.match(oneWay.why, /none crossed the architecture \(matrix\.yaml controls: crossArch: true\)/);
+      const noMessage = tied([control('b', 'a', 'pass', { refused: true }, { reason: 'refused it' }), arch]);
+      assert.match(noMessage.why, /built for a across version: refused it;/);
+      const accepted = control('b', 'a', 'fail', { refused: false });
+      assert.deepEqual([tied([version, arch, accepted]).verdict, tied([accepted]).why], ['contradicted', 'b accepted the kernel module built for a (across version)']);
+      // a control failing otherwise (no answer from insmod) decides nothing, and names its phase and words
+      const noAnswer = control('b', 'a', 'fail', {}, { phase: 'load', reason: 'no answer from insmod' });
+      const failed = tied([version, arch, noAnswer]);
+      assert.equal(failed.verdict, 'untested');
+      assert.match(failed.why, /b\/kmod@0\.23\.2\/control-from-a failed at load without insmod's answer \(no answer from insmod\)/);
+      assert.deepEqual(failed.cells, [version.id, arch.id]);
+      assert.match(tied([control('b', 'a', 'fail', {})]).why, /failed at an unknown phase without insmod's answer \(no error recorded\)/);
+      assert.match(tied([control('b', 'a', 'fail', {}, { firstError: 'fe', reason: 'r' })]).why, /without insmod's answer \(fe\)/);
+      // a pass without refused (older results) is neither
+      assert.match(tied([control('b', 'a', 'pass', {})]).why, /^no negative control was refused or accepted/);
+      assert.match(tied([]).why, /^no negative control ran/);
+    });
+
     it('ebpf-same-data-as-kmod: pairs by kernel, source, profile and consumer kind; the differences named, at most three each; agreement needs both batteries whole', () => {
       // the whole script (BATTERY_SCRIPT), each call's fd seen as `seens` says (right where not given)
       const call = (seq: number, seen: string) => ({ seq, call: BATTERY_SCRIPT[seq - 1]!, status: (seen === '3' ? 'right' : 'wrong') as 'right' | 'wrong', fields: [{ field: 'fd', expected: '3', seen }] });
@@ -177,6 +208,23 @@ describe('verdicts (mutants)', () => {
       assert.match(otherProfile.why, /^no kernel has the battery from both an eBPF driver and the kernel module of the same source and consumer kind/);
       const otherKind = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', whole([])), withBattery('a', 'ebpf', whole(['4']), 'host', 'falco')]);
       assert.equal(otherKind.verdict, 'untested', "Falco's battery against sysdig's is no pair");
+      // results without the consumer's kind: the same consumer id pairs, none does not
+      const noKind = (c: ReturnType<typeof withBattery>, id?: string) => ({ ...c, consumer: id ? { id } : undefined });
+      assert.equal(claims('ebpf-same-data-as-kmod', [noKind(withBattery('a', 'kmod', whole([])), 'sysdig'), noKind(withBattery('a', 'ebpf', whole(['4'])), 'sysdig')]).verdict, 'contradicted');
+      assert.equal(claims('ebpf-same-data-as-kmod', [noKind(withBattery('a', 'kmod', whole([])), 'sysdig'), noKind(withBattery('a', 'ebpf', whole(['4'])), 'sysdig-0.40')]).verdict, 'untested');
+      assert.equal(claims('ebpf-same-data-as-kmod', [noKind(withBattery('a', 'kmod', whole([]))), noKind(withBattery('a', 'ebpf', whole(['4'])))]).verdict, 'untested');
+      // one kind known, the other not: the consumer ids decide
+      assert.equal(claims('ebpf-same-data-as-kmod', [noKind(withBattery('a', 'kmod', whole([])), 'sysdig'), withBattery('a', 'ebpf', whole(['4']))]).verdict, 'contradicted');
+      // exactly three differences: no "more"
+      assert.equal(
+        claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', whole(['4'])), withBattery('a', 'ebpf', whole(['5', '4']))]).why,
+        'a/ebpf@0.23.2/host differs from a/kmod@0.23.2/host: mkdirat #1 fd: 4 vs 5; openat #2: right vs wrong; openat #2 fd: as called vs 4',
+      );
+      // a whole battery with a call missing is not whole
+      const gap = withBattery('a', 'ebpf', whole([]));
+      const withGap = { ...gap, evidence: { ...gap.evidence, battery: { ...gap.evidence.battery, calls: gap.evidence.battery.calls.map((c, i) => (i === 0 ? { ...c, status: 'missing' as const, fields: [] } : c)) } } };
+      const kmodGap = { ...withBattery('a', 'kmod', whole([])), evidence: withGap.evidence };
+      assert.equal(claims('ebpf-same-data-as-kmod', [kmodGap, withGap]).verdict, 'untested', 'both missing the same call agree, but are not whole');
       const empty = claims('ebpf-same-data-as-kmod', [withBattery('a', 'kmod', []), withBattery('a', 'ebpf', [])]);
       assert.equal(empty.verdict, 'untested');
       // two batteries cut alike agree on nothing
