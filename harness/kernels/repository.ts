@@ -1,0 +1,77 @@
+// What the vendor package repositories (apt.ts's Debian/Ubuntu layout and
+// yum's) share: a URL named through an environment variable (no registry host
+// is written into the product) and an OpenPGP signature checked with gpgv
+// against the key the matrix gives, in a keyring of its own.
+import { execa } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CellSkip, UserError } from '../errors.js';
+
+/**
+ * A repository URL with its `${VAR}`s replaced from the environment. An unset
+ * or empty variable makes the cell a skip that names it and says what it
+ * stands for (`what`, e.g. "Ubuntu's archive").
+ */
+export function repositoryUrl(url: string, what: string, env: NodeJS.ProcessEnv = process.env): string {
+  const out = url.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const v = env[name];
+    if (!v) throw new CellSkip(`${what}: \${${name}} is not set (it names the repository's URL; see README, "Vendor kernels")`);
+    return v;
+  });
+  return out.replace(/\/+$/, '');
+}
+
+/** A signature that does not verify: an error (the repository is wrong or tampered with), never a skip. */
+export class SignatureInvalid extends Error {}
+
+/**
+ * Check an OpenPGP signature with gpgv against `key`: a keyring file
+ * (binary or armored) or an armored key given inline. `signature` is a
+ * detached signature of `data`; without it `data` is clearsigned and the
+ * verified text is returned (gpgv's output, not the unverified input).
+ */
+export async function verifySignature(o: { key: string; data: Buffer; signature?: Buffer; what: string; keyFrom?: string }): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kmatrix-gpgv-'));
+  try {
+    const keyring = path.join(dir, 'keyring.gpg');
+    await writeFile(keyring, await dearmor(keyText(o.key, o.keyFrom), dir));
+    const data = path.join(dir, 'data');
+    await writeFile(data, o.data);
+    const args = ['--homedir', dir, '--keyring', keyring, '--status-fd', '1'];
+    let r;
+    if (o.signature) {
+      const sig = path.join(dir, 'data.sig');
+      await writeFile(sig, o.signature);
+      r = await execa('gpgv', [...args, sig, data], { reject: false });
+    } else {
+      r = await execa('gpgv', [...args, '--output', path.join(dir, 'out'), data], { reject: false });
+    }
+    if (r.exitCode !== 0 || !/\[GNUPG:\] VALIDSIG /.test(r.stdout))
+      throw new SignatureInvalid(`${o.what}: the signature does not verify with the given key (gpgv: ${lastLine(r.stderr) || `exit ${r.exitCode}`}); refused, nothing kept`);
+    return o.signature ? o.data : readFileSync(path.join(dir, 'out'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The key as bytes: inline armored text, or a file (relative paths from the matrix file's directory). */
+function keyText(key: string, from?: string): Buffer {
+  if (key.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return Buffer.from(key);
+  const file = from && !path.isAbsolute(key) ? path.resolve(from, key) : key;
+  if (!existsSync(file)) throw new UserError(`the repository key ${file} does not exist: give a keyring file (binary or armored) or the armored key itself.`);
+  return readFileSync(file);
+}
+
+/** gpgv reads binary keyrings only: an armored key is converted with gpg --dearmor. */
+async function dearmor(key: Buffer, dir: string): Promise<Buffer> {
+  if (!key.subarray(0, 100).toString('latin1').includes('-----BEGIN PGP')) return key;
+  const r = await execa('gpg', ['--homedir', dir, '--batch', '--dearmor'], { input: key, encoding: 'buffer', reject: false });
+  if (r.exitCode !== 0) throw new UserError(`the repository key is not a readable OpenPGP key (gpg --dearmor: ${lastLine(Buffer.from(r.stderr).toString())}).`);
+  return Buffer.from(r.stdout);
+}
+
+function lastLine(s: string): string {
+  return s.trim().split('\n').filter(Boolean).pop() ?? '';
+}
