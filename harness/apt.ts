@@ -30,7 +30,7 @@ export type { PackageFile };
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
 /** How long downloaded package lists are trusted before `apt-get update` runs again. */
-function listsMaxAgeMs(): number {
+export function listsMaxAgeMs(): number {
   const s = Number(process.env.KMATRIX_APT_MAX_AGE ?? 12 * 3600);
   return (Number.isFinite(s) ? s : 12 * 3600) * 1000;
 }

@@ -262,6 +262,7 @@ function describe(err: ErrorObject): string {
     case 'enum':
       return `${key} must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'oneOf':
+      if (/^kernels\.[^.]+\.apt$/.test(key)) return `${key} needs exactly one of "flavour" (the newest kernel of a flavour) or "release" (an exact one)`;
       return /^consumers\.[^.]+\.libs$/.test(key)
         ? `${key} needs exactly one of "package" (a libs source package of the suite) or "git" (a libs commit)`
         : key.startsWith('consumers.')

@@ -13,6 +13,8 @@ packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux 
 # QEMU driver (not libvirt-daemon-system: the harness starts the daemons itself,
 # inside a network namespace; that package would start one on the host), and
 # what libvirt's NAT network and the local box need.
+# vendor apt repositories: gpgv checks their signature (gpg dearmors a key); the tests' own repository is built with apt-ftparchive and signed with gpg
+packages+=(gpgv gpg gpg-agent apt-utils)
 packages+=(vagrant vagrant-libvirt libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-utils dnsmasq-base iptables iproute2 ruby-libvirt)
 missing=()
 for p in "${packages[@]}"; do

@@ -12,7 +12,7 @@ import { CellSkip, UserError } from '../errors.js';
 import { hostDebianArch } from '../machines.js';
 import type { Arch, KernelSpec, KernelTree, PackageFile } from '../types.js';
 import { BUILDER_SUITES, chooseBuilder, detectCompiler, suiteCompilers } from './compiler.js';
-import { SD_MODULES, sdModulesIn } from './debian.js';
+import { relocateHeadersMakefile, SD_MODULES, sdModulesIn } from './debian.js';
 import { downloadPinned, sha256File } from './download.js';
 import type { KernelContext, KernelDescription, KernelKind } from './kind.js';
 
@@ -187,15 +187,18 @@ const DTB_DIRS = (r: string) => [`usr/lib/linux-image-${r}`, `lib/firmware/${r}/
 /** Part of the kernels' cache key: change the assembly, bump this. */
 const ASSEMBLY = 'debs-assembly-v1';
 
-/** A KernelTree from a kernel's packages: extracted (cached by content), arch pinned, compiler read, builder chosen. */
+/**
+ * A KernelTree from a kernel's packages (or the set a repository paired for
+ * it): extracted (cached by content), arch pinned, compiler read, builder chosen.
+ */
 export async function kernelFromDebs(
-  debs: KernelDeb[],
+  debs: KernelDeb[] | KernelSet,
   spec: KernelSpec,
   ctx: KernelContext,
   origin: (k: { release: string; packageVersion: string }) => string,
   what = `kernel ${spec.id}`,
 ): Promise<KernelTree> {
-  const k = selectKernel(debs, spec.arch, what);
+  const k = Array.isArray(debs) ? selectKernel(debs, spec.arch, what) : debs;
   const r = k.release;
   const host = hostDebianArch();
   const imagePkgs = [k.image, ...k.modules];
@@ -205,7 +208,8 @@ export async function kernelFromDebs(
     await extractDebs(imagePkgs.map((p) => p.file), dir, members);
     await extractDebs(k.headers.map((p) => p.file), dir);
     const mk = path.join(headersDir(dir, r), 'Makefile');
-    if (existsSync(mk)) await writeFile(mk, pinArchMakefile(await readFile(mk, 'utf8'), spec.arch, host));
+    // (Debian's flavour headers include their -common tree by absolute path: relocated; a no-op for other trees)
+    if (existsSync(mk)) await writeFile(mk, pinArchMakefile(relocateHeadersMakefile(await readFile(mk, 'utf8')), spec.arch, host));
   });
   const hdir = headersDir(root, r);
   if (!existsSync(path.join(hdir, '.config'))) throw new UserError(`${what}: the headers of ${r} have no .config under usr/src: not a module build tree.`);

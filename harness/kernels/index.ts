@@ -4,6 +4,7 @@
 // kind is one new module registered in KINDS below: its schema fragment, its
 // parser and its fetch.
 import type { KernelSpec, KernelTree } from '../types.js';
+import { aptKernels } from './aptrepo.js';
 import { boxKernels } from './box.js';
 import { debianKernels } from './debian.js';
 import { debsKernels } from './debs.js';
@@ -12,7 +13,7 @@ import { kernelFeatures } from './features.js';
 import type { KernelContext, KernelDescription, KernelKind } from './kind.js';
 import { storeKernels } from './store.js';
 
-export const KINDS: KernelKind<any>[] = [debianKernels, debsKernels, mainlineKernels, storeKernels, boxKernels];
+export const KINDS: KernelKind<any>[] = [debianKernels, debsKernels, mainlineKernels, storeKernels, boxKernels, aptKernels];
 
 export function kernelKind(kind: string): KernelKind {
   const k = KINDS.find((x) => x.kind === kind);
