@@ -9,12 +9,12 @@ cd "$(dirname "$0")/.."
 packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux dpkg apt debian-archive-keyring xz-utils zstd procps mtools dosfstools fdisk e2fsprogs binutils git)
 # Debian's chromium and a CJK font (the document's Chinese quotes in the report), for the report's browser test; jobs that only run the matrix skip them (KMATRIX_NO_BROWSER=1)
 [ "${KMATRIX_NO_BROWSER:-}" = 1 ] || packages+=(chromium fonts-wqy-microhei)
+# vendor apt repositories: gpgv checks their signature (gpg dearmors a key); the tests' own repository is built with apt-ftparchive and signed with gpg
+packages+=(gpgv gpg gpg-agent apt-utils)
 # The Vagrant backend: vagrant + its libvirt provider, the libvirt daemon and its
 # QEMU driver (not libvirt-daemon-system: the harness starts the daemons itself,
 # inside a network namespace; that package would start one on the host), and
 # what libvirt's NAT network and the local box need.
-# vendor apt repositories: gpgv checks their signature (gpg dearmors a key); the tests' own repository is built with apt-ftparchive and signed with gpg
-packages+=(gpgv gpg gpg-agent apt-utils)
 packages+=(vagrant vagrant-libvirt libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-utils dnsmasq-base iptables iproute2 ruby-libvirt)
 missing=()
 for p in "${packages[@]}"; do
