@@ -311,8 +311,8 @@ export function parseMatrix(text: string, file: string): Matrix {
     throw new UserError(`${file}${at >= 0 ? `:${lc.linePos(at).line}` : ''}: invalid YAML: ${msg}.`);
   }
   if (!validate(raw)) {
-    // an anyOf's own error says more than its first branch's ("must be string")
-    const err = validate.errors!.find((e) => e.keyword === 'anyOf') ?? validate.errors![0]!;
+    // an anyOf's own error says more than its first branch's ("must be string"); so does the apt kind's flavour-or-release oneOf
+    const err = validate.errors!.find((e) => e.keyword === 'anyOf' || (e.keyword === 'oneOf' && /^\/kernels\/[^/]+\/apt$/.test(e.instancePath))) ?? validate.errors![0]!;
     const parts = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/')));
     throw new UserError(`${locate(doc, file, lc, parts)}: ${describe(err)}.`);
   }
