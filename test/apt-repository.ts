@@ -49,7 +49,7 @@ export async function writeSuite(o: { repo: string; suite: string; component: st
   const dists = path.join(o.repo, 'dists', o.suite);
   const bin = path.join(dists, o.component, `binary-${o.arch}`);
   await mkdir(bin, { recursive: true });
-  let packages = (await execa('apt-ftparchive', ['packages', `pool/${o.component}`], { cwd: o.repo })).stdout + '\n';
+  let packages = (await execa('apt-ftparchive', ['--arch', o.arch, 'packages', `pool/${o.component}`], { cwd: o.repo })).stdout + '\n';
   if (o.editPackages) packages = o.editPackages(packages);
   await writeFile(path.join(bin, 'Packages'), packages);
   await execa('gzip', ['-9kf', path.join(bin, 'Packages')]);

@@ -1,0 +1,95 @@
+// The apt kernel kind on real VMs: (a) Linux 4.9.229's packages (../shared,
+// test data) in an apt repository of Ubuntu's layout signed with a key of the
+// test's own, served on 127.0.0.1 and named through ${KMATRIX_REPO_TEST}; (b)
+// Debian's archive itself read as a vendor repository (bookworm-backports,
+// flavour cloud-amd64, Debian's archive key). One kmod cell on each: the
+// kernel resolved, verified, booted, the module built, loaded, the battery right.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { debianMirror } from '../../harness/apt.js';
+import { parseMatrix } from '../../harness/matrix.js';
+import { addToPool, dropKey, makeKey, serveDir, writeSuite, type TestKey } from '../apt-repository.js';
+import { describeCell, endRuns, qemuProcesses, runMatrix } from './helpers.js';
+
+// CI clones beside ../shared; the product never reads it, only tests.
+const SHARED = path.resolve('../shared/kernels/linux-4.9.229');
+const pending = existsSync(SHARED) ? '' : ` (pending: ${SHARED} is missing — the 4.9.229 packages are test data beside the clone, in ../shared)`;
+
+describe('integration: kernels from apt repositories (the apt kind)', function () {
+  this.timeout(45 * 60_000);
+  const LOCAL = 'apt-4.9-amd64/kmod@0.23.2/host';
+  const DEBIAN = 'apt-debian-bpo-cloud-amd64/kmod@0.23.2/host';
+  let r: Awaited<ReturnType<typeof runMatrix>>;
+  let dir: string, key: TestKey | undefined, served: Awaited<ReturnType<typeof serveDir>> | undefined;
+  const seconds: Record<string, number> = {};
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'km-apt-it-'));
+    const kernels: string[] = [];
+    const cells: string[] = [];
+    if (!pending) {
+      const repo = path.join(dir, 'repo');
+      key = await makeKey(path.join(dir, 'gnupg'));
+      await addToPool(repo, 'main', 'l/linux', readdirSync(SHARED).filter((f) => f.endsWith('_amd64.deb')).map((f) => path.join(SHARED, f)));
+      await writeSuite({ repo, suite: 'kmatrix-test', component: 'main', arch: 'amd64', key, signing: 'inrelease' });
+      served = await serveDir(repo);
+      process.env.KMATRIX_REPO_TEST = served.url;
+      kernels.push(`  apt-4.9-amd64: { machine: q35, arch: amd64, apt: { url: "\${KMATRIX_REPO_TEST}", suite: kmatrix-test, component: main, key: "${key.file}", release: 4.9.229 } }\n`);
+      cells.push(LOCAL);
+    }
+    process.env.KMATRIX_REPO_DEBIAN = debianMirror();
+    kernels.push(`  apt-debian-bpo-cloud-amd64: { machine: q35, arch: amd64, apt: { url: "\${KMATRIX_REPO_DEBIAN}", suite: bookworm-backports, component: main, key: /usr/share/keyrings/debian-archive-keyring.gpg, flavour: cloud-amd64 } }\n`);
+    cells.push(DEBIAN);
+    const ids = cells.map((c) => c.split('/')[0]);
+    const text = readFileSync('matrix.yaml', 'utf8')
+      .replace(/^kernels:\n/m, `kernels:\n${kernels.join('')}`)
+      .replace(/^matrix:\n/m, `matrix:\n  - { kernels: [${ids.join(', ')}], drivers: [kmod], sources: ["0.23.2"] }\n`);
+    const t0 = Date.now();
+    r = await runMatrix(cells, parseMatrix(text, path.resolve('matrix.yaml')), 1, [
+      (e) => {
+        if (e.type === 'phase-end') seconds[`${e.cell} ${e.phase}`] = e.seconds;
+      },
+    ]);
+    seconds.total = (Date.now() - t0) / 1000;
+    console.log(`    apt cells' phase times (s): ${JSON.stringify(seconds)}`);
+  });
+
+  after(async () => {
+    await endRuns();
+    await served?.close();
+    if (key) await dropKey(key);
+    delete process.env.KMATRIX_REPO_TEST;
+    delete process.env.KMATRIX_REPO_DEBIAN;
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  (pending ? it.skip : it)(`${LOCAL}: 4.9.229 from a signed repository on loopback (\${KMATRIX_REPO_TEST}) boots and passes with its battery${pending}`, () => {
+    const c = r.byId.get(LOCAL)!;
+    assert.equal(c.status, 'pass', describeCell(c));
+    assert.equal(c.kernel.release, '4.9.229');
+    assert.match(c.kernel.package!, /^apt:http:\/\/127\.0\.0\.1:\d+ kmatrix-test\/main linux-image-4\.9\.229=4\.9\.229-1$/);
+    assert.equal(c.kernel.builder, 'bookworm gcc-11');
+    const b = c.evidence?.battery;
+    assert.deepEqual([b?.right, b?.wrong, b?.missing], [20, 0, 0], b?.firstProblem);
+    assert.equal(c.evidence?.marker, true);
+  });
+
+  it(`${DEBIAN}: Debian's archive as an apt repository — the newest cloud-amd64 kernel of bookworm-backports, verified with Debian's key, boots and passes with its battery`, () => {
+    const c = r.byId.get(DEBIAN)!;
+    assert.equal(c.status, 'pass', describeCell(c));
+    assert.match(c.kernel.release!, /^\d+\.\d+\.\d+\S*-cloud-amd64$/);
+    assert.match(c.kernel.package!, new RegExp(`^apt:\\S+ bookworm-backports/main linux-image-${c.kernel.release!.replace(/[.+]/g, '\\$&')}=\\S+~bpo12\\+\\d+$`));
+    assert.ok(!c.kernel.package!.includes('unsigned repository'), c.kernel.package);
+    assert.match(c.kernel.builder!, /^bookworm gcc-\d+$/);
+    const b = c.evidence?.battery;
+    assert.deepEqual([b?.right, b?.wrong, b?.missing], [20, 0, 0], b?.firstProblem);
+    assert.equal(c.evidence?.marker, true);
+  });
+
+  it('leaves no QEMU behind', async () => {
+    assert.deepEqual(await qemuProcesses(), []);
+  });
+});
