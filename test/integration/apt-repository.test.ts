@@ -14,8 +14,8 @@ import { parseMatrix } from '../../harness/matrix.js';
 import { addToPool, dropKey, makeKey, serveDir, writeSuite, type TestKey } from '../apt-repository.js';
 import { describeCell, endRuns, qemuProcesses, runMatrix } from './helpers.js';
 
-// CI clones beside ../shared; the product never reads it, only tests.
-const SHARED = path.resolve('../shared/kernels/linux-4.9.229');
+// CI clones beside ../shared (KMATRIX_SHARED names it elsewhere, e.g. from a git worktree); the product never reads it, only tests.
+const SHARED = path.resolve(process.env.KMATRIX_SHARED ?? '../shared', 'kernels/linux-4.9.229');
 const pending = existsSync(SHARED) ? '' : ` (pending: ${SHARED} is missing — the 4.9.229 packages are test data beside the clone, in ../shared)`;
 
 describe('integration: kernels from apt repositories (the apt kind)', function () {
