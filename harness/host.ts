@@ -25,6 +25,8 @@ export const TOOLS: Tool[] = [
   { command: 'mkfs.vfat', package: 'dosfstools', why: 'Pi SD card images' },
   { command: 'mcopy', package: 'mtools', why: 'Pi SD card boot partitions' },
   { command: 'mke2fs', package: 'e2fsprogs', why: 'Pi SD card root partitions' },
+  { command: 'rpm2cpio', package: 'rpm2cpio', why: 'kernels from yum repositories and imported .rpm files' },
+  { command: 'zstd', package: 'zstd', why: "yum repositories' zstd metadata" },
   { command: 'git', package: 'git', why: 'driver sources from git (pdig, Falco 0.26.0)' },
   { command: 'qemu-system-x86_64', package: 'qemu-system-x86', why: 'x86_64 machines' },
   { command: 'qemu-system-aarch64', package: 'qemu-system-arm', why: 'arm64 machines' },

@@ -262,6 +262,7 @@ function describe(err: ErrorObject): string {
     case 'enum':
       return `${key} must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'oneOf':
+      if (/^kernels\.[^.]+\.yum$/.test(key)) return `${key} needs exactly one of "url" or "mirrorlist", and exactly one of "release" (uname -r) or "newest" (a package name, e.g. kernel)`;
       return /^consumers\.[^.]+\.libs$/.test(key)
         ? `${key} needs exactly one of "package" (a libs source package of the suite) or "git" (a libs commit)`
         : key.startsWith('consumers.')
@@ -310,8 +311,8 @@ export function parseMatrix(text: string, file: string): Matrix {
     throw new UserError(`${file}${at >= 0 ? `:${lc.linePos(at).line}` : ''}: invalid YAML: ${msg}.`);
   }
   if (!validate(raw)) {
-    // an anyOf's own error says more than its first branch's ("must be string")
-    const err = validate.errors!.find((e) => e.keyword === 'anyOf') ?? validate.errors![0]!;
+    // an anyOf's own error says more than its first branch's ("must be string"); so does a yum source's oneOf
+    const err = validate.errors!.find((e) => e.keyword === 'anyOf' || (e.keyword === 'oneOf' && /^\/kernels\/[^/]+\/yum$/.test(e.instancePath))) ?? validate.errors![0]!;
     const parts = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/')));
     throw new UserError(`${locate(doc, file, lc, parts)}: ${describe(err)}.`);
   }

@@ -11,8 +11,9 @@ import { mainlineKernels } from './mainline.js';
 import { kernelFeatures } from './features.js';
 import type { KernelContext, KernelDescription, KernelKind } from './kind.js';
 import { storeKernels } from './store.js';
+import { yumKernels } from './yum.js';
 
-export const KINDS: KernelKind<any>[] = [debianKernels, debsKernels, mainlineKernels, storeKernels, boxKernels];
+export const KINDS: KernelKind<any>[] = [debianKernels, debsKernels, mainlineKernels, storeKernels, boxKernels, yumKernels];
 
 export function kernelKind(kind: string): KernelKind {
   const k = KINDS.find((x) => x.kind === kind);
