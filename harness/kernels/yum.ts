@@ -205,12 +205,7 @@ export const yumKernels: KernelKind<YumKernelSource> = {
     const found = [];
     for (const r of repos) found.push(await yumKernelPackages({ ...r, ...(src.key ? { key: src.key } : {}) }, spec.arch));
     const where = found.map((f) => f.base).join(' + ');
-    const chosen = chooseYumKernel(
-      found.flatMap((f) => f.packages),
-      src,
-      spec.arch,
-      where,
-    );
+    const chosen = chooseYumKernel(found.flatMap((f) => f.packages), src, spec.arch, where);
     const files = [];
     for (const p of chosen) {
       if (p.checksum.type !== 'sha256') throw new UserError(`${where}: primary.xml gives ${p.url} a ${p.checksum.type} checksum; kmatrix pins packages by sha256 only.`);
