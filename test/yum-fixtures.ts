@@ -59,7 +59,10 @@ export async function makeRpm(work: string, out: string, p: RpmSpec): Promise<st
   const payload = { xz: 'w2.xzdio', zstd: 'w3.zstdio', gzip: 'w6.gzdio' }[p.payload ?? 'xz'];
   // prettier-ignore
   await execa('rpmbuild', ['-bb', '--quiet', '--nodeps', '--target', arch, '--define', `_topdir ${top}/top`, '--define', '__spec_install_post %{nil}', '--define', '_build_id_links none',
-    '--define', 'debug_package %{nil}', '--define', `_binary_payload ${payload}`, '--define', '_binary_filedigest_algorithm 8', path.join(top, 'p.spec')]);
+    '--define', 'debug_package %{nil}', '--define', `_binary_payload ${payload}`, '--define', '_binary_filedigest_algorithm 8',
+    // reproducible: the same tree makes the same package (so a second run finds its kernel and driver builds in the cache)
+    '--define', 'use_source_date_epoch_as_buildtime 1', '--define', 'clamp_mtime_to_source_date_epoch 1', '--define', '_buildhost kmatrix.invalid', path.join(top, 'p.spec')],
+    { env: { SOURCE_DATE_EPOCH: '1700000000' } });
   const built = path.join(top, 'top/RPMS', arch);
   const file = (await readdir(built))[0]!;
   await mkdir(out, { recursive: true });

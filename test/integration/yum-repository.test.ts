@@ -56,8 +56,8 @@ const R = '4.9.229';
     await Promise.all([
       makeRpm(work, pkgs, { name: 'kernel', ...v }),
       makeRpm(work, pkgs, { name: 'kernel-core', ...v, tree: { root: core, paths: [`/${mod}/vmlinuz`, `/${mod}/config`, `/${mod}/System.map`, `/${mod}/build`] } }),
-      makeRpm(work, pkgs, { name: 'kernel-modules', ...v, tree: { root: mods, paths: [`/${mod}/kernel`] } }),
-      makeRpm(work, pkgs, { name: 'kernel-devel', ...v, tree: { root: devel, paths: [`/usr/src/kernels/${R}`] } }),
+      makeRpm(work, pkgs, { name: 'kernel-modules', ...v, payload: 'zstd', tree: { root: mods, paths: [`/${mod}/kernel`] } }),
+      makeRpm(work, pkgs, { name: 'kernel-devel', ...v, payload: 'zstd', tree: { root: devel, paths: [`/usr/src/kernels/${R}`] } }),
       makeRpm(work, pkgs, { name: 'kernel-headers', version: R, release: '2.el8', files: { 'usr/include/linux/kmatrix.h': '' } }),
     ]);
     await createrepo(path.join(work, 'repo'));

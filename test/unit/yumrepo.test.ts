@@ -82,6 +82,9 @@ describe('yum repositories (kernels from rpm-md repositories)', function () {
     await cp(path.join(work, 'el9'), path.join(work, 'badprimary'), { recursive: true });
     const primary = readdirSync(path.join(work, 'badprimary/repodata')).find((f) => f.endsWith('primary.xml.gz'))!;
     await writeFile(path.join(work, 'badprimary/repodata', primary), gzipSync('<metadata packages="0"></metadata>'));
+    await cp(path.join(work, 'el9'), path.join(work, 'badopen'), { recursive: true });
+    const repomd = path.join(work, 'badopen/repodata/repomd.xml');
+    await writeFile(repomd, readFileSync(repomd, 'utf8').replace(/(<data type="primary">[\s\S]*?<open-checksum type="sha256">)[0-9a-f]{64}/, `$1${'0'.repeat(64)}`));
     await cp(path.join(work, 'el9'), path.join(work, 'badrpm'), { recursive: true });
     await cp(path.join(el9, 'kernel-core-5.14.0-70.el9.x86_64.rpm'), path.join(work, 'badrpm/Packages/kernel-core-5.14.0-427.el9.x86_64.rpm'));
     // Amazon Linux 2 style: `kernel` holds image and modules, packages outside the repository (../../blobstore/), a mirror list, xz metadata
@@ -240,6 +243,10 @@ describe('yum repositories (kernels from rpm-md repositories)', function () {
     await assert.rejects(
       fetchYum(`{ url: "${srv.base}/badprimary", newest: kernel }`),
       (e: Error) => e instanceof ChecksumMismatch && new RegExp(`^sha256 mismatch for ${srv.base}/badprimary/repodata/\\w+-primary\\.xml\\.gz: ${srv.base}/badprimary/repodata/repomd\\.xml says checksum [0-9a-f]{64}, it is [0-9a-f]{64} \\(\\d+ bytes\\); refused, nothing kept$`).test(e.message),
+    );
+    await assert.rejects(
+      fetchYum(`{ url: "${srv.base}/badopen", newest: kernel }`),
+      (e: Error) => e instanceof ChecksumMismatch && e.message.includes(`/badopen/repodata/repomd.xml says open-checksum ${'0'.repeat(64)}, it is `),
     );
     assert.deepEqual(rpmRequests(), []);
     await assert.rejects(
