@@ -11,6 +11,8 @@ export interface Tool {
   why: string;
   /** Needed only for cells of this machine (e.g. the Vagrant backend's tools). */
   machine?: string;
+  /** Needed only for kernels of this source kind (kernels/index.ts KINDS). */
+  kind?: string;
 }
 
 export const TOOLS: Tool[] = [
@@ -25,6 +27,8 @@ export const TOOLS: Tool[] = [
   { command: 'mkfs.vfat', package: 'dosfstools', why: 'Pi SD card images' },
   { command: 'mcopy', package: 'mtools', why: 'Pi SD card boot partitions' },
   { command: 'mke2fs', package: 'e2fsprogs', why: 'Pi SD card root partitions' },
+  { command: 'rpm2cpio', package: 'rpm2cpio', why: 'kernels from yum repositories (and imported .rpm files)', kind: 'yum' },
+  { command: 'zstd', package: 'zstd', why: "yum repositories' zstd metadata", kind: 'yum' },
   { command: 'git', package: 'git', why: 'driver sources from git (pdig, Falco 0.26.0)' },
   { command: 'qemu-system-x86_64', package: 'qemu-system-x86', why: 'x86_64 machines' },
   { command: 'qemu-system-aarch64', package: 'qemu-system-arm', why: 'arm64 machines' },
@@ -54,10 +58,10 @@ export function installCommand(missing: Tool[]): string {
   return `apt-get install -y --no-install-recommends ${[...new Set(missing.map((t) => t.package))].join(' ')}`;
 }
 
-/** Fail with one paragraph naming the fix when a tool needed for these machines is missing. */
-export async function requireTools(machines: string[]): Promise<void> {
+/** Fail with one paragraph naming the fix when a tool needed for these machines (and kernel source kinds) is missing. */
+export async function requireTools(machines: string[], kinds: string[] = []): Promise<void> {
   const qemus = new Set(machines.map((m) => MACHINES[m]!.qemu));
-  const needed = TOOLS.filter((t) => (!t.command.startsWith('qemu-system-') || qemus.has(t.command)) && (!t.machine || machines.includes(t.machine)));
+  const needed = TOOLS.filter((t) => (!t.command.startsWith('qemu-system-') || qemus.has(t.command)) && (!t.machine || machines.includes(t.machine)) && (!t.kind || kinds.includes(t.kind)));
   const missing = (await checkTools(needed)).filter((t) => !t.ok);
   if (missing.length)
     throw new UserError(

@@ -263,6 +263,7 @@ function describe(err: ErrorObject): string {
       return `${key} must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'oneOf':
       if (/^kernels\.[^.]+\.apt$/.test(key)) return `${key} needs exactly one of "flavour" (the newest kernel of a flavour) or "release" (an exact one)`;
+      if (/^kernels\.[^.]+\.yum$/.test(key)) return `${key} needs exactly one of "url" or "mirrorlist", and exactly one of "release" (uname -r) or "newest" (a package name, e.g. kernel)`;
       return /^consumers\.[^.]+\.libs$/.test(key)
         ? `${key} needs exactly one of "package" (a libs source package of the suite) or "git" (a libs commit)`
         : key.startsWith('consumers.')
@@ -311,8 +312,8 @@ export function parseMatrix(text: string, file: string): Matrix {
     throw new UserError(`${file}${at >= 0 ? `:${lc.linePos(at).line}` : ''}: invalid YAML: ${msg}.`);
   }
   if (!validate(raw)) {
-    // an anyOf's own error says more than its first branch's ("must be string"); so does the apt kind's flavour-or-release oneOf
-    const err = validate.errors!.find((e) => e.keyword === 'anyOf' || (e.keyword === 'oneOf' && /^\/kernels\/[^/]+\/apt$/.test(e.instancePath))) ?? validate.errors![0]!;
+    // an anyOf's own error says more than its first branch's ("must be string"); so do the apt and yum kinds' oneOfs
+    const err = validate.errors!.find((e) => e.keyword === 'anyOf' || (e.keyword === 'oneOf' && /^\/kernels\/[^/]+\/(apt|yum)$/.test(e.instancePath))) ?? validate.errors![0]!;
     const parts = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/')));
     throw new UserError(`${locate(doc, file, lc, parts)}: ${describe(err)}.`);
   }

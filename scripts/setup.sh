@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(qemu-system-x86 qemu-system-arm mmdebstrap bubblewrap cpio util-linux dpkg apt debian-archive-keyring xz-utils zstd procps mtools dosfstools fdisk e2fsprogs binutils git)
+# rpm2cpio: kernels from yum repositories (harness/kernels/rpms.ts)
+packages+=(rpm2cpio)
+# rpmbuild and createrepo_c: the yum tests make their repositories (test/unit/yumrepo.test.ts, test/integration/yum-repository.test.ts)
+packages+=(rpm createrepo-c)
 # Debian's chromium and a CJK font (the document's Chinese quotes in the report), for the report's browser test; jobs that only run the matrix skip them (KMATRIX_NO_BROWSER=1)
 [ "${KMATRIX_NO_BROWSER:-}" = 1 ] || packages+=(chromium fonts-wqy-microhei)
 # vendor apt repositories: gpgv checks their signature (gpg dearmors a key); the tests' own repository is built with apt-ftparchive and signed with gpg

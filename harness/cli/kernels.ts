@@ -8,8 +8,8 @@ export function kernelCommands(program: Command): void {
   const kernel = program.command('kernel').description('the kernel store: kernels given as packages (e.g. `make bindeb-pkg` output), named in matrix.yaml as store: { release }');
   kernel
     .command('import')
-    .description('import linux-image + linux-headers (+ linux-modules) .deb files, or directories of them')
-    .argument('<paths...>', '.deb files or directories')
+    .description('import linux-image + linux-headers (+ linux-modules) .deb files, kernel or kernel-core (+ kernel-modules) + kernel-devel .rpm files, or directories of them')
+    .argument('<paths...>', '.deb or .rpm files, or directories')
     .action(async (paths: string[]) => {
       const { imported, ignored } = await importKernels(paths);
       for (const e of imported) console.log(`imported ${e.release} ${e.arch} (${e.packages.map((p) => p.name).join(', ')}) → in matrix.yaml: store: { release: ${e.release}, arch: ${e.arch} }`);

@@ -114,7 +114,7 @@ export async function main(argv: string[]): Promise<void> {
       const patterns = [...(id ? [id] : []), ...o.cell];
       if (o.shell) {
         const cell = oneCell(m, patterns);
-        await requireTools([cell.kernel.machine]);
+        await requireTools([cell.kernel.machine], [cell.kernel.source.kind]);
         process.exitCode = await shellCell(m, cell);
         return;
       }
@@ -129,7 +129,7 @@ export async function main(argv: string[]): Promise<void> {
         cells = shardCells(cells, shard, expectedCost(previous));
         console.log(`shard ${shard.index}/${shard.total}: ${cells.length} cell(s)`);
       }
-      await requireTools([...new Set(cells.map((c) => c.kernel.machine))]);
+      await requireTools([...new Set(cells.map((c) => c.kernel.machine))], [...new Set(cells.map((c) => c.kernel.source.kind))]);
       const jobs = o.jobs === 'auto' ? autoJobs(cells) : o.jobs;
       if (resume) console.error(`resuming ${resume.run.id}: ${resume.previous.length} cell(s) finished, ${cells.length} to run`);
       const signal = abortOnSignals((sig) => console.error(`\n${sig}: stopping — no new cells; ending the running VMs and builds; writing what finished (again to leave at once)`));

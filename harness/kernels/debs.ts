@@ -76,11 +76,11 @@ export const CHOSEN_BUILDER: KernelDescription['builder'] = {
   compiler: "<the kernel's compiler (from its .config, compile.h or image banner)>",
 };
 
-/** A path's .deb files: the file itself, or a directory's *.deb. */
-export function debFiles(p: string): string[] {
+/** A path's .deb files (or other packages: `exts`): the file itself, or a directory's *.deb. */
+export function debFiles(p: string, exts = ['.deb']): string[] {
   if (!statSync(p).isDirectory()) return [p];
   return readdirSync(p)
-    .filter((f) => f.endsWith('.deb'))
+    .filter((f) => exts.some((e) => f.endsWith(e)))
     .sort()
     .map((f) => path.join(p, f));
 }
@@ -211,35 +211,50 @@ export async function kernelFromDebs(
     // (Debian's flavour headers include their -common tree by absolute path: relocated; a no-op for other trees)
     if (existsSync(mk)) await writeFile(mk, pinArchMakefile(relocateHeadersMakefile(await readFile(mk, 'utf8')), spec.arch, host));
   });
-  const hdir = headersDir(root, r);
-  if (!existsSync(path.join(hdir, '.config'))) throw new UserError(`${what}: the headers of ${r} have no .config under usr/src: not a module build tree.`);
+  const image = [`boot/vmlinuz-${r}`, `boot/vmlinux-${r}`, `boot/Image-${r}`].map((f) => path.join(root, f)).find((f) => existsSync(f));
+  if (!image) throw new UserError(`${what}: ${k.image.name} has no boot/vmlinuz-${r}.`);
+  const dtbDir = DTB_DIRS(r).map((d) => path.join(root, d)).find((d) => existsSync(d));
+  return kernelTreeAt({ root, hdir: headersDir(root, r), image, release: r, dtbDir, origin: origin({ release: r, packageVersion: k.image.version }), packages: pkgs }, spec, ctx, what);
+}
+
+/**
+ * The KernelTree of an extracted kernel (packages of any format): its build
+ * tree checked (a .config, host programs of this host's arch), the compiler
+ * that built it read, a builder root chosen for it.
+ */
+export async function kernelTreeAt(
+  t: { root: string; hdir: string; image: string; release: string; dtbDir?: string; origin: string; packages: PackageFile[] },
+  spec: KernelSpec,
+  ctx: KernelContext,
+  what: string,
+): Promise<KernelTree> {
+  const { root, hdir, image, release: r } = t;
+  const host = hostDebianArch();
+  if (!existsSync(path.join(hdir, '.config'))) throw new UserError(`${what}: the build tree of ${r} (${path.relative(root, hdir)}) has no .config: not a module build tree.`);
   const foreignTools = hostToolsArch(hdir);
   if (foreignTools && foreignTools !== host)
     throw new CellSkip(
       `${what}: the headers' host programs (scripts/basic/fixdep) are built for ${foreignTools} and kbuild runs them here on ${host}; ` +
         `the harness does not rebuild them: use headers whose host programs are ${host} (a cross \`make bindeb-pkg\` makes those)`,
     );
-  const image = [`boot/vmlinuz-${r}`, `boot/vmlinux-${r}`, `boot/Image-${r}`].map((f) => path.join(root, f)).find((f) => existsSync(f));
-  if (!image) throw new UserError(`${what}: ${k.image.name} has no boot/vmlinuz-${r}.`);
   const compiler = await detectCompiler(hdir, image);
   if (!compiler) throw new UserError(`${what}: cannot tell which compiler built ${r} (no CONFIG_CC_VERSION_TEXT, no include/generated/compile.h, no banner in the image).`);
   const offers = await suiteCompilers(ctx.debian, host, spec.arch);
   const builder = { ...chooseBuilder(compiler, offers), plainName: true };
   const makefile = existsSync(path.join(hdir, 'Makefile')) ? readFileSync(path.join(hdir, 'Makefile'), 'utf8') : undefined;
-  const dtbDir = DTB_DIRS(r).map((d) => path.join(root, d)).find((d) => existsSync(d));
   return {
     release: r,
     version: kernelVersion(makefile, r),
-    origin: origin({ release: r, packageVersion: k.image.version }),
+    origin: t.origin,
     arch: spec.arch,
     root,
     headers: path.relative(root, hdir),
     image: spec.image ?? image,
-    dtbDir,
+    dtbDir: t.dtbDir,
     sdModules: sdModulesIn(root, r),
     compiler: `${compiler.text} (from ${compiler.from})`,
     builder,
-    packages: pkgs,
+    packages: t.packages,
   };
 }
 

@@ -12,8 +12,9 @@ import { mainlineKernels } from './mainline.js';
 import { kernelFeatures } from './features.js';
 import type { KernelContext, KernelDescription, KernelKind } from './kind.js';
 import { storeKernels } from './store.js';
+import { yumKernels } from './yum.js';
 
-export const KINDS: KernelKind<any>[] = [debianKernels, debsKernels, mainlineKernels, storeKernels, boxKernels, aptKernels];
+export const KINDS: KernelKind<any>[] = [debianKernels, debsKernels, mainlineKernels, storeKernels, boxKernels, aptKernels, yumKernels];
 
 export function kernelKind(kind: string): KernelKind {
   const k = KINDS.find((x) => x.kind === kind);

@@ -1,5 +1,5 @@
 // The kernel store: kernels given as packages (a developer's `make
-// bindeb-pkg` output, a vendor's .debs), imported once into the cache with
+// bindeb-pkg` output, a vendor's .debs or .rpms), imported once into the cache with
 // `kmatrix kernel import` and named in matrix.yaml by release and arch.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { CellSkip, UserError } from '../errors.js';
 import type { Arch } from '../types.js';
 import { CHOSEN_BUILDER, debFiles, groupKernels, kernelFromDebs, readDebs, type KernelDeb } from './debs.js';
 import type { KernelKind } from './kind.js';
+import { groupRpmKernels, kernelFromRpms, readRpms } from './rpms.js';
 
 export interface StoreKernelSource {
   kind: 'store';
@@ -35,7 +36,7 @@ export function storeKey(release: string, arch: string): string {
 }
 
 /** The command that puts a kernel into the store, for skip reasons. */
-export const IMPORT_HINT = '`kmatrix kernel import <its linux-image and linux-headers .deb files, or their directory>`';
+export const IMPORT_HINT = '`kmatrix kernel import <its linux-image and linux-headers .deb files (or kernel[-core], kernel-modules and kernel-devel .rpm files), or their directory>`';
 
 export function readStoreEntry(release: string, arch: string): StoreEntry | undefined {
   const file = path.join(storeDir(), storeKey(release, arch), 'kernel.json');
@@ -52,26 +53,34 @@ export function listStore(): StoreEntry[] {
 }
 
 /**
- * Import the kernels among the given .deb files and directories: each
- * linux-image package with its headers (and modules) becomes one store entry,
- * replacing an entry of the same release and arch. Returns what was imported.
+ * Import the kernels among the given .deb and .rpm files and directories:
+ * each linux-image package with its headers (and modules), or each rpm kernel
+ * (kernel or kernel-core, kernel-modules(-core)) with its kernel-devel,
+ * becomes one store entry, replacing an entry of the same release and arch.
+ * Returns what was imported.
  */
 export async function importKernels(paths: string[]): Promise<{ imported: StoreEntry[]; ignored: string[] }> {
   const files: string[] = [];
   for (const p of paths) {
     if (!existsSync(p)) throw new UserError(`kmatrix kernel import: ${p} does not exist.`);
-    files.push(...debFiles(path.resolve(p)));
+    files.push(...debFiles(path.resolve(p), ['.deb', '.rpm']));
   }
-  if (!files.length) throw new UserError(`kmatrix kernel import: no .deb files in ${paths.join(', ')}.`);
-  const debs = await readDebs(files);
-  const { kernels, unused } = groupKernels(debs);
-  if (!kernels.length) throw new UserError(`kmatrix kernel import: no linux-image package among ${files.map((f) => path.basename(f)).join(', ')}.`);
-  const headless = kernels.filter((k) => !k.headers.length);
+  if (!files.length) throw new UserError(`kmatrix kernel import: no .deb or .rpm files in ${paths.join(', ')}.`);
+  const debs = groupKernels(await readDebs(files.filter((f) => !f.endsWith('.rpm'))));
+  const rpms = groupRpmKernels(await readRpms(files.filter((f) => f.endsWith('.rpm'))));
+  const kernels = [
+    ...debs.kernels.map((k) => ({ release: k.release, arch: k.arch, packages: [k.image, ...k.modules, ...k.headers], headless: !k.headers.length, build: 'linux-headers' })),
+    ...rpms.kernels.map((k) => ({ release: k.release, arch: k.arch, packages: [...k.packages, ...(k.devel ? [k.devel] : [])], headless: !k.devel, build: 'kernel-devel' })),
+  ];
+  if (!kernels.length) throw new UserError(`kmatrix kernel import: no linux-image (or kernel, kernel-core) package among ${files.map((f) => path.basename(f)).join(', ')}.`);
+  const headless = kernels.filter((k) => k.headless);
   if (headless.length)
-    throw new UserError(`kmatrix kernel import: no linux-headers package for ${headless.map((k) => `${k.release} (${k.arch})`).join(', ')}: the drivers are built against the kernel's headers; import them together.`);
+    throw new UserError(
+      `kmatrix kernel import: no ${headless.map((k) => `${k.build} package for ${k.release} (${k.arch})`).join(', ')}: the drivers are built against the kernel's headers; import them together.`,
+    );
   const imported: StoreEntry[] = [];
   for (const k of kernels) {
-    const pkgs = [k.image, ...k.modules, ...k.headers];
+    const pkgs = k.packages;
     const dir = path.join(storeDir(), storeKey(k.release, k.arch));
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
@@ -89,7 +98,7 @@ export async function importKernels(paths: string[]): Promise<{ imported: StoreE
     await rename(tmp, dir);
     imported.push(entry);
   }
-  return { imported, ignored: unused.map((d) => path.basename(d.file)) };
+  return { imported, ignored: [...debs.unused, ...rpms.unused].map((d) => path.basename(d.file)) };
 }
 
 /** Remove a release (of one arch, or of every arch) from the store; returns the keys removed. */
@@ -113,6 +122,9 @@ export const storeKernels: KernelKind<StoreKernelSource> = {
     const entry = readStoreEntry(src.release, spec.arch);
     if (!entry) throw new CellSkip(`kernel ${src.release} (${spec.arch}) is not in the kernel store (${storeDir()}): import it with ${IMPORT_HINT}`);
     const dir = path.join(storeDir(), storeKey(entry.release, entry.arch));
+    const origin = (k: { release: string; packageVersion: string }) => `store:${k.release}/${spec.arch} (${k.packageVersion})`;
+    // rpm kernels: their headers read again (the entry keeps no epoch, version and release apart)
+    if (entry.packages.every((p) => p.file.endsWith('.rpm'))) return kernelFromRpms(await readRpms(entry.packages.map((p) => path.join(dir, p.file))), spec, ctx, origin);
     const debs: KernelDeb[] = entry.packages.map((p) => ({ ...p, file: path.join(dir, p.file) }));
     return kernelFromDebs(debs, spec, ctx, (k) => `store:${k.release}/${spec.arch} (linux-image-${k.release}=${k.packageVersion})`);
   },

@@ -314,7 +314,7 @@ describe('kernels: matrix.yaml', () => {
   it('says clearly what is wrong with a kernel source', () => {
     const bad = (kernel: string, re: RegExp) =>
       assert.throws(() => parseMatrix(MATRIX.replace(/  old: .*\n/, `  old: ${kernel}\n`), 'm.yaml'), (e: Error) => e instanceof UserError && re.test(e.message));
-    bad('{ machine: q35, arch: amd64 }', /^m\.yaml:4: a kernel needs exactly one source — debian, debs, mainline, store, box, apt — and this one has none/);
+    bad('{ machine: q35, arch: amd64 }', /^m\.yaml:4: a kernel needs exactly one source — debian, debs, mainline, store, box, apt, yum — and this one has none/);
     bad('{ machine: q35, arch: amd64, store: { release: "1" }, mainline: { version: v4.9 } }', /not mainline and store together|not store and mainline together|not debian|exactly one source — .* — not mainline and store together/);
     bad('{ machine: q35, arch: arm64, store: { release: "1", arch: amd64 } }', /m\.yaml:\d+: the store source names arch amd64 but the kernel's arch is arm64/);
     bad('{ machine: q35, store: { release: "1" } }', /the kernel needs an arch/);
