@@ -152,12 +152,15 @@ export function compilersInNames(names: string[], cross?: string): { gcc: number
   return { gcc: pick(gccRe), clang: pick(/^clang-(\d+)$/) };
 }
 
-const offersCache = new Map<string, Promise<SuiteCompilers[]>>();
+// per Debian (its mirror and suites), per host/target arch
+const offersCache = new WeakMap<Debian, Map<string, Promise<SuiteCompilers[]>>>();
 
 /** What the reachable suites offer, for building on `host` for `target` (apt lists of the host arch). Unreachable suites are left out. */
 export function suiteCompilers(debian: Debian, host: Arch, target: Arch): Promise<SuiteCompilers[]> {
   const key = `${host}/${target}`;
-  let job = offersCache.get(key);
+  const cache = offersCache.get(debian) ?? new Map<string, Promise<SuiteCompilers[]>>();
+  offersCache.set(debian, cache);
+  let job = cache.get(key);
   if (!job) {
     const known = [...BUILDER_SUITES, ...Object.keys(debian.suites).filter((s) => !BUILDER_SUITES.includes(s) && !s.includes('-'))];
     const cross = host === target ? undefined : debianTriplet(target);
@@ -173,8 +176,8 @@ export function suiteCompilers(debian: Debian, host: Arch, target: Arch): Promis
         }
       }),
     ).then((xs) => xs.filter((x): x is SuiteCompilers => !!x));
-    offersCache.set(key, job);
-    job.catch(() => offersCache.delete(key));
+    cache.set(key, job);
+    job.catch(() => cache.delete(key));
   }
   return job;
 }
