@@ -21,6 +21,7 @@ import { explainCell } from './explain.js';
 import { mergeShards } from '../ci/merge.js';
 import { expectedCost, parseShard, selectionOf, shardCells } from '../ci/shard.js';
 import { shellCell } from './shell.js';
+import { platformLine } from '../verdicts.js';
 import { kernelCommands } from './kernels.js';
 import type { Matrix } from '../matrix.js';
 import type { Cell, CellResult } from '../types.js';
@@ -151,6 +152,7 @@ export async function main(argv: string[]): Promise<void> {
           }),
         ],
       );
+      for (const v of matrixVerdicts(m, benchOverhead(reports))?.(results)?.platforms ?? []) console.log(`  ${platformLine(v)}`);
       console.log(`report: ${path.relative(process.cwd(), html)} (also mochawesome.html, junit.xml; ${path.relative(process.cwd(), path.join(reports, 'latest'))} points at it)`);
       if (run.interrupted) {
         console.error(`interrupted: ${results.length} cell(s) recorded; finish with: kmatrix run --resume ${run.id}`);
