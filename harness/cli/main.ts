@@ -23,6 +23,7 @@ import { expectedCost, parseShard, selectionOf, shardCells } from '../ci/shard.j
 import { shellCell } from './shell.js';
 import { platformLine } from '../verdicts.js';
 import { kernelCommands } from './kernels.js';
+import { checkCommand } from './check.js';
 import type { Matrix } from '../matrix.js';
 import type { Cell, CellResult } from '../types.js';
 
@@ -250,6 +251,8 @@ export async function main(argv: string[]): Promise<void> {
   imagesCommands(program);
   // kmatrix kernel import|list|rm (harness/kernels/cli.ts)
   kernelCommands(program);
+  // kmatrix check: which driver works on one kernel (harness/cli/check.ts)
+  checkCommand(program, positive);
 
   try {
     await program.parseAsync(argv);
