@@ -153,7 +153,9 @@ export async function main(argv: string[]): Promise<void> {
           }),
         ],
       );
-      for (const v of matrixVerdicts(m, benchOverhead(reports))?.(results)?.platforms ?? []) console.log(`  ${platformLine(v)}`);
+      // the rows this run had cells for (under the row's profile, on the kernels it was judged on)
+      const rows = (matrixVerdicts(m, benchOverhead(reports))?.(results)?.platforms ?? []).filter((v) => results.some((r) => r.profile === v.profile && v.kernels.includes(r.kernel.id)));
+      for (const v of rows) console.log(`  ${platformLine(v)}`);
       console.log(`report: ${path.relative(process.cwd(), html)} (also mochawesome.html, junit.xml; ${path.relative(process.cwd(), path.join(reports, 'latest'))} points at it)`);
       if (run.interrupted) {
         console.error(`interrupted: ${results.length} cell(s) recorded; finish with: kmatrix run --resume ${run.id}`);
