@@ -38,6 +38,8 @@ export interface Matrix {
   today?: Today;
   /** Negative controls (`controls:`): a kernel module built for one kernel, inserted into another. */
   controls?: ControlsSpec;
+  /** The document's own drivers (`document:`): the sources `kmatrix check --document` builds. */
+  document?: { sources: string[] };
   cells: Cell[];
 }
 
@@ -200,6 +202,13 @@ export const matrixSchema = {
         removed: { type: 'object', propertyNames: { enum: DRIVERS }, additionalProperties: { type: 'string' } },
       },
     },
+    // the document's own drivers (Falco 0.26.0's era): the sources `kmatrix check --document` builds beside today's
+    document: {
+      type: 'object',
+      required: ['sources'],
+      additionalProperties: false,
+      properties: { sources: { type: 'array', minItems: 1, items: { type: 'string' } } },
+    },
     // negative controls: for these sources, each kernel B gets the kernel module built for another kernel A of its arch
     controls: {
       type: 'object',
@@ -217,7 +226,13 @@ export const matrixSchema = {
         type: 'object',
         required: ['profile', 'kernels'],
         additionalProperties: false,
-        properties: { profile: { type: 'string' }, kernels: { type: 'array', minItems: 1, items: { type: 'string' } } },
+        properties: {
+          profile: { type: 'string' },
+          // its own kernels; standIns: judged instead when none of its own gave evidence
+          kernels: { type: 'array', minItems: 1, items: { type: 'string' } },
+          standIns: { type: 'array', minItems: 1, items: { type: 'string' } },
+          note: { type: 'string' },
+        },
       },
     },
     matrix: {
@@ -351,6 +366,8 @@ export function parseMatrix(text: string, file: string): Matrix {
   }
   for (const [j, t] of (m.today?.sources ?? []).entries())
     if (!sources[t]) throw new UserError(`${where('today', 'sources', j)}: today's Falco names source "${t}", which is not under sources: (known: ${Object.keys(sources).join(', ')}).`);
+  for (const [j, t] of (m.document?.sources ?? []).entries())
+    if (!sources[t]) throw new UserError(`${where('document', 'sources', j)}: the document's drivers name source "${t}", which is not under sources: (known: ${Object.keys(sources).join(', ')}).`);
 
   const profiles: Record<string, ProfileSpec> = { host: { id: 'host', description: 'root, all capabilities' } };
   for (const [id, p] of Object.entries<any>(m.profiles ?? {})) profiles[id] = { id, ...p };
@@ -358,10 +375,13 @@ export function parseMatrix(text: string, file: string): Matrix {
   const platforms: PlatformMapping[] = Object.entries<any>(m.platforms ?? {}).map(([platform, p]) => {
     if (!profiles[p.profile])
       throw new UserError(`${where('platforms', platform, 'profile')}: platform "${platform}" names profile "${p.profile}", which is not defined (known: ${Object.keys(profiles).join(', ')}).`);
-    (p.kernels as string[]).forEach((k, j) => {
-      if (!kernels[k]) throw new UserError(`${where('platforms', platform, 'kernels', j)}: platform "${platform}" names kernel "${k}", which is not defined.`);
-    });
-    return { platform, profile: p.profile, kernels: p.kernels };
+    for (const list of ['kernels', 'standIns'] as const)
+      ((p[list] ?? []) as string[]).forEach((k, j) => {
+        if (!kernels[k]) throw new UserError(`${where('platforms', platform, list, j)}: platform "${platform}" names kernel "${k}", which is not defined.`);
+        if (list === 'standIns' && p.kernels.includes(k))
+          throw new UserError(`${where('platforms', platform, list, j)}: platform "${platform}" has kernel "${k}" both as its own and as a stand-in: a stand-in is judged only when its own kernels gave no evidence.`);
+      });
+    return { platform, profile: p.profile, kernels: p.kernels, ...(p.standIns ? { standIns: p.standIns } : {}), ...(p.note !== undefined ? { note: p.note } : {}) };
   });
 
   const cells = new Map<string, Cell>();
@@ -414,6 +434,7 @@ export function parseMatrix(text: string, file: string): Matrix {
     recommended: abs(m.recommended),
     ...(m.today ? { today: { falco: m.today.falco, sources: m.today.sources, removed: m.today.removed ?? {} } } : {}),
     ...(m.controls ? { controls: m.controls } : {}),
+    ...(m.document ? { document: { sources: m.document.sources } } : {}),
     cells: [...cells.values()],
   };
 }

@@ -15,7 +15,24 @@ import { DRIVERS } from './types.js';
 export interface PlatformMapping {
   platform: string;
   profile: string;
+  /** The platform's own kernels (its vendor's packages), or kernels that are as good as its own (baremetal: any kernel). */
   kernels: string[];
+  /** Kernels judged instead when none of its own gave evidence (Debian's, where the vendor's repository is unreachable). */
+  standIns?: string[];
+  /** What the row's kernels leave out, e.g. a vendor kernel no repository has. */
+  note?: string;
+}
+
+/** Which kernels a row was judged on: its own, or its stand-ins because its own gave no evidence. */
+export interface JudgedOn {
+  own: boolean;
+  kernels: string[];
+  /** Stand-ins: the first reason one of its own kernels' cells gave no evidence. */
+  why?: string;
+  /** The mapping's note (what its own kernels leave out). */
+  note?: string;
+  /** In words: "judged on …". */
+  text: string;
 }
 
 export interface RecommendedRow {
@@ -64,6 +81,8 @@ export interface PlatformVerdict {
   today?: TodayVerdict;
   /** The recommended driver no longer exists upstream: since when. */
   removedUpstream?: string;
+  /** The kernels the verdict above is on (absent: no mapping). */
+  judgedOn?: JudgedOn;
 }
 
 /**
@@ -84,6 +103,8 @@ export interface TodayVerdict {
   falco: string;
   recommends?: DriverId;
   why: string;
+  /** Today's cells choose between own kernels and stand-ins on their own evidence. */
+  judgedOn?: JudgedOn;
 }
 
 export type ClaimVerdictKind = 'supported' | 'contradicted' | 'untested';
@@ -236,23 +257,57 @@ export function platformVerdicts(table: RecommendedTable, mappings: PlatformMapp
     const v = platformVerdict(row, mapping, thenCells(cells, today));
     if (!today) return v;
     const now = cells.filter((c) => today.sources.includes(c.driver.source));
-    const rec = mapping ? recommendFrom(mapping, now.filter((c) => c.profile === mapping.profile && mapping.kernels.includes(c.kernel.id))) : { evidenceRecommendsWhy: 'no platform mapping in matrix.yaml' };
+    const on = mapping ? judgedOn(mapping, now) : undefined;
+    const chosen = mapping && on ? { ...mapping, kernels: on.kernels } : undefined;
+    const rec = chosen ? recommendFrom(chosen, now.filter((c) => c.profile === chosen.profile && chosen.kernels.includes(c.kernel.id))) : { evidenceRecommendsWhy: 'no platform mapping in matrix.yaml' };
     const removed = today.removed[row.recommended];
     return {
       ...v,
-      today: { falco: today.falco, ...(rec.evidenceRecommends ? { recommends: rec.evidenceRecommends } : {}), why: rec.evidenceRecommendsWhy },
+      today: { falco: today.falco, ...(rec.evidenceRecommends ? { recommends: rec.evidenceRecommends } : {}), why: rec.evidenceRecommendsWhy, ...(on ? { judgedOn: on } : {}) },
       ...(removed ? { removedUpstream: removed } : {}),
     };
   });
 }
 
-function platformVerdict(row: RecommendedRow, mapping: PlatformMapping | undefined, cells: CellResult[]): PlatformVerdict {
-  const extra = { ...(row.note !== undefined ? { note: row.note } : {}), ...(row.resources !== undefined ? { resources: row.resources } : {}) };
+/**
+ * The kernels a row is judged on, from the cells of one era: its own when at
+ * least one of their cells under its profile is evidence (a pass or a fail
+ * there says more about the platform than any stand-in), else its stand-ins
+ * (a vendor repository unreachable, its variable unset) — and it says which.
+ */
+export function judgedOn(mapping: PlatformMapping, cells: CellResult[]): JudgedOn {
+  const note = mapping.note !== undefined ? { note: mapping.note } : {};
+  const own = cells.filter((c) => c.profile === mapping.profile && mapping.kernels.includes(c.kernel.id) && !isControl(c));
+  if (!mapping.standIns?.length || own.some(isEvidence)) return { own: true, kernels: mapping.kernels, text: `judged on ${mapping.kernels.join(', ')}`, ...note };
+  const first = own.find(noEvidenceCell);
+  const why = first
+    ? `${first.id}: ${first.reason ?? first.firstError ?? `${first.status} with no reason recorded`}`
+    : `no cell of them under profile ${mapping.profile} in this run`;
+  return {
+    own: false,
+    kernels: mapping.standIns,
+    why,
+    text: `judged on stand-in kernels (${mapping.standIns.join(', ')}): its own kernels (${mapping.kernels.join(', ')}) gave no evidence: ${why}`,
+    ...note,
+  };
+}
+
+/** A row in one line for the terminal: its verdict, what the evidence recommends, and the kernels it was judged on. */
+export function platformLine(v: PlatformVerdict): string {
+  const now = v.today ? `; today's Falco ${v.today.falco}: ${v.today.recommends ?? 'none'}${v.today.judgedOn && v.today.judgedOn.text !== v.judgedOn?.text ? ` (${v.today.judgedOn.text})` : ''}` : '';
+  return `${v.platform}: ${v.recommended} ${v.verdict}, evidence recommends ${v.evidenceRecommends ?? 'none'}${now} — ${v.judgedOn?.text ?? v.why}`;
+}
+
+function platformVerdict(row: RecommendedRow, given: PlatformMapping | undefined, cells: CellResult[]): PlatformVerdict {
+  const extra: Pick<PlatformVerdict, 'note' | 'resources' | 'judgedOn'> = { ...(row.note !== undefined ? { note: row.note } : {}), ...(row.resources !== undefined ? { resources: row.resources } : {}) };
   const head = { platform: row.platform, recommended: row.recommended };
-  if (!mapping) {
+  if (!given) {
     const why = 'no platform mapping in matrix.yaml';
     return { ...head, profile: '', kernels: [], verdict: 'untested', evidence: [], why, evidenceRecommendsWhy: why, ...extra };
   }
+  const on = judgedOn(given, cells);
+  const mapping = { ...given, kernels: on.kernels };
+  extra.judgedOn = on;
   const rep = cells.filter((c) => c.profile === mapping.profile && mapping.kernels.includes(c.kernel.id));
   const of = (d: DriverId): KernelEvidence[] => mapping.kernels.map((k) => kernelOutcome(k, select(rep, [d])));
   const evidence = of(row.recommended);

@@ -21,7 +21,9 @@ import { explainCell } from './explain.js';
 import { mergeShards } from '../ci/merge.js';
 import { expectedCost, parseShard, selectionOf, shardCells } from '../ci/shard.js';
 import { shellCell } from './shell.js';
+import { platformLine } from '../verdicts.js';
 import { kernelCommands } from './kernels.js';
+import { checkCommand } from './check.js';
 import type { Matrix } from '../matrix.js';
 import type { Cell, CellResult } from '../types.js';
 
@@ -151,6 +153,9 @@ export async function main(argv: string[]): Promise<void> {
           }),
         ],
       );
+      // the rows this run had cells for (under the row's profile, on the kernels it was judged on)
+      const rows = (matrixVerdicts(m, benchOverhead(reports))?.(results)?.platforms ?? []).filter((v) => results.some((r) => r.profile === v.profile && v.kernels.includes(r.kernel.id)));
+      for (const v of rows) console.log(`  ${platformLine(v)}`);
       console.log(`report: ${path.relative(process.cwd(), html)} (also mochawesome.html, junit.xml; ${path.relative(process.cwd(), path.join(reports, 'latest'))} points at it)`);
       if (run.interrupted) {
         console.error(`interrupted: ${results.length} cell(s) recorded; finish with: kmatrix run --resume ${run.id}`);
@@ -248,6 +253,8 @@ export async function main(argv: string[]): Promise<void> {
   imagesCommands(program);
   // kmatrix kernel import|list|rm (harness/kernels/cli.ts)
   kernelCommands(program);
+  // kmatrix check: which driver works on one kernel (harness/cli/check.ts)
+  checkCommand(program, positive);
 
   try {
     await program.parseAsync(argv);

@@ -56,9 +56,24 @@ export async function verifySignature(o: { key: string; data: Buffer; signature?
   }
 }
 
-/** The key as bytes: inline armored text, or a file (relative paths from the matrix file's directory). */
-function keyText(key: string, from?: string): Buffer {
-  if (key.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return Buffer.from(key);
+/**
+ * A key given as `${VAR}` — the whole key, which a kind may have resolved
+ * against the matrix file's directory already — is the keyring file the
+ * variable names (no key is written into the product); unset or empty, the
+ * cell is a skip naming it, as for a URL.
+ */
+export function repositoryKey(key: string, env: NodeJS.ProcessEnv = process.env): string {
+  const m = /(?:^|\/)\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(key);
+  if (!m || key.includes('-----BEGIN PGP')) return key;
+  const v = env[m[1]!];
+  if (!v) throw new CellSkip(`the repository's signing key: \${${m[1]}} is not set (it names the keyring file; see README, "Vendor kernels")`);
+  return path.resolve(v);
+}
+
+/** The key as bytes: inline armored text, or a file (relative paths from the matrix file's directory; `${VAR}`: the file it names). */
+function keyText(given: string, from?: string): Buffer {
+  if (given.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return Buffer.from(given);
+  const key = repositoryKey(given);
   const file = from && !path.isAbsolute(key) ? path.resolve(from, key) : key;
   if (!existsSync(file)) throw new UserError(`the repository key ${file} does not exist: give a keyring file (binary or armored) or the armored key itself.`);
   return readFileSync(file);

@@ -81,6 +81,12 @@ export async function importKernels(paths: string[]): Promise<{ imported: StoreE
   const imported: StoreEntry[] = [];
   for (const k of kernels) {
     const pkgs = k.packages;
+    // the same packages again (`kmatrix check` on them): kept as they are, not pulled from under a run reading them
+    const had = readStoreEntry(k.release, k.arch);
+    if (had && had.packages.length === pkgs.length && pkgs.every((p) => had.packages.some((h) => h.sha256 === p.sha256 && h.file === path.basename(p.file)))) {
+      imported.push(had);
+      continue;
+    }
     const dir = path.join(storeDir(), storeKey(k.release, k.arch));
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });

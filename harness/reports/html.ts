@@ -153,6 +153,14 @@ function falcoText(f: NonNullable<NonNullable<CellResult['evidence']>['falco']>)
   return `<div class="falco">Falco's alert:</div>${f.alert ? `<pre>${esc(f.alert)}</pre>` : '<div><i>none</i></div>'}${counters.length ? `<div class="rel">${esc(counters.join(' · '))}</div>` : ''}`;
 }
 
+type PlatformRow = NonNullable<ResultsFile['verdicts']>['platforms'][number];
+
+/** Which kernels a row was judged on (its own, or its stand-ins and why), and today's when another. */
+function judged(p: PlatformRow): string {
+  const lines = [p.judgedOn?.text, p.judgedOn?.note, p.today?.judgedOn && p.today.judgedOn.text !== p.judgedOn?.text ? `today's Falco: ${p.today.judgedOn.text}` : undefined];
+  return lines.filter((l): l is string => Boolean(l)).map((l) => `<div class="rel">${esc(l)}</div>`).join('');
+}
+
 function verdictSections(v: NonNullable<ResultsFile['verdicts']>): string {
   const rows = v.platforms
     .map((p) => {
@@ -168,7 +176,7 @@ function verdictSections(v: NonNullable<ResultsFile['verdicts']>): string {
         ? `<td>${p.today?.recommends ? `<b>${esc(DRIVER_NAMES[p.today.recommends])}</b>${p.today.recommends !== p.recommended ? ' <span class="st skip">differs</span>' : ''}` : '—'}<div class="rel">${esc(p.today?.why ?? '')}</div></td>`
         : '';
       return `<tr class="plat"><th>${esc(p.platform)}</th><td>${esc(DRIVER_NAMES[p.recommended])}${gone}</td><td><span class="v ${esc(p.verdict)}">${esc(VERDICT_TEXT[p.verdict] ?? p.verdict)}</span></td><td>${now}${differs}</td>${today}
-<td><details><summary>why · ${p.evidence.length} kernel(s)${p.profile ? ` · profile ${esc(p.profile)}` : ''}</summary><div class="d">${p.note ? `<div class="rel">${esc(p.note)}</div>` : ''}<div>${esc(p.why)}</div><div class="rel">evidence recommends: ${esc(p.evidenceRecommendsWhy)}</div>${p.today ? `<div class="rel">today's Falco ${esc(p.today.falco)}: ${esc(p.today.why)}</div>` : ''}${evidence ? `<ul class="ev">${evidence}</ul>` : ''}</div></details></td></tr>`;
+<td><details><summary>why · ${p.evidence.length} kernel(s)${p.profile ? ` · profile ${esc(p.profile)}` : ''}${p.judgedOn && !p.judgedOn.own ? ' · <span class="st skip">stand-in kernels</span>' : ''}</summary><div class="d">${p.note ? `<div class="rel">${esc(p.note)}</div>` : ''}${judged(p)}<div>${esc(p.why)}</div><div class="rel">evidence recommends: ${esc(p.evidenceRecommendsWhy)}</div>${p.today ? `<div class="rel">today's Falco ${esc(p.today.falco)}: ${esc(p.today.why)}</div>` : ''}${evidence ? `<ul class="ev">${evidence}</ul>` : ''}</div></details></td></tr>`;
     })
     .join('\n');
   const claims = v.claims

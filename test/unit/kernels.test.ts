@@ -324,7 +324,8 @@ describe('kernels: matrix.yaml', () => {
 });
 
 describe('kernels: the store', () => {
-  it('imports a kernel from packages (image + headers), lists it, refuses one without headers, removes it', async () => {
+  it('imports a kernel from packages (image + headers), lists it, refuses one without headers, removes it', async function () {
+    this.timeout(60_000); // five dpkg-deb builds and three imports: seconds each on a busy machine
     const dir = await mkdtemp(path.join(tmpdir(), 'km-import-'));
     setCacheDir(path.join(dir, 'cache'));
     try {
@@ -348,6 +349,14 @@ describe('kernels: the store', () => {
       assert.deepEqual(ignored, ['linux-libc-dev_9.9.9-1_amd64.deb']);
       assert.deepEqual(listStore().map((e) => storeKey(e.release, e.arch)), ['9.9.9_amd64']);
       assert.equal(readStoreEntry('9.9.9', 'amd64')?.packages[0]?.sha256.length, 64);
+      // the same packages again (kmatrix check on them) keep the entry; other packages of the release replace it
+      const first = readStoreEntry('9.9.9', 'amd64')!.importedAt;
+      await new Promise((r) => setTimeout(r, 5));
+      assert.equal((await importKernels([path.join(dir, 'debs')])).imported[0]!.importedAt, first);
+      assert.equal(readStoreEntry('9.9.9', 'amd64')!.importedAt, first);
+      await pkg('linux-headers-9.9.9', { 'usr/src/linux-headers-9.9.9/.config': 'CONFIG_MODULES=y\nCONFIG_X=y\n' });
+      await importKernels([path.join(dir, 'debs')]);
+      assert.notEqual(readStoreEntry('9.9.9', 'amd64')!.importedAt, first);
       assert.deepEqual(await removeFromStore('9.9.9'), ['9.9.9_amd64']);
       assert.deepEqual(listStore(), []);
     } finally {

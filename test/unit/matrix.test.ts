@@ -89,6 +89,17 @@ describe('matrix', () => {
     expectUserError(() => parseMatrix(base.replace('profile: host', 'profile: gke'), 'm.yaml'), /^m\.yaml:15: platform "GKE" names profile "gke"/);
   });
 
+  it("a platform row's own kernels, its stand-ins and a note; each kernel defined, none both; the document's sources defined", () => {
+    const base = good + 'platforms:\n  Azure: { profile: host, kernels: [k61], standIns: [k612], note: n }\ndocument: { sources: ["0.1.1dev"] }\n';
+    const m = parseMatrix(base, 'm.yaml');
+    assert.deepEqual(m.platforms, [{ platform: 'Azure', profile: 'host', kernels: ['k61'], standIns: ['k612'], note: 'n' }]);
+    assert.deepEqual(m.document, { sources: ['0.1.1dev'] });
+    expectUserError(() => parseMatrix(base.replace('standIns: [k612]', 'standIns: [k7]'), 'm.yaml'), /^m\.yaml:15: platform "Azure" names kernel "k7", which is not defined/);
+    expectUserError(() => parseMatrix(base.replace('standIns: [k612]', 'standIns: [k612, k61]'), 'm.yaml'), /^m\.yaml:15: platform "Azure" has kernel "k61" both as its own and as a stand-in/);
+    expectUserError(() => parseMatrix(base.replace('standIns: [k612]', 'standIns: []'), 'm.yaml'), /^m\.yaml:15: /);
+    expectUserError(() => parseMatrix(base.replace('sources: ["0.1.1dev"] }', 'sources: ["0.26"] }'), 'm.yaml'), /^m\.yaml:16: the document's drivers name source "0\.26"/);
+  });
+
   it('rejects a source naming an unknown consumer', () => {
     expectUserError(() => parseMatrix(good.replace('consumer: c }\n  "0.1.1dev"', 'consumer: zz }\n  "0.1.1dev"'), 'm.yaml'), /consumer "zz"/);
   });

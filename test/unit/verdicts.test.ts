@@ -3,8 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../harness/errors.js';
+import { renderReport } from '../../harness/reports/html.js';
 import type { BatteryCallResult, BatteryResult, CellResult, DriverId } from '../../harness/types.js';
-import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, type ClaimVerdict, type RecommendedTable } from '../../harness/verdicts.js';
+import { batteryDifferences, claimVerdicts, judgedOn, kernelOutcome, platformLine, loadRecommended, platformVerdicts, type ClaimVerdict, type PlatformMapping, type RecommendedTable } from '../../harness/verdicts.js';
 
 // Kernel id → [version, arch, machine].
 const KERNELS: Record<string, [string, CellResult['kernel']['arch'], string]> = {
@@ -13,6 +14,8 @@ const KERNELS: Record<string, [string, CellResult['kernel']['arch'], string]> = 
   'k6.1': ['6.1.176', 'amd64', 'q35'],
   'k6.12': ['6.12.41', 'amd64', 'q35'],
   'pi3-6.1': ['6.1.176', 'arm64', 'raspi3b'],
+  al2: ['5.10.245-245.983.amzn2', 'amd64', 'q35'],
+  al2023: ['6.1.158-180.294.amzn2023', 'amd64', 'q35'],
 };
 
 interface Extra extends Partial<CellResult> {
@@ -574,5 +577,102 @@ describe('then and now: the document with its own drivers, the same platforms wi
     const [bare] = platformVerdicts(table, mappings, cells.filter((c) => !today.sources.includes(c.driver.source)), today);
     assert.equal(bare!.today?.recommends, undefined);
     assert.match(bare!.today?.why ?? '', /no cell of these sources/);
+  });
+});
+
+describe("a platform row on its own kernels, or on its stand-ins when its own gave no evidence", () => {
+  const eks: PlatformMapping[] = [{ platform: 'P', profile: 'host', kernels: ['al2', 'al2023'], standIns: ['k5.10', 'k6.1'] }];
+  const unset = (k: string, d: DriverId = 'kmod', profile = 'host') => skip(k, d, "Amazon Linux's repository: ${KMATRIX_REPO_AMAZONLINUX2} is not set (it names the repository's URL; see README, \"Vendor kernels\")", profile);
+  const standInsPass = [cell('k5.10', 'kmod', 'pass'), cell('k6.1', 'kmod', 'pass')];
+
+  it('own kernels with evidence: judged on them, whatever the stand-ins say', () => {
+    const [v] = platformVerdicts(table('kmod'), eks, [...standInsPass, cell('al2', 'kmod', 'pass'), fail('al2023', 'kmod', 'build', "error: implicit declaration of function 'access_ok'")]);
+    assert.deepEqual(v!.judgedOn, { own: true, kernels: ['al2', 'al2023'], text: 'judged on al2, al2023' });
+    assert.deepEqual(v!.kernels, ['al2', 'al2023']);
+    assert.equal(v!.verdict, 'partly', v!.why);
+    assert.deepEqual(v!.evidence.map((e) => `${e.kernel} ${e.outcome}`), ['al2 pass', 'al2023 fail']);
+    assert.match(v!.why, /fails on al2023 .*access_ok/);
+  });
+
+  it('every own cell skipped: judged on the stand-ins, naming the first skip reason', () => {
+    const [v] = platformVerdicts(table('kmod'), eks, [...standInsPass, unset('al2'), unset('al2023'), unset('al2', 'ebpf')]);
+    assert.equal(v!.judgedOn?.own, false);
+    assert.deepEqual(v!.judgedOn?.kernels, ['k5.10', 'k6.1']);
+    assert.equal(v!.judgedOn?.why, 'al2/kmod@0.23.2/host: Amazon Linux\'s repository: ${KMATRIX_REPO_AMAZONLINUX2} is not set (it names the repository\'s URL; see README, "Vendor kernels")');
+    assert.match(v!.judgedOn!.text, /^judged on stand-in kernels \(k5\.10, k6\.1\): its own kernels \(al2, al2023\) gave no evidence: al2\/kmod@0\.23\.2\/host: .*KMATRIX_REPO_AMAZONLINUX2/);
+    assert.equal(v!.verdict, 'confirmed', v!.why);
+    assert.deepEqual(v!.evidence.map((e) => e.kernel), ['k5.10', 'k6.1']);
+    assert.equal(v!.evidenceRecommends, 'kmod');
+    assert.match(platformLine(v!), /^P: kmod confirmed, evidence recommends kmod — judged on stand-in kernels \(k5\.10, k6\.1\): its own kernels/);
+  });
+
+  it("the report's platform row says which kernels it was judged on", () => {
+    const run = { id: 'r1', startedAt: 'now', host: 'h', accel: 'tcg', kmatrixVersion: '0', matrix: { path: 'm', hash: 'x' }, mirror: 'http://m/debian', expiredSuitesAccepted: [] };
+    const show = (cells: CellResult[]) => renderReport({ run, cells, verdicts: { source: 't', platforms: platformVerdicts(table('kmod'), eks, cells), claims: [] } } as never);
+    const stand = show([...standInsPass, unset('al2')]);
+    assert.match(stand, /stand-in kernels<\/span>/);
+    assert.match(stand, /judged on stand-in kernels \(k5\.10, k6\.1\): its own kernels \(al2, al2023\) gave no evidence: al2\/kmod@0\.23\.2\/host: Amazon Linux&#39;s repository: \$\{KMATRIX_REPO_AMAZONLINUX2\} is not set/);
+    const own = show([...standInsPass, cell('al2', 'kmod', 'pass')]);
+    assert.match(own, /judged on al2, al2023/);
+    assert.doesNotMatch(own, /stand-in kernels/);
+  });
+
+  it('no own cell in the run at all: the stand-ins, saying so', () => {
+    const [v] = platformVerdicts(table('kmod'), eks, standInsPass);
+    assert.equal(v!.judgedOn?.own, false);
+    assert.equal(v!.judgedOn?.why, 'no cell of them under profile host in this run');
+  });
+
+  it('a row without stand-ins is judged on its own kernels even without evidence (untested, not elsewhere)', () => {
+    const [v] = platformVerdicts(table('kmod'), [{ platform: 'P', profile: 'host', kernels: ['al2'], note: 'n' }], [...standInsPass, unset('al2')]);
+    assert.deepEqual(v!.judgedOn, { own: true, kernels: ['al2'], text: 'judged on al2', note: 'n' });
+    assert.equal(v!.verdict, 'untested');
+  });
+
+  // mutation-style: each of these flips which kernels decide, and with them the verdict
+  it('one own cell turning into evidence flips the row onto its own kernels, and the verdict with it', () => {
+    const skipped = [...standInsPass, unset('al2'), unset('al2023')];
+    const before = platformVerdicts(table('kmod'), eks, skipped)[0]!;
+    assert.equal(before.judgedOn?.own, false);
+    assert.equal(before.verdict, 'confirmed');
+    // a failure is evidence too: the platform's own kernel failing outweighs the stand-ins passing
+    const failing = platformVerdicts(table('kmod'), eks, [...standInsPass, fail('al2', 'kmod', 'build', 'error: x'), fail('al2023', 'kmod', 'build', 'error: x')])[0]!;
+    assert.equal(failing.judgedOn?.own, true);
+    assert.equal(failing.verdict, 'contradicted');
+    // another driver's evidence on its own kernels counts for choosing them (the row's kmod there has none: untested)
+    const other = platformVerdicts(table('kmod'), eks, [...skipped.filter((c) => c.kernel.id !== 'al2023'), unset('al2023'), cell('al2023', 'modern-ebpf', 'pass')])[0]!;
+    assert.equal(other.judgedOn?.own, true);
+    assert.notEqual(other.verdict, 'confirmed');
+  });
+
+  it('no evidence is no evidence: errored, flaky, mispaired own cells, controls and other profiles keep the stand-ins', () => {
+    const noEvidence = [
+      error('al2', 'kmod', 'QEMU exited'),
+      cell('al2023', 'kmod', 'flaky', 'host', { reason: 'failed at load, then passed' }),
+      fail('al2023', 'ebpf', 'load', 'schema mismatch', 'host', { class: 'pairing:schema-mismatch' }),
+      cell('al2', 'kmod', 'pass', 'control-from-al2023', { control: { from: 'al2023', refused: true } }),
+      cell('al2', 'kmod', 'pass', 'ptrace-only'),
+    ];
+    const [v] = platformVerdicts(table('kmod'), eks, [...standInsPass, ...noEvidence]);
+    assert.equal(v!.judgedOn?.own, false, v!.judgedOn?.text);
+    assert.equal(v!.judgedOn?.why, 'al2/kmod@0.23.2/host: QEMU exited');
+    // …and each one of them made a pass flips it
+    const [w] = platformVerdicts(table('kmod'), eks, [...standInsPass, ...noEvidence, cell('al2', 'kmod', 'pass')]);
+    assert.equal(w!.judgedOn?.own, true);
+  });
+
+  it("then and now choose on their own evidence: the document's drivers on the stand-ins, today's Falco on the platform's kernels", () => {
+    const today = { falco: '0.44.1', sources: ['falco-0.44.1'], removed: {} };
+    const [v] = platformVerdicts(table('kmod'), eks, [
+      ...standInsPass,
+      unset('al2'), unset('al2023'),
+      cell('al2', 'modern-ebpf', 'pass', 'host', { source: 'falco-0.44.1' }),
+      cell('al2023', 'modern-ebpf', 'pass', 'host', { source: 'falco-0.44.1' }),
+    ], today);
+    assert.equal(v!.judgedOn?.own, false);
+    assert.equal(v!.verdict, 'confirmed');
+    assert.deepEqual(v!.today?.judgedOn, { own: true, kernels: ['al2', 'al2023'], text: 'judged on al2, al2023' });
+    assert.equal(v!.today?.recommends, 'modern-ebpf');
+    assert.equal(judgedOn(eks[0]!, []).own, false);
   });
 });
