@@ -703,3 +703,55 @@ export function claimVerdicts(table: RecommendedTable, cells: CellResult[], ctx:
     return { id: c.id, text: c.text, ...(RULES.get(c.id)?.(then, ctx, controls) ?? untested('no rule for this claim')), ...(removed ? { removedUpstream: removed } : {}) };
   });
 }
+
+// ---------------------------------------------------------------- today's pick
+
+/** Falco's own order of preference among today's drivers (the legacy probe last; pdig is gone). */
+export const TODAY_PREFERENCE: DriverId[] = ['modern-ebpf', 'kmod', 'ebpf'];
+
+/** The driver today's cells recommend for a platform row, the cells behind it and the kernels it was judged on. */
+export interface TodayPick {
+  falco: string;
+  /** undefined: no driver of today's Falco passed every cell it had on the row. */
+  driver?: DriverId;
+  /** The cells behind the answer: the picked driver's, else those that ruled the drivers out. */
+  cells: string[];
+  /** The row's kernels with evidence for the picked driver (none picked: every kernel with evidence). */
+  kernels: string[];
+  /** The row's kernels (the platform mapping's). */
+  of: string[];
+  /** Why: each preferred driver ruled out, then the one picked. */
+  why: string;
+}
+
+/**
+ * What today's Falco would run on a platform row: the first driver in
+ * TODAY_PREFERENCE whose evidence cells of today's sources, on the row's
+ * kernels under its profile, all passed (at least one). A driver with a
+ * failing cell, or with no evidence (skips, errors, flaky cells), is passed
+ * over, and the why says so.
+ */
+export function todayPick(row: Pick<PlatformVerdict, 'profile' | 'kernels'>, all: CellResult[], today: Pick<Today, 'falco' | 'sources'>): TodayPick {
+  const rep = withoutControls(all).filter((c) => today.sources.includes(c.driver.source) && c.profile === row.profile && row.kernels.includes(c.kernel.id));
+  const ruledOut: string[] = [];
+  const against: CellResult[] = [];
+  for (const d of TODAY_PREFERENCE) {
+    const of = select(rep, [d]);
+    const ev = of.filter(isEvidence);
+    const failed = ev.filter((c) => !passed(c));
+    if (failed.length) {
+      ruledOut.push(`${d} failed: ${failWhy(failed[0]!)}${failed.length > 1 ? ` (+${failed.length - 1} more)` : ''}`);
+      against.push(...failed);
+    } else if (!ev.length) {
+      ruledOut.push(`${d}: no evidence (${of.length ? noEvidence(of) : 'no cell'})`);
+      against.push(...of);
+    } else {
+      const kernels = row.kernels.filter((k) => ev.some((c) => c.kernel.id === k));
+      return {
+        falco: today.falco, driver: d, cells: ids(ev), kernels, of: row.kernels,
+        why: [...ruledOut, `${d} passed all its ${ev.length} cell(s), on ${kernels.join(', ')} (${kernels.length} of ${row.kernels.length} kernel(s))`].join('; '),
+      };
+    }
+  }
+  return { falco: today.falco, cells: ids(against), kernels: row.kernels.filter((k) => against.some((c) => c.kernel.id === k && isEvidence(c))), of: row.kernels, why: rep.length ? ruledOut.join('; ') : `no cell of today's sources (${today.sources.join(', ')}) on these kernels under profile ${row.profile || 'none'}` };
+}
