@@ -191,14 +191,14 @@ interface JudgedOn {
  * (the platform's own kernels or Debian stand-ins) plugs in.
  */
 function judgedOnHtml(p: PlatformVerdict, pick: TodayPick | undefined): string {
-  const judged = p.evidence.filter((e) => e.outcome !== 'none').map((e) => e.kernel);
-  const kernels = pick?.driver ? pick.kernels : judged;
+  // today's answer's kernels when the results have today's Falco, else the document's verdict's
+  const kernels = pick ? pick.kernels : p.evidence.filter((e) => e.outcome !== 'none').map((e) => e.kernel);
   const of = p.kernels.length;
   const on = (p as PlatformVerdict & { judgedOn?: JudgedOn }).judgedOn;
   const kind = on ? `<div class="rel">${on.own ? "the platform's own kernels" : 'Debian kernels standing in for the platform’s'}${on.why ? `: ${esc(on.why)}` : ''}</div>` : '';
   if (!of) return `<i>no kernels mapped</i>${kind}`;
   const missing = p.kernels.filter((k) => !kernels.includes(k));
-  return `${kernels.length ? esc(kernels.join(', ')) : '<i>none</i>'} <span class="rel">(${kernels.length} of ${of} kernel(s)${missing.length && kernels.length ? `; no evidence on ${esc(missing.join(', '))}` : ''})</span>${kind}`;
+  return `${kernels.length ? esc(kernels.join(', ')) : '<i>no evidence</i>'} <span class="rel">(${kernels.length} of ${of} kernel(s)${missing.length && kernels.length ? `; no evidence on ${esc(missing.join(', '))}` : ''})</span>${kind}`;
 }
 
 /** The first screen: per row of the document's table, its recommendation and verdict, and what today's Falco's cells recommend, each linked to its cells. */
@@ -211,7 +211,7 @@ function answerSection(v: NonNullable<ResultsFile['verdicts']>, cells: CellResul
       const gone = p.removedUpstream ? `<div class="rel gone">${esc(p.removedUpstream)}</div>` : '';
       const doc = `${esc(DRIVER_NAMES[p.recommended])} <span class="v ${esc(p.verdict)}">${esc(VERDICT_TEXT[p.verdict] ?? p.verdict)}</span>${gone}${docCells.length ? `<div class="ev">${chipsByKernel(docCells, byId)}</div>` : ''}`;
       const now = pick
-        ? `<td class="now">${pick.driver ? `<b>${esc(DRIVER_NAMES[pick.driver])}</b>${pick.driver !== p.recommended ? ' <span class="st skip">differs</span>' : ''}` : '<i>none passed</i>'}${pick.cells.length ? `<div class="ev">${chipsByKernel(pick.cells, byId)}</div>` : ''}</td>`
+        ? `<td class="now">${pick.driver ? `<b>${esc(DRIVER_NAMES[pick.driver])}</b>${pick.driver !== p.recommended ? ' <span class="st skip">differs</span>' : ''}` : pick.kernels.length ? '<i>none passed</i>' : '<i>no evidence</i>'}${pick.cells.length ? `<div class="ev">${chipsByKernel(pick.cells, byId)}</div>` : ''}</td>`
         : '';
       const evidence = p.evidence
         .map((e) => `<li><span class="st ${e.outcome === 'pass' ? 'pass' : e.outcome === 'fail' ? 'fail' : 'skip'}">${esc(e.outcome)}</span> ${esc(e.kernel)}${e.cells.length ? ': ' + e.cells.map(cellLink).join(' ') : ''}${e.why && e.outcome !== 'pass' ? ` — ${esc(e.why)}` : ''}</li>`)
