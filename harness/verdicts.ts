@@ -722,6 +722,8 @@ export interface TodayPick {
   of: string[];
   /** Why: each preferred driver ruled out, then the one picked. */
   why: string;
+  /** Evidence on only one of the row's several kernels: no driver picked (as everywhere, one kernel of several is not enough). */
+  insufficient?: boolean;
 }
 
 /**
@@ -729,10 +731,16 @@ export interface TodayPick {
  * TODAY_PREFERENCE whose evidence cells of today's sources, on the row's
  * kernels under its profile, all passed (at least one). A driver with a
  * failing cell, or with no evidence (skips, errors, flaky cells), is passed
- * over, and the why says so.
+ * over, and the why says so. Evidence on one kernel of several picks none.
  */
 export function todayPick(row: Pick<PlatformVerdict, 'profile' | 'kernels'>, all: CellResult[], today: Pick<Today, 'falco' | 'sources'>): TodayPick {
   const rep = withoutControls(all).filter((c) => today.sources.includes(c.driver.source) && c.profile === row.profile && row.kernels.includes(c.kernel.id));
+  const few = tooFewKernels({ platform: '', profile: row.profile, kernels: row.kernels }, rep);
+  if (few) {
+    const on = rep.filter(isEvidence);
+    const lead = TODAY_PREFERENCE.find((d) => on.some((c) => c.driver.id === d) && on.filter((c) => c.driver.id === d).every(passed));
+    return { falco: today.falco, cells: ids(on), kernels: kernelsOf(on), of: row.kernels, why: `${few}${lead ? ` (there, ${lead} passed all its cells)` : ''}`, insufficient: true };
+  }
   const ruledOut: string[] = [];
   const against: CellResult[] = [];
   for (const d of TODAY_PREFERENCE) {

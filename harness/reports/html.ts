@@ -173,8 +173,15 @@ function cellChip(id: string, byId: Map<string, CellResult>, label?: string): st
 /** Cells grouped by kernel: "kernel: [source] [source]", each source a link to its cell. */
 function chipsByKernel(ids: string[], byId: Map<string, CellResult>): string {
   const kernels = [...new Set(ids.map((id) => byId.get(id)?.kernel.id ?? id.split('/')[0]!))];
+  // cells of several drivers (or profiles) say which: driver@source[/profile]
+  const of = (f: (c: CellResult) => string) => new Set(ids.map((id) => byId.get(id)).filter((c) => c !== undefined).map(f)).size > 1;
+  const [drivers, profiles] = [of((c) => c.driver.id), of((c) => c.profile)];
+  const label = (id: string) => {
+    const c = byId.get(id);
+    return c && (drivers || profiles) ? `${drivers ? `${c.driver.id}@` : ''}${c.driver.source}${profiles ? `/${c.profile}` : ''}` : undefined;
+  };
   return kernels
-    .map((k) => `<span class="kev">${esc(k)} ${ids.filter((id) => (byId.get(id)?.kernel.id ?? id.split('/')[0]) === k).map((id) => cellChip(id, byId)).join(' ')}</span>`)
+    .map((k) => `<span class="kev">${esc(k)} ${ids.filter((id) => (byId.get(id)?.kernel.id ?? id.split('/')[0]) === k).map((id) => cellChip(id, byId, label(id))).join(' ')}</span>`)
     .join(' ');
 }
 
@@ -211,7 +218,7 @@ function answerSection(v: NonNullable<ResultsFile['verdicts']>, cells: CellResul
       const gone = p.removedUpstream ? `<div class="rel gone">${esc(p.removedUpstream)}</div>` : '';
       const doc = `${esc(DRIVER_NAMES[p.recommended])} <span class="v ${esc(p.verdict)}">${esc(VERDICT_TEXT[p.verdict] ?? p.verdict)}</span>${gone}${docCells.length ? `<div class="ev">${chipsByKernel(docCells, byId)}</div>` : ''}`;
       const now = pick
-        ? `<td class="now">${pick.driver ? `<b>${esc(DRIVER_NAMES[pick.driver])}</b>${pick.driver !== p.recommended ? ' <span class="st skip">differs</span>' : ''}` : pick.kernels.length ? '<i>none passed</i>' : '<i>no evidence</i>'}${pick.cells.length ? `<div class="ev">${chipsByKernel(pick.cells, byId)}</div>` : ''}</td>`
+        ? `<td class="now">${pick.driver ? `<b>${esc(DRIVER_NAMES[pick.driver])}</b>${pick.driver !== p.recommended ? ' <span class="st skip">differs</span>' : ''}` : pick.insufficient ? '<i>not enough evidence</i>' : pick.kernels.length ? '<i>none passed</i>' : '<i>no evidence</i>'}${pick.cells.length ? `<div class="ev">${chipsByKernel(pick.cells, byId)}</div>` : ''}</td>`
         : '';
       const evidence = p.evidence
         .map((e) => `<li><span class="st ${e.outcome === 'pass' ? 'pass' : e.outcome === 'fail' ? 'fail' : 'skip'}">${esc(e.outcome)}</span> ${esc(e.kernel)}${e.cells.length ? ': ' + e.cells.map(cellLink).join(' ') : ''}${e.why && e.outcome !== 'pass' ? ` — ${esc(e.why)}` : ''}</li>`)

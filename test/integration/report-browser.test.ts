@@ -322,7 +322,7 @@ const DOCS_SCREENSHOT = path.resolve('docs/report.png');
 
 // The rows a Falco user reads first (Baremetal Kubernetes stands for the eight rows of the Debian amd64 kernels under host).
 const EXPECTED_ROWS: string[] = [
-  'Baremetal Kubernetes profile host | Kernel module confirmed debian-5.10-amd64 0.1.1dev 0.20.0 0.23.2 debian-6.1-amd64 0.1.1dev 0.20.0 0.23.2 debian-6.12-amd64 0.20.0 0.23.2 debian-sid-amd64 0.20.0 0.23.2 | Modern eBPF differs debian-6.1-amd64 10.2.0 falco-0.44.1 | debian-6.1-amd64 (1 of 4 kernel(s); no evidence on debian-5.10-amd64, debian-6.12-amd64, debian-sid-amd64)',
+  'Baremetal Kubernetes profile host | Kernel module confirmed debian-5.10-amd64 0.1.1dev 0.20.0 0.23.2 debian-6.1-amd64 0.1.1dev 0.20.0 0.23.2 debian-6.12-amd64 0.20.0 0.23.2 debian-sid-amd64 0.20.0 0.23.2 | not enough evidence debian-6.1-amd64 kmod@10.2.0 kmod@falco-0.44.1 modern-ebpf@10.2.0 modern-ebpf@falco-0.44.1 | debian-6.1-amd64 (1 of 4 kernel(s); no evidence on debian-5.10-amd64, debian-6.12-amd64, debian-sid-amd64)',
   'GKE profile locked-down | Legacy eBPF probe untested removed upstream: libs 0.24.0 / driver 10.0.0 dropped the legacy eBPF probe (2026) | no evidence | no evidence (0 of 4 kernel(s))',
   "AWS ECS profile ptrace-only | pdig (ptrace) untested removed upstream: libs dropped pdig's userspace engine (udig) in 2023; pdig is archived | no evidence | no evidence (0 of 4 kernel(s))",
   'ARM/Raspberry PI profile host | Legacy eBPF probe untested removed upstream: libs 0.24.0 / driver 10.0.0 dropped the legacy eBPF probe (2026) | no evidence | no evidence (0 of 5 kernel(s))',

@@ -16,6 +16,10 @@ const REAL = readResults(path.resolve('test/fixtures/results/today-20261202-0846
 const m = loadMatrix('matrix.yaml');
 const today = m.today!;
 const row = (platform: string) => m.platforms.find((p) => p.platform === platform)!;
+/** A row of the one kernel the real run has for amd64: the rule without the "one kernel of several" guard. */
+const ONE = { profile: 'host', kernels: ['debian-6.1-amd64'] };
+/** The real amd64 cells again as if run on debian-6.12-amd64 too: a row of two kernels with evidence on both. */
+const TWICE = [...REAL.cells, ...REAL.cells.filter((c) => c.kernel.id === 'debian-6.1-amd64').map((c) => ({ ...c, id: c.id.replace('debian-6.1-amd64', 'debian-6.12-amd64'), kernel: { ...c.kernel, id: 'debian-6.12-amd64' } }))];
 const MODERN_FALCO = 'debian-6.1-amd64/modern-ebpf@falco-0.44.1/host';
 const MODERN_SCAP = 'debian-6.1-amd64/modern-ebpf@10.2.0/host';
 const KMOD_FALCO = 'debian-6.1-amd64/kmod@falco-0.44.1/host';
@@ -30,38 +34,49 @@ const failAtLoad: Partial<CellResult> = { status: 'fail', phase: 'load', class: 
 
 describe('first screen', () => {
   describe("today's pick: the first of modern-ebpf > kmod > ebpf whose today's cells all passed", () => {
-    it('modern eBPF on the Debian amd64 row, from its two passing cells, judged on the one kernel that ran', () => {
-      const p = todayPick(row('Baremetal Kubernetes'), REAL.cells, today);
+    it('modern eBPF on the Debian amd64 kernels, from its passing cells, with the kernels it was judged on', () => {
+      const p = todayPick(row('Baremetal Kubernetes'), TWICE, today);
       assert.equal(p.driver, 'modern-ebpf');
-      assert.deepEqual(p.cells.sort(), [MODERN_SCAP, MODERN_FALCO].sort());
-      assert.deepEqual(p.kernels, ['debian-6.1-amd64']);
+      assert.deepEqual(p.cells.sort(), [MODERN_SCAP, MODERN_FALCO, MODERN_SCAP.replace('6.1', '6.12'), MODERN_FALCO.replace('6.1', '6.12')].sort());
+      assert.deepEqual(p.kernels, ['debian-6.1-amd64', 'debian-6.12-amd64']);
       assert.equal(p.of.length, 4);
-      assert.match(p.why, /modern-ebpf passed all its 2 cell\(s\), on debian-6\.1-amd64 \(1 of 4 kernel\(s\)\)/);
+      assert.match(p.why, /modern-ebpf passed all its 4 cell\(s\), on debian-6\.1-amd64, debian-6\.12-amd64 \(2 of 4 kernel\(s\)\)/);
+      // one kernel's failure flips it
+      assert.equal(todayPick(row('Baremetal Kubernetes'), flip(MODERN_FALCO.replace('6.1', '6.12'), failAtLoad, TWICE), today).driver, 'kmod');
+    });
+
+    it('one kernel of the four is not enough: no driver picked, the cells there behind the answer', () => {
+      const p = todayPick(row('Baremetal Kubernetes'), REAL.cells, today);
+      assert.equal(p.driver, undefined);
+      assert.equal(p.insufficient, true);
+      assert.deepEqual(p.kernels, ['debian-6.1-amd64']);
+      assert.equal(p.cells.length, 4, 'the four passing cells (the legacy probe skipped as removed is no evidence)');
+      assert.equal(p.why, 'not enough evidence: only debian-6.1-amd64 of 4 representative kernels has a result (there, modern-ebpf passed all its cells)');
     });
 
     it("flips to the kernel module when a modern eBPF cell's evidence fails, naming the failure", () => {
-      const p = todayPick(row('Baremetal Kubernetes'), flip(MODERN_FALCO, failAtLoad), today);
+      const p = todayPick(ONE, flip(MODERN_FALCO, failAtLoad), today);
       assert.equal(p.driver, 'kmod');
       assert.deepEqual(p.cells.sort(), [KMOD_SCAP, KMOD_FALCO].sort());
       assert.match(p.why, /^modern-ebpf failed: debian-6\.1-amd64\/modern-ebpf@falco-0\.44\.1\/host failed at load: libbpf/);
     });
 
     it('an errored cell is no evidence: the answer stands on the cells that passed, without it', () => {
-      const p = todayPick(row('Baremetal Kubernetes'), flip(MODERN_FALCO, { status: 'error', phase: 'boot', reason: 'boot timed out' }), today);
+      const p = todayPick(ONE, flip(MODERN_FALCO, { status: 'error', phase: 'boot', reason: 'boot timed out' }), today);
       assert.equal(p.driver, 'modern-ebpf');
       assert.deepEqual(p.cells, [MODERN_SCAP]);
     });
 
     it('a driver with no evidence at all is passed over, and the why says so', () => {
       const none = flip(MODERN_SCAP, { status: 'error', reason: 'boot timed out' }, flip(MODERN_FALCO, { status: 'skip', reason: 'no BTF' }));
-      const p = todayPick(row('Baremetal Kubernetes'), none, today);
+      const p = todayPick(ONE, none, today);
       assert.equal(p.driver, 'kmod');
       assert.match(p.why, /^modern-ebpf: no evidence \(2 skipped\/errored\/flaky cell\(s\): boot timed out\)/);
     });
 
     it("the document's era sources never count, nor other profiles' or other kernels' cells", () => {
       const era = REAL.cells.filter((c) => c.driver.id === 'modern-ebpf').map((c) => ({ ...c, id: c.id.replace(/@[^/]+/, '@0.23.2'), driver: { ...c.driver, source: '0.23.2' } }));
-      const p = todayPick(row('Baremetal Kubernetes'), [...flip(MODERN_FALCO, failAtLoad), ...era], today);
+      const p = todayPick(ONE, [...flip(MODERN_FALCO, failAtLoad), ...era], today);
       assert.equal(p.driver, 'kmod');
       // GKE is judged under locked-down: no cell of today's sources there
       const gke = todayPick(row('GKE'), REAL.cells, today);
@@ -74,7 +89,7 @@ describe('first screen', () => {
     it('every driver failing: none picked, the failing cells behind the answer', () => {
       let cells = REAL.cells;
       for (const id of [MODERN_FALCO, MODERN_SCAP, KMOD_FALCO, KMOD_SCAP]) cells = flip(id, failAtLoad, cells);
-      const p = todayPick(row('Baremetal Kubernetes'), cells, today);
+      const p = todayPick(ONE, cells, today);
       assert.equal(p.driver, undefined);
       assert.equal(p.cells.length, 5, 'four failures and the legacy probe skipped as removed');
       assert.match(p.why, /modern-ebpf failed: .*; kmod failed: .*; ebpf: no evidence \(1 skipped\/errored\/flaky cell\(s\): this driver source has no legacy eBPF probe/);
@@ -95,24 +110,28 @@ describe('first screen', () => {
       assert.equal(
         answerRow(html, 'Baremetal Kubernetes'),
         // no kmod cell of the document's era in this run: its verdict is untested
-        'Baremetal Kubernetes profile host Kernel module untested Modern eBPF differs debian-6.1-amd64 10.2.0 falco-0.44.1 debian-6.1-amd64 (1 of 4 kernel(s); no evidence on debian-5.10-amd64, debian-6.12-amd64, debian-sid-amd64)',
+        'Baremetal Kubernetes profile host Kernel module untested not enough evidence debian-6.1-amd64 kmod@10.2.0 kmod@falco-0.44.1 modern-ebpf@10.2.0 modern-ebpf@falco-0.44.1 debian-6.1-amd64 (1 of 4 kernel(s); no evidence on debian-5.10-amd64, debian-6.12-amd64, debian-sid-amd64)',
+      );
+      assert.equal(
+        answerRow(page(TWICE), 'Baremetal Kubernetes'),
+        'Baremetal Kubernetes profile host Kernel module untested Modern eBPF differs debian-6.1-amd64 10.2.0 falco-0.44.1 debian-6.12-amd64 10.2.0 falco-0.44.1 debian-6.1-amd64, debian-6.12-amd64 (2 of 4 kernel(s); no evidence on debian-5.10-amd64, debian-sid-amd64)',
       );
       assert.match(answerRow(html, 'GKE'), /^GKE profile locked-down Legacy eBPF probe untested removed upstream: .* no evidence no evidence \(0 of 4 kernel\(s\)\)$/);
       // every driver of today's failing: none passed, on the kernel that ran
-      let failing = REAL.cells;
-      for (const id of [MODERN_FALCO, MODERN_SCAP, KMOD_FALCO, KMOD_SCAP]) failing = flip(id, failAtLoad, failing);
-      assert.match(answerRow(page(failing), 'Minikube'), / untested none passed debian-6\.1-amd64 10\.2\.0 falco-0\.44\.1 10\.2\.0 falco-0\.44\.1 10\.2\.0 debian-6\.1-amd64 \(1 of 4 kernel\(s\); no evidence on debian-5\.10-amd64, debian-6\.12-amd64, debian-sid-amd64\)$/);
+      let failing = TWICE;
+      for (const id of [MODERN_FALCO, MODERN_SCAP, KMOD_FALCO, KMOD_SCAP]) failing = flip(id.replace('6.1', '6.12'), failAtLoad, flip(id, failAtLoad, failing));
+      assert.match(answerRow(page(failing), 'Minikube'), / untested none passed debian-6\.1-amd64 modern-ebpf@10\.2\.0 modern-ebpf@falco-0\.44\.1 kmod@10\.2\.0 kmod@falco-0\.44\.1 ebpf@10\.2\.0 debian-6\.12-amd64 modern-ebpf@10\.2\.0 modern-ebpf@falco-0\.44\.1 kmod@10\.2\.0 kmod@falco-0\.44\.1 ebpf@10\.2\.0 debian-6\.1-amd64, debian-6\.12-amd64 \(2 of 4 kernel\(s\); no evidence on debian-5\.10-amd64, debian-sid-amd64\)$/);
     });
 
     it("each answer's links resolve to a cell of the page", () => {
-      const html = page(REAL.cells);
+      const html = page(TWICE);
       const answer = html.slice(html.indexOf('id="recommended"'), html.indexOf('<h2>Cells</h2>'));
       const links = [...answer.matchAll(/href="#([^"]+)"/g)].map((x) => x[1]!);
       assert.ok(links.length >= 4);
       for (const l of links) assert.match(html, new RegExp(`<div class="cell" id="${l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}">`), l);
       // the flipped cell is linked from the answer as a failure
-      const flipped = page(flip(MODERN_FALCO, failAtLoad));
-      assert.match(answerRow(flipped, 'Baremetal Kubernetes'), / Kernel module untested Kernel module debian-6\.1-amd64 10\.2\.0 falco-0\.44\.1 /);
+      const flipped = page(flip(MODERN_FALCO, failAtLoad, TWICE));
+      assert.match(answerRow(flipped, 'Baremetal Kubernetes'), / Kernel module untested Kernel module debian-6\.1-amd64 10\.2\.0 falco-0\.44\.1 debian-6\.12-amd64 10\.2\.0 falco-0\.44\.1 /);
     });
 
     it('a failing cell shows its class and first error without a click', () => {
