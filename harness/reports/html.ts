@@ -346,7 +346,7 @@ table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center}
 .filters label{margin-right:1em} [hidden]{display:none!important}
 .cell:target,.cell:has(:target){outline:2px solid #2a6ad0} .fe{font:.78em/1.3 monospace;color:#8a1c12;max-width:24em;max-height:3.9em;overflow:hidden;word-break:break-word;margin-top:2px}
 details[open]+.fe{display:none} .progress{background:#fff6d6;border:1px solid #e6c35c;padding:6px 8px;font-weight:600}
-.chip{font:400 .8em/1.2 system-ui,sans-serif;text-decoration:none;margin:1px 0} .kev{white-space:nowrap;margin-right:.6em;font-size:.85em}
+.chip{font:400 .8em/1.2 system-ui,sans-serif;text-decoration:none;margin:1px 0} .kev{display:inline-block;margin-right:.6em;font-size:.85em}
 table.answer td.now b{font-size:1.05em} table.answer td.doc,table.answer td.now{min-width:14em;max-width:30em}
 .hist svg{border:1px solid #ddd;background:#fcfcfc} .hist .reg{color:#8a1c12;font-weight:700} .hist .fix{color:#11602a}
 </style></head><body>

@@ -287,7 +287,8 @@ const DOCS_SCREENSHOT = path.resolve('docs/report.png');
     const cell = page.locator(`[id="${id}"]`);
     assert.ok(await cell.locator('details').evaluate((d) => (d as HTMLDetailsElement).open), 'the cell opens');
     assert.ok(await cell.isVisible());
-    assert.ok(await cell.evaluate((e) => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; }), 'scrolled to it');
+    const at = await cell.evaluate((e) => [e.getBoundingClientRect().top, e.getBoundingClientRect().bottom, window.innerHeight]);
+    assert.ok(at[1]! > 0 && at[0]! < at[2]!, `scrolled to it (top, bottom, window: ${at.join(', ')})`);
     await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
   });
 
