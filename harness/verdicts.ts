@@ -258,12 +258,12 @@ export function platformVerdicts(table: RecommendedTable, mappings: PlatformMapp
     if (!today) return v;
     const now = cells.filter((c) => today.sources.includes(c.driver.source));
     const on = mapping ? judgedOn(mapping, now) : undefined;
-    const chosen = mapping && on ? { ...mapping, kernels: on.kernels } : undefined;
-    const rec = chosen ? recommendFrom(chosen, now.filter((c) => c.profile === chosen.profile && chosen.kernels.includes(c.kernel.id))) : { evidenceRecommendsWhy: 'no platform mapping in matrix.yaml' };
+    // one rule for today's answer, here and on the report's first screen (todayPick)
+    const pick = mapping && on ? todayPick({ profile: mapping.profile, kernels: on.kernels }, now, today) : undefined;
     const removed = today.removed[row.recommended];
     return {
       ...v,
-      today: { falco: today.falco, ...(rec.evidenceRecommends ? { recommends: rec.evidenceRecommends } : {}), why: rec.evidenceRecommendsWhy, ...(on ? { judgedOn: on } : {}) },
+      today: { falco: today.falco, ...(pick?.driver ? { recommends: pick.driver } : {}), why: pick?.why ?? 'no platform mapping in matrix.yaml', ...(on ? { judgedOn: on } : {}) },
       ...(removed ? { removedUpstream: removed } : {}),
     };
   });
@@ -757,4 +757,64 @@ export function claimVerdicts(table: RecommendedTable, cells: CellResult[], ctx:
     const removed = Object.entries(today?.removed ?? {}).find(([d]) => c.id.startsWith(`${d}-`))?.[1];
     return { id: c.id, text: c.text, ...(RULES.get(c.id)?.(then, ctx, controls) ?? untested('no rule for this claim')), ...(removed ? { removedUpstream: removed } : {}) };
   });
+}
+
+// ---------------------------------------------------------------- today's pick
+
+/** Falco's own order of preference among today's drivers (the legacy probe last; pdig is gone). */
+export const TODAY_PREFERENCE: DriverId[] = ['modern-ebpf', 'kmod', 'ebpf'];
+
+/** The driver today's cells recommend for a platform row, the cells behind it and the kernels it was judged on. */
+export interface TodayPick {
+  falco: string;
+  /** undefined: no driver of today's Falco passed every cell it had on the row. */
+  driver?: DriverId;
+  /** The cells behind the answer: the picked driver's, else those that ruled the drivers out. */
+  cells: string[];
+  /** The row's kernels with evidence for the picked driver (none picked: every kernel with evidence). */
+  kernels: string[];
+  /** The row's kernels (the platform mapping's). */
+  of: string[];
+  /** Why: each preferred driver ruled out, then the one picked. */
+  why: string;
+  /** Evidence on only one of the row's several kernels: no driver picked (as everywhere, one kernel of several is not enough). */
+  insufficient?: boolean;
+}
+
+/**
+ * What today's Falco would run on a platform row: the first driver in
+ * TODAY_PREFERENCE whose evidence cells of today's sources, on the row's
+ * kernels under its profile, all passed (at least one). A driver with a
+ * failing cell, or with no evidence (skips, errors, flaky cells), is passed
+ * over, and the why says so. Evidence on one kernel of several picks none.
+ */
+export function todayPick(row: Pick<PlatformVerdict, 'profile' | 'kernels'>, all: CellResult[], today: Pick<Today, 'falco' | 'sources'>): TodayPick {
+  const rep = withoutControls(all).filter((c) => today.sources.includes(c.driver.source) && c.profile === row.profile && row.kernels.includes(c.kernel.id));
+  const few = tooFewKernels({ platform: '', profile: row.profile, kernels: row.kernels }, rep);
+  if (few) {
+    const on = rep.filter(isEvidence);
+    const lead = TODAY_PREFERENCE.find((d) => on.some((c) => c.driver.id === d) && on.filter((c) => c.driver.id === d).every(passed));
+    return { falco: today.falco, cells: ids(on), kernels: kernelsOf(on), of: row.kernels, why: `${few}${lead ? ` (there, ${lead} passed all its cells)` : ''}`, insufficient: true };
+  }
+  const ruledOut: string[] = [];
+  const against: CellResult[] = [];
+  for (const d of TODAY_PREFERENCE) {
+    const of = select(rep, [d]);
+    const ev = of.filter(isEvidence);
+    const failed = ev.filter((c) => !passed(c));
+    if (failed.length) {
+      ruledOut.push(`${d} failed: ${failWhy(failed[0]!)}${failed.length > 1 ? ` (+${failed.length - 1} more)` : ''}`);
+      against.push(...failed);
+    } else if (!ev.length) {
+      ruledOut.push(`${d}: no evidence (${of.length ? noEvidence(of) : 'no cell'})`);
+      against.push(...of);
+    } else {
+      const kernels = row.kernels.filter((k) => ev.some((c) => c.kernel.id === k));
+      return {
+        falco: today.falco, driver: d, cells: ids(ev), kernels, of: row.kernels,
+        why: [...ruledOut, `${d} passed all its ${ev.length} cell(s), on ${kernels.join(', ')} (${kernels.length} of ${row.kernels.length} kernel(s))`].join('; '),
+      };
+    }
+  }
+  return { falco: today.falco, cells: ids(against), kernels: row.kernels.filter((k) => against.some((c) => c.kernel.id === k && isEvidence(c))), of: row.kernels, why: rep.length ? ruledOut.join('; ') : `no cell of today's sources (${today.sources.join(', ')}) on these kernels under profile ${row.profile || 'none'}` };
 }

@@ -7,6 +7,7 @@ import { imagesCommands } from './images.js';
 import { checkTools, installCommand, requireTools } from '../host.js';
 import { filterCells, loadMatrix } from '../matrix.js';
 import { publish, writeReport } from '../reports/index.js';
+import { progressiveReport } from '../reports/progress.js';
 import { benchOverhead, matrixVerdicts, readResults, resultsWriter, resumeState, type ResumeState } from '../results.js';
 import { cacheSizes, pruneCache, prunePlan } from '../cache/usage.js';
 import { abortOnSignals } from '../interrupt.js';
@@ -136,6 +137,7 @@ export async function main(argv: string[]): Promise<void> {
       if (resume) console.error(`resuming ${resume.run.id}: ${resume.previous.length} cell(s) finished, ${cells.length} to run`);
       const signal = abortOnSignals((sig) => console.error(`\n${sig}: stopping — no new cells; ending the running VMs and builds; writing what finished (again to leave at once)`));
       let html = '';
+      const verdicts = matrixVerdicts(m, benchOverhead(reports));
       const { run, results } = await runCells(
         {
           matrix: m, cells, reportsDir: reports, jobs, attempts: o.attempts, signal, resume,
@@ -145,8 +147,10 @@ export async function main(argv: string[]): Promise<void> {
         },
         [
           terminalUi({ previous, reportsDir: reports }),
+          // before the results writer: it stops rewriting the page before the final one is written
+          progressiveReport(reports, { verdicts, previous, ...(resume ? { resumed: resume.previous } : {}) }),
           resultsWriter(reports, {
-            verdicts: matrixVerdicts(m, benchOverhead(reports)),
+            verdicts,
             onEnd: async (file, runDir) => {
               html = await writeReport(file, runDir);
             },

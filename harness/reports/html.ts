@@ -10,7 +10,9 @@ import { featuresLine } from '../kernels/features.js';
 import { MACHINES } from '../machines.js';
 import type { ResultsFile } from '../results.js';
 import { toolchainLine } from '../toolchain.js';
+import { formatSeconds } from '../ui.js';
 import { DRIVERS, PHASES, type BatteryResult, type CellResult, type Overhead } from '../types.js';
+import { todayPick, type PlatformVerdict, type TodayPick } from '../verdicts.js';
 
 export const esc = (s: unknown) =>
   String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -43,6 +45,8 @@ export interface RenderOptions {
   history?: string;
   /** A cell's streak across published runs ("pass for 3 runs"), shown in its details. */
   streak?: (id: string) => string | undefined;
+  /** The run is still going: the page says how far it is (progress.ts rewrites it as cells finish). */
+  progress?: { done: number; total: number; etaSeconds?: number };
 }
 
 function statusText(c: CellResult): string {
@@ -62,7 +66,7 @@ function cellDetails(c: CellResult, base: string, streak?: RenderOptions['streak
     .join(' · ');
   const cls = classOf(c);
   const meaning = cls ? (FAILURE_CLASSES as Record<string, string>)[cls] : undefined;
-  return `<details id="${esc(anchor(c.id))}"><summary class="st ${c.status}">${esc(statusText(c))}${cls ? `<span class="cls">${esc(cls)}</span>` : ''}</summary><div class="d">
+  return `<div class="cell" id="${esc(anchor(c.id))}"><details><summary class="st ${c.status}">${esc(statusText(c))}${cls ? `<span class="cls">${esc(cls)}</span>` : ''}</summary><div class="d">
 <div class="id">${esc(c.id)}</div>
 ${cls ? `<div class="cls-d">class <code>${esc(cls)}</code>${meaning ? `: ${esc(meaning)}` : ''}</div>` : ''}
 ${c.reason ? `<div class="reason">${esc(c.reason)}</div>` : ''}
@@ -83,7 +87,14 @@ ${phases ? `<table class="ph">${phases}</table>` : ''}
 ${c.attempts > 1 ? `<div>attempts: ${c.attempts}</div>` : ''}
 ${streak?.(c.id) ? `<div class="streak">${esc(streak(c.id))}</div>` : ''}
 ${logs ? `<div>${logs}</div>` : ''}
-</div></details>`;
+</div></details>${firstErrorLine(c)}</div>`;
+}
+
+/** A failing (or errored, or flaky) cell's first error, shown folded-open: seen without a click; hidden while the cell's details are open (they repeat it). */
+function firstErrorLine(c: CellResult): string {
+  if (c.status !== 'fail' && c.status !== 'error' && c.status !== 'flaky') return '';
+  const text = c.firstError ?? c.reason ?? '';
+  return text ? `<div class="fe" title="${esc(text)}">${esc(text)}</div>` : '';
 }
 
 const below414 = (v?: string) => compareVersions(v ?? '', '4.14') < 0;
@@ -153,40 +164,73 @@ function falcoText(f: NonNullable<NonNullable<CellResult['evidence']>['falco']>)
   return `<div class="falco">Falco's alert:</div>${f.alert ? `<pre>${esc(f.alert)}</pre>` : '<div><i>none</i></div>'}${counters.length ? `<div class="rel">${esc(counters.join(' · '))}</div>` : ''}`;
 }
 
-type PlatformRow = NonNullable<ResultsFile['verdicts']>['platforms'][number];
-
-/** Which kernels a row was judged on (its own, or its stand-ins and why), and today's when another. */
-function judged(p: PlatformRow): string {
-  const lines = [p.judgedOn?.text, p.judgedOn?.note, p.today?.judgedOn && p.today.judgedOn.text !== p.judgedOn?.text ? `today's Falco: ${p.today.judgedOn.text}` : undefined];
-  return lines.filter((l): l is string => Boolean(l)).map((l) => `<div class="rel">${esc(l)}</div>`).join('');
+/** A link to a cell in the grid, coloured by its status: `label` (default its driver source), titled with its id. */
+function cellChip(id: string, byId: Map<string, CellResult>, label?: string): string {
+  const c = byId.get(id);
+  return `<a class="chip st ${esc(c?.status ?? 'skip')}" href="#${esc(anchor(id))}" title="${esc(`${id}: ${c?.status ?? 'not in this run'}`)}">${esc(label ?? c?.driver.source ?? id)}</a>`;
 }
 
-function verdictSections(v: NonNullable<ResultsFile['verdicts']>): string {
+/** Cells grouped by kernel: "kernel: [source] [source]", each source a link to its cell. */
+function chipsByKernel(ids: string[], byId: Map<string, CellResult>): string {
+  const kernels = [...new Set(ids.map((id) => byId.get(id)?.kernel.id ?? id.split('/')[0]!))];
+  // cells of several drivers (or profiles) say which: driver@source[/profile]
+  const of = (f: (c: CellResult) => string) => new Set(ids.map((id) => byId.get(id)).filter((c) => c !== undefined).map(f)).size > 1;
+  const [drivers, profiles] = [of((c) => c.driver.id), of((c) => c.profile)];
+  const label = (id: string) => {
+    const c = byId.get(id);
+    return c && (drivers || profiles) ? `${drivers ? `${c.driver.id}@` : ''}${c.driver.source}${profiles ? `/${c.profile}` : ''}` : undefined;
+  };
+  return kernels
+    .map((k) => `<span class="kev">${esc(k)} ${ids.filter((id) => (byId.get(id)?.kernel.id ?? id.split('/')[0]) === k).map((id) => cellChip(id, byId, label(id))).join(' ')}</span>`)
+    .join(' ');
+}
+
+/**
+ * On which kernels a row was judged: today's answer's kernels (else the
+ * document's verdict's) of the row's, and whether those are the platform's
+ * own kernels or Debian stand-ins (and why).
+ */
+function judgedOnHtml(p: PlatformVerdict, pick: TodayPick | undefined): string {
+  const kernels = pick ? pick.kernels : p.evidence.filter((e) => e.outcome !== 'none').map((e) => e.kernel);
+  const on = (pick ? p.today?.judgedOn : undefined) ?? p.judgedOn;
+  const kind = on ? `<div class="rel">${on.own ? esc(on.text) : `<span class="st skip">stand-in kernels</span> ${esc(on.text)}`}${on.note ? ` — ${esc(on.note)}` : ''}</div>` : '';
+  const of = on?.kernels ?? p.kernels;
+  if (!of.length) return `<i>no kernels mapped</i>${kind}`;
+  const missing = of.filter((k) => !kernels.includes(k));
+  return `${kernels.length ? esc(kernels.join(', ')) : '<i>no evidence</i>'} <span class="rel">(${kernels.length} of ${of.length} kernel(s)${missing.length && kernels.length ? `; no evidence on ${esc(missing.join(', '))}` : ''})</span>${kind}`;
+}
+
+/** The first screen: per row of the document's table, its recommendation and verdict, and what today's Falco's cells recommend, each linked to its cells. */
+function answerSection(v: NonNullable<ResultsFile['verdicts']>, cells: CellResult[]): string {
+  const byId = new Map(cells.map((c) => [c.id, c]));
   const rows = v.platforms
     .map((p) => {
+      const pick = v.today ? todayPick({ profile: p.profile, kernels: p.today?.judgedOn?.kernels ?? p.kernels }, cells, v.today) : undefined;
+      const docCells = p.evidence.flatMap((e) => e.cells);
+      const gone = p.removedUpstream ? `<div class="rel gone">${esc(p.removedUpstream)}</div>` : '';
+      const doc = `${esc(DRIVER_NAMES[p.recommended])} <span class="v ${esc(p.verdict)}">${esc(VERDICT_TEXT[p.verdict] ?? p.verdict)}</span>${gone}${docCells.length ? `<div class="ev">${chipsByKernel(docCells, byId)}</div>` : ''}`;
+      const now = pick
+        ? `<td class="now">${pick.driver ? `<b>${esc(DRIVER_NAMES[pick.driver])}</b>${pick.driver !== p.recommended ? ' <span class="st skip">differs</span>' : ''}` : pick.insufficient ? '<i>not enough evidence</i>' : pick.kernels.length ? '<i>none passed</i>' : '<i>no evidence</i>'}${pick.cells.length ? `<div class="ev">${chipsByKernel(pick.cells, byId)}</div>` : ''}</td>`
+        : '';
       const evidence = p.evidence
         .map((e) => `<li><span class="st ${e.outcome === 'pass' ? 'pass' : e.outcome === 'fail' ? 'fail' : 'skip'}">${esc(e.outcome)}</span> ${esc(e.kernel)}${e.cells.length ? ': ' + e.cells.map(cellLink).join(' ') : ''}${e.why && e.outcome !== 'pass' ? ` — ${esc(e.why)}` : ''}</li>`)
         .join('');
-      const insufficient = p.verdict === ('insufficient' as typeof p.verdict);
-      const now = p.evidenceRecommends ? `<b>${esc(DRIVER_NAMES[p.evidenceRecommends])}</b>` : insufficient ? '<i>not enough evidence</i>' : '—';
-      const differs = p.evidenceRecommends && p.evidenceRecommends !== p.recommended ? ' <span class="st skip">differs</span>' : '';
-      const gone = p.removedUpstream ? `<div class="rel gone">${esc(p.removedUpstream)}</div>` : '';
-      // now: what today's Falco recommends, from its own cells only
-      const today = v.today
-        ? `<td>${p.today?.recommends ? `<b>${esc(DRIVER_NAMES[p.today.recommends])}</b>${p.today.recommends !== p.recommended ? ' <span class="st skip">differs</span>' : ''}` : '—'}<div class="rel">${esc(p.today?.why ?? '')}</div></td>`
-        : '';
-      return `<tr class="plat"><th>${esc(p.platform)}</th><td>${esc(DRIVER_NAMES[p.recommended])}${gone}</td><td><span class="v ${esc(p.verdict)}">${esc(VERDICT_TEXT[p.verdict] ?? p.verdict)}</span></td><td>${now}${differs}</td>${today}
-<td><details><summary>why · ${p.evidence.length} kernel(s)${p.profile ? ` · profile ${esc(p.profile)}` : ''}${p.judgedOn && !p.judgedOn.own ? ' · <span class="st skip">stand-in kernels</span>' : ''}</summary><div class="d">${p.note ? `<div class="rel">${esc(p.note)}</div>` : ''}${judged(p)}<div>${esc(p.why)}</div><div class="rel">evidence recommends: ${esc(p.evidenceRecommendsWhy)}</div>${p.today ? `<div class="rel">today's Falco ${esc(p.today.falco)}: ${esc(p.today.why)}</div>` : ''}${evidence ? `<ul class="ev">${evidence}</ul>` : ''}</div></details></td></tr>`;
+      const why = `<details><summary>why</summary><div class="d">${p.note ? `<div class="rel">${esc(p.note)}</div>` : ''}<div>the document's driver: ${esc(p.why)}</div><div class="rel">with the document's drivers the evidence recommends ${p.evidenceRecommends ? esc(DRIVER_NAMES[p.evidenceRecommends]) : 'none'}: ${esc(p.evidenceRecommendsWhy)}</div>${pick ? `<div class="rel">today's Falco ${esc(pick.falco)}: ${esc(pick.why)}</div>` : ''}${evidence ? `<ul class="ev">${evidence}</ul>` : ''}</div></details>`;
+      return `<tr class="plat"><th>${esc(p.platform)}<div class="rel">profile ${esc(p.profile || 'none')}</div></th><td class="doc">${doc}</td>${now}<td class="on">${judgedOnHtml(p, pick)}</td><td>${why}</td></tr>`;
     })
     .join('\n');
+  const today = v.today ? `today's Falco ${esc(v.today.falco)}` : '';
+  return `<section id="recommended"><h2>Which driver for my platform?</h2>
+<p class="meta">Each row of the table of “${esc(v.source)}”: the driver it recommends and how that held up in this run (<em>confirmed</em> on every kernel of the row, <em>partly</em>, <em>contradicted</em>, <em>untested</em>, <em>not enough evidence</em>)${v.today ? `; beside it the driver ${today} would run: the first of its order of preference (modern eBPF, kernel module, legacy eBPF) whose cells of today's driver sources (${esc(v.today.sources.join(', '))}) on the row's kernels all passed` : ''}. Each answer links to the cells behind it (coloured by status); skipped, errored and flaky cells are never evidence.</p>
+<table class="grid answer"><thead><tr><th>platform</th><th>the document recommends</th>${v.today ? `<th>${today} recommends</th>` : ''}<th>judged on</th><th></th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
+function claimsSection(v: NonNullable<ResultsFile['verdicts']>, cells: CellResult[]): string {
+  const byId = new Map(cells.map((c) => [c.id, c]));
   const claims = v.claims
-    .map((c) => `<tr><td>${esc(c.text)}<div class="rel">${esc(c.id)}</div></td><td><span class="v ${esc(c.verdict)}">${esc(c.verdict)}</span>${c.removedUpstream ? `<div class="rel gone">${esc(c.removedUpstream)}</div>` : ''}</td><td>${esc(c.why)}${c.cells.length ? `<div class="ev">${c.cells.slice(0, 8).map(cellLink).join(' ')}${c.cells.length > 8 ? ` … (+${c.cells.length - 8})` : ''}</div>` : ''}</td></tr>`)
+    .map((c) => `<tr><td>${esc(c.text)}<div class="rel">${esc(c.id)}</div></td><td><span class="v ${esc(c.verdict)}">${esc(c.verdict)}</span>${c.removedUpstream ? `<div class="rel gone">${esc(c.removedUpstream)}</div>` : ''}</td><td>${esc(c.why)}${c.cells.length ? `<div class="ev">${chipsByKernel(c.cells, byId)}</div>` : ''}</td></tr>`)
     .join('\n');
-  return `<section id="recommended"><h2>Recommended drivers</h2>
-<p class="meta">The table of “${esc(v.source)}”, checked against this run: one line per platform. <em>confirmed</em>: the recommended driver passed on every representative kernel; <em>partly</em>: on some; <em>contradicted</em>: it failed everywhere it ran; <em>untested</em>: no cell gave evidence (skipped or errored cells never count); <em>not enough evidence</em>: too few kernels ran to judge. “Evidence recommends” is what the results recommend today (falcoctl's order: modern eBPF, kernel module, eBPF, pdig). Open “why” for the cell-by-cell evidence.</p>
-${v.today ? `<p class="meta"><b>Then and now.</b> The verdict and “evidence recommends” are the document's drivers' (Falco 0.26.0's era: its own driver, Debian's libs trees, pdig); “today's Falco ${esc(v.today.falco)}” is what the cells of today's driver sources (${esc(v.today.sources.join(', '))}) recommend, Falco itself reading them. A driver removed upstream since the document says so under its name.</p>` : ''}
-<table class="grid"><thead><tr><th>platform</th><th>document recommends</th><th>verdict (document's drivers)</th><th>evidence recommends</th>${v.today ? `<th>today's Falco ${esc(v.today.falco)} recommends</th>` : ''}<th>evidence</th></tr></thead><tbody>${rows}</tbody></table></section>
-<section id="claims"><h2>Claims</h2><table class="grid"><thead><tr><th>claim</th><th>verdict</th><th>why</th></tr></thead><tbody>${claims}</tbody></table></section>`;
+  return `<section id="claims"><h2>Claims</h2><table class="grid"><thead><tr><th>claim</th><th>verdict</th><th>why</th></tr></thead><tbody>${claims}</tbody></table></section>`;
 }
 
 /** Negative controls, apart from the grid of driver evidence: kernel B, whose module (A), refused or not, in the kernel's words. */
@@ -250,7 +294,14 @@ function apply(){
   document.getElementById('shown').textContent=shown+' of '+total+' cells shown';
 }
 form.addEventListener('input',apply); form.addEventListener('change',apply); apply();
+function openTarget(){var t=location.hash&&document.getElementById(decodeURIComponent(location.hash.slice(1)));var d=t&&t.querySelector('details');if(d)d.open=true;}
+window.addEventListener('hashchange',openTarget); openTarget();
 })();`;
+
+/** A run still going: how far, and when it should end (the live summary's ETA, when it has one). */
+function progressBanner(p: NonNullable<RenderOptions['progress']>): string {
+  return `<p class="progress" id="progress">Run in progress, ${p.done} of ${p.total} cells finished${p.etaSeconds !== undefined ? ` · about ${esc(formatSeconds(p.etaSeconds))} left` : ''}. This page is rewritten as cells finish: reload for more; verdicts are of the cells so far.</p>`;
+}
 
 export function renderReport(data: ResultsFile, opts: RenderOptions = {}): string {
   const { run, cells } = data;
@@ -285,17 +336,23 @@ table.ph td{border:none;padding:0 8px 0 0} td.none{color:#bbb;text-align:center}
 .filters{position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd;z-index:1}
 .cls{display:block;font:400 .75em monospace} .cls-d code{font-weight:600}
 .filters label{margin-right:1em} [hidden]{display:none!important}
+.cell:target,.cell:has(:target){outline:2px solid #2a6ad0} .fe{font:.78em/1.3 monospace;color:#8a1c12;max-width:24em;max-height:3.9em;overflow:hidden;word-break:break-word;margin-top:2px}
+details[open]+.fe{display:none} .progress{background:#fff6d6;border:1px solid #e6c35c;padding:6px 8px;font-weight:600}
+.chip{font:400 .8em/1.2 system-ui,sans-serif;text-decoration:none;margin:1px 0} .kev{display:inline-block;margin-right:.6em;font-size:.85em}
+table.answer td.now b{font-size:1.05em} table.answer td.doc,table.answer td.now{min-width:14em;max-width:30em}
 .hist svg{border:1px solid #ddd;background:#fcfcfc} .hist .reg{color:#8a1c12;font-weight:700} .hist .fix{color:#11602a}
 </style></head><body>
 <h1>Falco driver compatibility</h1>
 <div class="meta">run ${esc(run.id)} · started ${esc(run.startedAt)} · host ${esc(run.host)} · acceleration ${esc(run.accel)} · kmatrix ${esc(run.kmatrixVersion)} · mirror ${esc(run.mirror)}${run.expiredSuitesAccepted?.length ? ` · expired Release accepted for: ${esc(run.expiredSuitesAccepted.join(', '))}` : ''}</div>
-<p>${counts}</p>
-<p class="meta">A pass means a marker system call issued inside the guest (an <code>openat</code> of a file named with a per-run nonce) was found in the events the driver captured. A failure names the phase it stopped in (fetch → build → boot → load → capture); <em>error</em> is infrastructure, not the driver; <em>skip</em> carries its reason; <em>flaky</em> failed at load or capture, then passed when run once more (never evidence; a kernel crash or a deterministic failure is never run again).</p>
+${opts.progress ? progressBanner(opts.progress) : ''}
+${data.verdicts ? answerSection(data.verdicts, cells) : ''}
 ${opts.history ?? ''}
-${data.verdicts ? verdictSections(data.verdicts) : ''}
 <h2>Cells</h2>
+<p>${counts}</p>
+<p class="meta">A pass means a marker system call issued inside the guest (an <code>openat</code> of a file named with a per-run nonce) was found in the events the driver captured. A failure names the phase it stopped in (fetch → build → boot → load → capture), its class and its first error; <em>error</em> is infrastructure, not the driver; <em>skip</em> carries its reason; <em>flaky</em> failed at load or capture, then passed when run once more (never evidence; a kernel crash or a deterministic failure is never run again). Open a cell for its phases, logs and evidence.</p>
 ${filterBar(drivers)}
 ${sections}
+${data.verdicts ? claimsSection(data.verdicts, cells) : ''}
 ${controlsSection(cells.filter(isControl), base, opts.streak)}
 <script>${FILTER_SCRIPT}</script>
 </body></html>

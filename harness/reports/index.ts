@@ -15,7 +15,8 @@ import { writeMochawesome } from './mochawesome.js';
 /** Write the run's HTML report, JUnit XML and mochawesome report; returns the HTML's path. */
 export async function writeReport(data: ResultsFile, runDir: string): Promise<string> {
   const file = path.join(runDir, 'index.html');
-  await writeFile(file, renderReport(data));
+  // atomic: the page may be open while the run goes (progress.ts), never seen half-written
+  await writeFileAtomic(file, renderReport(data));
   await writeFile(path.join(runDir, 'junit.xml'), renderJUnit(data));
   await writeMochawesome(data, runDir);
   return file;

@@ -3,7 +3,7 @@
 // Each filter changes what is shown, hostile log text stays text, the
 // history shows the regression between the runs; a screenshot is kept.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,7 +11,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadMatrix } from '../../harness/matrix.js';
 import { publish } from '../../harness/reports/index.js';
 import { renderReport } from '../../harness/reports/html.js';
-import { matrixVerdicts, type ResultsFile } from '../../harness/results.js';
+import { matrixVerdicts, readResults, type ResultsFile } from '../../harness/results.js';
 import type { CellResult, DriverId, Status } from '../../harness/types.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -211,7 +211,120 @@ const pending = existsSync(CHROMIUM) ? '' : ` (pending: no ${CHROMIUM} — Debia
     const text = (await page.locator('#recommended').textContent()) ?? '';
     assert.match(text, /not enough evidence/);
     assert.doesNotMatch(text, /evidence recommends: kmod passes/);
-    const recommends = await page.locator('#recommended tr.plat td:nth-child(4)').allTextContents();
-    assert.ok(!recommends.some((t) => /Kernel module|Modern eBPF/.test(t)), `no driver recommended from one cell: ${recommends.join(' | ')}`);
+    const recommends = await page.locator('#recommended tr.plat td.now').allTextContents();
+    assert.ok(recommends.length >= 10 && recommends.every((t) => /^no evidence/.test(t)), `no driver recommended from one cell of the document's era: ${recommends.join(' | ')}`);
+    assert.doesNotMatch(text, /the evidence recommends (Kernel module|Modern eBPF)/);
   });
 });
+
+// The report of real runs' cells (test/fixtures/results: today's Falco on Debian 6.1, and the document's era
+// sources on the four Debian amd64 kernels), as a Falco user first sees it. Its screenshot is kept in the
+// test-run directory, and with KMATRIX_UPDATE_SCREENSHOT=1 copied to docs/report.png (the README's).
+export const FIRST_SCREEN = path.resolve('reports/tests/report-first-screen.png');
+const DOCS_SCREENSHOT = path.resolve('docs/report.png');
+
+(pending ? describe.skip : describe)(`report in a browser: the first screen of real runs' cells${pending}`, function () {
+  this.timeout(2 * 60_000);
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  let profileDir: string;
+  let dir: string;
+  const errors: string[] = [];
+
+  before(async function () {
+    const today = readResults(path.resolve('test/fixtures/results/today-20261202-084610Z.json'));
+    const era = readResults(path.resolve('test/fixtures/results/base-a2e1ace-35.json'));
+    const cells = [...era.cells, ...today.cells];
+    const data: ResultsFile = { run: { ...today.run, id: `${today.run.id}+${era.run.id}` }, cells, verdicts: matrixVerdicts(loadMatrix('matrix.yaml'))?.(cells) };
+    dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-first-screen-'));
+    writeFileSync(path.join(dir, 'index.html'), renderReport(data));
+    profileDir = mkdtempSync(path.join(tmpdir(), 'kmatrix-chromium-'));
+    browser = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1400, height: 900 },
+    });
+    page = await browser.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
+  });
+
+  after(async () => {
+    await browser?.close();
+    for (const d of [profileDir, dir]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("opens on the platforms' answers, before the grid, with no script error", async () => {
+    const answer = await page.locator('#recommended').boundingBox();
+    assert.ok(answer && answer.y < 200, `the answer starts the page (at ${answer?.y}px)`);
+    const grid = await page.locator('h2', { hasText: /^Cells$/ }).boundingBox();
+    assert.ok(grid && grid.y > answer.y + answer.height - 1, 'the grid after the answer');
+    assert.deepEqual(errors, []);
+  });
+
+  it("says per platform the document's recommendation, today's Falco's and the kernels it was judged on", async () => {
+    const rows = await page.locator('#recommended tr.plat').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('th, td.doc, td.now, td.on')].map((e) => (e as HTMLElement).innerText.replace(/\s+/g, ' ').trim()).join(' | ')),
+    );
+    assert.equal(rows.length, 12);
+    assert.deepEqual(rows.slice(0, 1).concat(rows.slice(6, 7), rows.slice(9, 10), rows.slice(11)), EXPECTED_ROWS);
+  });
+
+  it("each answer's and claim's links lead to a cell of the page, opened", async () => {
+    const targets = await page.locator('#recommended a[href^="#"], #claims a[href^="#"]').evaluateAll((as) =>
+      as.map((a) => {
+        const id = decodeURIComponent((a as HTMLAnchorElement).hash.slice(1));
+        const t = document.getElementById(id);
+        return { id, cell: t?.matches('div.cell') === true };
+      }),
+    );
+    assert.ok(targets.length >= 30, `${targets.length} links`);
+    assert.deepEqual(targets.filter((t) => !t.cell), [], 'every link resolves to a cell');
+    const link = page.locator('#recommended tr.plat').first().locator('td.now a').first();
+    const id = decodeURIComponent(await link.evaluate((a) => (a as HTMLAnchorElement).hash.slice(1)));
+    await link.click();
+    const cell = page.locator(`[id="${id}"]`);
+    assert.ok(await cell.locator('details').evaluate((d) => (d as HTMLDetailsElement).open), 'the cell opens');
+    assert.ok(await cell.isVisible());
+    const at = await cell.evaluate((e) => [e.getBoundingClientRect().top, e.getBoundingClientRect().bottom, window.innerHeight]);
+    assert.ok(at[1]! > 0 && at[0]! < at[2]!, `scrolled to it (top, bottom, window: ${at.join(', ')})`);
+    await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
+  });
+
+  it('a failing cell shows its class and first error without a click', async () => {
+    const cell = page.locator('[id="cell-debian-6.12-amd64_modern-ebpf@0.20.0_host"]');
+    assert.equal(await cell.locator('details').evaluate((d) => (d as HTMLDetailsElement).open), false);
+    assert.match((await cell.locator('summary').innerText()).replace(/\s+/g, ' '), /^fail · load ?load:verifier$/);
+    const fe = cell.locator('.fe');
+    assert.ok(await fe.isVisible(), 'the first error is shown');
+    assert.ok(((await fe.innerText()) ?? '').length > 10, await fe.innerText());
+  });
+
+  it("renders the document's Chinese quotes as text in a CJK font, and keeps a screenshot", async () => {
+    const quote = page.locator('#claims td', { hasText: '与主机内核以及不断变化的内核版本' }).first();
+    assert.match((await quote.textContent()) ?? '', /“与主机内核以及不断变化的内核版本、体系结构、操作系统紧密结合”/);
+    // the fonts chromium drew the quote's glyphs with: a CJK font, not a fallback box
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('DOM.enable');
+    await cdp.send('CSS.enable');
+    const { root } = await cdp.send('DOM.getDocument', { depth: -1 });
+    const { nodeIds } = await cdp.send('DOM.querySelectorAll', { nodeId: root.nodeId, selector: '#claims td' });
+    const fonts = new Set<string>();
+    for (const nodeId of nodeIds) for (const f of (await cdp.send('CSS.getPlatformFontsForNode', { nodeId })).fonts) fonts.add(f.familyName);
+    assert.ok([...fonts].some((f) => /WenQuanYi|Noto Sans CJK|文泉/.test(f)), `a CJK font among ${[...fonts].join(', ')}`);
+    await cdp.detach();
+    mkdirSync(path.dirname(FIRST_SCREEN), { recursive: true });
+    await page.screenshot({ path: FIRST_SCREEN, fullPage: true });
+    assert.ok(existsSync(FIRST_SCREEN));
+    if (process.env.KMATRIX_UPDATE_SCREENSHOT === '1') copyFileSync(FIRST_SCREEN, DOCS_SCREENSHOT);
+  });
+});
+
+// The rows a Falco user reads first (Baremetal Kubernetes stands for the eight rows of the Debian amd64 kernels under host).
+const EXPECTED_ROWS: string[] = [
+  'Baremetal Kubernetes profile host | Kernel module confirmed debian-5.10-amd64 0.1.1dev 0.20.0 0.23.2 debian-6.1-amd64 0.1.1dev 0.20.0 0.23.2 debian-6.12-amd64 0.20.0 0.23.2 debian-sid-amd64 0.20.0 0.23.2 | not enough evidence debian-6.1-amd64 kmod@10.2.0 kmod@falco-0.44.1 modern-ebpf@10.2.0 modern-ebpf@falco-0.44.1 | debian-6.1-amd64 (1 of 4 kernel(s); no evidence on debian-5.10-amd64, debian-6.12-amd64, debian-sid-amd64)',
+  'GKE profile locked-down | Legacy eBPF probe untested removed upstream: libs 0.24.0 / driver 10.0.0 dropped the legacy eBPF probe (2026) | no evidence | no evidence (0 of 4 kernel(s))',
+  "AWS ECS profile ptrace-only | pdig (ptrace) untested removed upstream: libs dropped pdig's userspace engine (udig) in 2023; pdig is archived | no evidence | no evidence (0 of 4 kernel(s))",
+  'ARM/Raspberry PI profile host | Legacy eBPF probe untested removed upstream: libs 0.24.0 / driver 10.0.0 dropped the legacy eBPF probe (2026) | no evidence | no evidence (0 of 5 kernel(s))',
+];

@@ -576,7 +576,7 @@ describe('then and now: the document with its own drivers, the same platforms wi
   it("without today's cells, today's column has no recommendation and says why", () => {
     const [bare] = platformVerdicts(table, mappings, cells.filter((c) => !today.sources.includes(c.driver.source)), today);
     assert.equal(bare!.today?.recommends, undefined);
-    assert.match(bare!.today?.why ?? '', /no cell of these sources/);
+    assert.match(bare!.today?.why ?? '', /no cell of today's sources/);
   });
 });
 
