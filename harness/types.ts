@@ -431,4 +431,6 @@ export type RunEvent =
   | { type: 'phase-end'; cell: string; phase: Phase; ok: boolean; seconds: number; detail?: string }
   | { type: 'note'; cell?: string; message: string }
   | { type: 'cell-end'; result: CellResult }
-  | { type: 'run-end'; run: RunInfo; results: CellResult[] };
+  | { type: 'run-end'; run: RunInfo; results: CellResult[] }
+  /** A heavy build in the background slot (harness/early.ts): started, or done (its cells may start). */
+  | { type: 'build'; name: string; state: 'start' | 'end'; seconds?: number };

@@ -703,3 +703,29 @@ export function claimVerdicts(table: RecommendedTable, cells: CellResult[], ctx:
     return { id: c.id, text: c.text, ...(RULES.get(c.id)?.(then, ctx, controls) ?? untested('no rule for this claim')), ...(removed ? { removedUpstream: removed } : {}) };
   });
 }
+
+/** A cell as the claims' feeds see it (a matrix cell before it runs, or a result). */
+export interface FeedCell {
+  driver: DriverId;
+  profile: string;
+  consumerKind: string;
+  control: boolean;
+}
+
+/**
+ * Which cells each claim's rule (RULES above) reads, of the document's era:
+ * what a run must reach early to say something about the claim (harness/early.ts
+ * orders cells by it). kmod-fastest reads the bench alone: no cell feeds it.
+ */
+export const CLAIM_FEEDS: Record<string, (c: FeedCell) => boolean> = {
+  'kmod-any-kernel': (c) => !c.control && c.driver === 'kmod' && c.profile === 'host',
+  'kmod-needs-module-loading': (c) => !c.control && c.driver === 'kmod' && c.profile === 'locked-down',
+  'ebpf-min-4.14': (c) => !c.control && c.driver === 'ebpf' && c.profile === 'host',
+  'ebpf-no-module-loading': (c) => !c.control && (c.driver === 'ebpf' || c.driver === 'kmod') && c.profile === 'locked-down',
+  'ebpf-not-every-system': (c) => !c.control && c.driver === 'ebpf' && c.profile === 'host',
+  'pdig-userspace-ptrace': (c) => !c.control && c.driver === 'pdig' && c.profile === 'ptrace-only',
+  'pdig-process-scope': (c) => !c.control && (c.driver === 'pdig' || (KERNEL_DRIVERS.includes(c.driver) && c.profile === 'host')),
+  'kmod-fastest': () => false,
+  'kmod-tied-to-kernel': (c) => c.control,
+  'ebpf-same-data-as-kmod': (c) => !c.control && c.profile === 'host' && KERNEL_DRIVERS.includes(c.driver) && (c.consumerKind === 'sysdig' || c.consumerKind === 'falco'),
+};
