@@ -341,7 +341,7 @@ const crossedOf = (c: CellResult): string =>
 /** The environment refusing a kernel module: an unsigned module (sig_enforce, lockdown), or no permission to load one. */
 const MODULE_REFUSED = ['load:signature', 'load:permission'];
 /** The probe refusing a kernel as too old (its own version check), or the kernel lacking a map type it needs. */
-const TOO_OLD = ['build:kernel-version-check', 'load:unsupported-map'];
+const TOO_OLD = ['build:kernel-version-check', 'load:unsupported-map', 'load:kernel-version-check'];
 
 /** A fail at load (or build, for a build class) with one of these classes. */
 const refusedAtLoad = (c: CellResult, classes: string[]): boolean => c.status === 'fail' && classes.includes(classOf(c) ?? '');
