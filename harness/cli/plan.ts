@@ -26,11 +26,12 @@ export function planRun(m: Matrix, cells: Cell[], cold = false): { plan: EarlyPl
  * driver's builder root and build, its consumer (a Debian closure, or
  * scap-open built here) and guest image. The heavy builds are the background slot's.
  */
-export function coldCellSeconds(previous: CellResult[], past = pastBuildCosts(cacheDir()), inline = false) {
+export function coldCellSeconds(previous: CellResult[], past = pastBuildCosts(cacheDir()), inline?: ReadonlySet<string>, cold = true) {
   const vm = expectedCost(previous);
   const est = (k: keyof typeof DEFAULT_BUILD_SECONDS) => estimateBuild(k, k, past).seconds;
   return (c: Cell, start: number, shared: Map<string, number>): number => {
     let t = start;
+    if (!cold) return t + vm(c.id, c.driver) + (inline ? heavyBuilds(c).filter((b) => inline.has(b.name)).reduce((a, b) => a + (shared.has(b.name) ? 0 : (shared.set(b.name, 0), estimateBuild(b.name, b.kind, past).seconds)), 0) : 0);
     // made by the first cell that needs it; the others wait until it is ready
     const once = (key: string, seconds: number) => {
       if (!shared.has(key)) shared.set(key, t + seconds);
@@ -43,7 +44,7 @@ export function coldCellSeconds(previous: CellResult[], past = pastBuildCosts(ca
       once(`driver:${c.driver}:${c.source.id}:${c.control?.from.id ?? c.kernel.id}`, est(c.driver));
     }
     // without the background slot: the cell builds its heavy builds itself
-    if (inline) for (const b of heavyBuilds(c)) once(`heavy:${b.name}`, estimateBuild(b.name, b.kind, past).seconds);
+    if (inline) for (const b of heavyBuilds(c).filter((x) => inline.has(x.name))) once(`heavy:${b.name}`, estimateBuild(b.name, b.kind, past).seconds);
     const k = c.consumer;
     if (k.libs && !heavyBuilds(c).length) once(`consumer:${k.id}:${c.kernel.arch}`, est(k.libs.git ? 'scap-open-git' : 'scap-open'));
     else if (k.debian) once(`consumer:${k.id}:${c.kernel.arch}`, 30);
@@ -55,10 +56,10 @@ export function coldCellSeconds(previous: CellResult[], past = pastBuildCosts(ca
 export function planLines(m: Matrix, cells: Cell[], opts: { jobs: number; cold: boolean; previous: CellResult[] }): string[] {
   const { plan, groups, estimates } = planRun(m, cells, opts.cold);
   const seconds = new Map(estimates.map((e) => [e.name, e.seconds]));
-  const sim = simulate(plan, opts.jobs, coldCellSeconds(opts.previous), (n) => seconds.get(n) ?? 0);
+  const sim = simulate(plan, opts.jobs, coldCellSeconds(opts.previous, undefined, undefined, opts.cold), (n) => seconds.get(n) ?? 0);
   const gated = new Map(plan.builds.flatMap((b) => b.cells.map((c) => [c.id, b.name] as const)));
   const lines = [
-    `${plan.order.length} cell(s), -j ${opts.jobs}, ${opts.cold ? 'as on an empty cache' : `on the cache ${cacheDir()}`}; times simulated from ${estimates.some((e) => e.estimated) ? 'produced.log where it has a cost, else the default estimates' : 'produced.log'}`,
+    `${plan.order.length} cell(s), -j ${opts.jobs}, ${opts.cold ? 'as on an empty cache' : `on the cache ${cacheDir()} (its heavy builds looked up; kernels, builder roots and driver builds taken as cached: --cold counts them)`}; times simulated from ${estimates.some((e) => e.estimated) ? 'produced.log where it has a cost, else the default estimates' : 'produced.log'}`,
     `background slot: ${plan.builds.length ? estimates.map((e) => `${e.name} ~${formatSeconds(e.seconds)}${e.estimated ? ' (estimated)' : ''}`).join(' → ') : 'nothing to build'}`,
     '',
   ];
@@ -84,7 +85,7 @@ export function planLines(m: Matrix, cells: Cell[], opts: { jobs: number; cold: 
   const warmPlan = earlyPlan(cells, groups, new Set(cells.flatMap((c) => heavyBuilds(c).map((b) => b.name))));
   lines.push(`warm cache (VMs only): the early order ends after ${formatSeconds(warmEnd(warmPlan.order))}, the matrix's order after ${formatSeconds(warmEnd(cells))}`);
   // the matrix's order on the same cache, each heavy build made by the first cell that needs it (no background slot)
-  const before = simulate({ order: cells, builds: [], firstOf: new Map() }, opts.jobs, coldCellSeconds(opts.previous, undefined, true), () => 0);
+  const before = simulate({ order: cells, builds: [], firstOf: new Map() }, opts.jobs, coldCellSeconds(opts.previous, undefined, new Set(plan.builds.map((b) => b.name)), opts.cold), () => 0);
   const beforeFirst = (g: EvidenceGroup) => Math.min(...cells.filter(g.feeds).map((c) => before.get(c.id)!.end));
   lines.push(`the matrix's order, for comparison: every platform row after ${formatSeconds(Math.max(0, ...rows.map(beforeFirst)))}; every claim after ${formatSeconds(Math.max(0, ...claims.map(beforeFirst)))}; the whole selection after ${formatSeconds(Math.max(0, ...[...before.values()].map((t) => t.end)))}`);
   const unfed = groups.filter((g) => !plan.order.some(g.feeds));
