@@ -8,7 +8,12 @@
 // cells and which heavy builds are cached, the same order (unit-tested).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Debian } from './apt.js';
+import { builderRootPath } from './builder.js';
+import { FALCO_BUILD_DEPS } from './consumers/falco.js';
+import { SYSDIG_BUILD_DEPS, SYSDIG_FULL_BUILD_DEPS } from './consumers/sysdig-git.js';
 import { hostDebianArch } from './machines.js';
+import { USERSPACE_SUITE, userspaceBuilderPackages } from './workload.js';
 import type { Cell, ConsumerSpec, DriverId } from './types.js';
 import { CLAIM_FEEDS, type PlatformMapping, type RecommendedTable, type Today } from './verdicts.js';
 
@@ -26,6 +31,8 @@ export interface HeavyBuild {
   kind: BuildKind;
   /** The inputs of its cache entry that identify it (harness/consumers, harness/drivers/pdig.ts). */
   matches: (inputs: Record<string, unknown>) => boolean;
+  /** Its builder root (the entry's key names the root's path: another root, another build). */
+  builder: { suite: string; packages: string[] };
 }
 
 /** The build kinds whose cost the ETA counts (produced.log's entries, told apart by their inputs: eta.ts). */
@@ -43,22 +50,31 @@ export function heavyBuilds(cell: Cell, hostArch = hostDebianArch()): HeavyBuild
   if (cell.kernel.arch !== hostArch || !consumerHasEngine(c, cell.driver)) return out;
   if (cell.driver === 'pdig' && cell.source.git && cell.source.libs) {
     const origin = `git:${cell.source.git.url}@${cell.source.git.commit} + ${cell.source.libs.url}@${cell.source.libs.commit}`;
-    out.push({ name: `pdig:${cell.source.id}`, kind: 'pdig', matches: (i) => i.pdig === origin });
+    out.push({ name: `pdig:${cell.source.id}`, kind: 'pdig', matches: (i) => i.pdig === origin, builder: { suite: USERSPACE_SUITE, packages: userspaceBuilderPackages(hostArch) } });
   }
   if (c.falco) {
     const f = c.falco;
-    out.push({ name: `falco:${c.id}`, kind: 'falco', matches: (i) => i.falco === f.git.commit && i.libs === f.libs.commit && i.driver === f.driver.commit });
+    out.push({ name: `falco:${c.id}`, kind: 'falco', matches: (i) => i.falco === f.git.commit && i.libs === f.libs.commit && i.driver === f.driver.commit, builder: { suite: f.suite, packages: FALCO_BUILD_DEPS } });
   }
   if (c.git) {
     const pin = c.git;
     const minimal = !c.engines.includes('ebpf');
-    out.push({ name: `sysdig-git:${c.id}`, kind: 'sysdig-git', matches: (i) => i.sysdig === pin.commit && String(i.script).includes('MINIMAL_BUILD=ON') === minimal });
+    out.push({
+      name: `sysdig-git:${c.id}`,
+      kind: 'sysdig-git',
+      matches: (i) => i.sysdig === pin.commit && String(i.script).includes('MINIMAL_BUILD=ON') === minimal,
+      builder: { suite: pin.suite, packages: minimal ? SYSDIG_BUILD_DEPS : SYSDIG_FULL_BUILD_DEPS },
+    });
   }
   return out;
 }
 
-/** The heavy builds found in the cache (their entries' .inputs.json), by name: a finished build, or a failed one (both cached). */
-export function cachedHeavyBuilds(cells: Cell[], root: string): Set<string> {
+/**
+ * The heavy builds found in the cache (their entries' .inputs.json), by name:
+ * a finished build, or a failed one (both cached) — of the builder root this
+ * matrix's suites and mirror make (`debian`), when given.
+ */
+export function cachedHeavyBuilds(cells: Cell[], root: string, debian?: Pick<Debian, 'mirror' | 'suites'>): Set<string> {
   const inputs: Record<string, unknown>[] = [];
   for (const kind of ['consumers', 'builds']) {
     const dir = path.join(root, kind);
@@ -74,7 +90,10 @@ export function cachedHeavyBuilds(cells: Cell[], root: string): Set<string> {
     }
   }
   const out = new Set<string>();
-  for (const b of cells.flatMap((c) => heavyBuilds(c))) if (!out.has(b.name) && inputs.some(b.matches)) out.add(b.name);
+  for (const b of cells.flatMap((c) => heavyBuilds(c))) {
+    const builder = debian && builderRootPath(debian, b.builder.suite, b.builder.packages, root);
+    if (!out.has(b.name) && inputs.some((i) => b.matches(i) && (!builder || i.root === builder))) out.add(b.name);
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 // the background builds with their expected seconds, and a simulation of when
 // every platform row and claim gets its first cell on this cache (or an empty
 // one, --cold), from produced.log's past costs or the stated defaults.
+import { debianMirror } from '../apt.js';
 import { cacheDir } from '../cache/cache.js';
 import { expectedCost } from '../ci/shard.js';
 import { cachedHeavyBuilds, earlyPlan, evidenceGroups, heavyBuilds, simulate, type EarlyPlan, type EvidenceGroup } from '../early.js';
@@ -15,7 +16,7 @@ import { loadRecommended } from '../verdicts.js';
 /** The run's plan on this cache (`cold`: as on an empty one), its groups, and its builds' estimates. */
 export function planRun(m: Matrix, cells: Cell[], cold = false): { plan: EarlyPlan; groups: EvidenceGroup[]; estimates: BuildEstimate[] } {
   const groups = evidenceGroups(m.platforms, m.recommended ? loadRecommended(m.recommended) : undefined, m.today);
-  const plan = earlyPlan(cells, groups, cold ? new Set() : cachedHeavyBuilds(cells, cacheDir()));
+  const plan = earlyPlan(cells, groups, cold ? new Set() : cachedHeavyBuilds(cells, cacheDir(), { mirror: debianMirror(m.mirror), suites: m.suites }));
   const past = pastBuildCosts(cacheDir());
   return { plan, groups, estimates: plan.builds.map((b) => estimateBuild(b.name, b.kind, past)) };
 }

@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { builderRootPath } from '../../harness/builder.js';
+import { FALCO_BUILD_DEPS } from '../../harness/consumers/falco.js';
+import { SYSDIG_BUILD_DEPS, SYSDIG_FULL_BUILD_DEPS } from '../../harness/consumers/sysdig-git.js';
 import { cachedHeavyBuilds, coldTier, earlyPlan, evidenceGroups, heavyBuilds, simulate, type EvidenceGroup } from '../../harness/early.js';
 import { DEFAULT_BUILD_SECONDS, estimateBuild, pastBuildCosts, runEta } from '../../harness/eta.js';
 import { loadMatrix } from '../../harness/matrix.js';
@@ -90,19 +93,25 @@ describe('early answers', () => {
       assert.deepEqual(heavyBuilds({ ...cells[1]!, kernel: { ...k('a'), arch: 'arm64' } }, 'amd64'), []);
     });
 
-    it('which heavy builds are cached: read from the cache entries\' inputs', () => {
+    it('which heavy builds are cached: read from the cache entries\' inputs, of the builder root this matrix makes', () => {
       const root = tmp('early-cache');
       const falco = m.consumers['falco-0.44.1']!.falco!;
+      const sysdig = m.consumers['sysdig-2aa88dc']!.git!;
+      const debian = { mirror: 'http://deb.example/debian', suites: m.suites };
       const entry = (kind: string, name: string, inputs: unknown, done = true) => {
         mkdirSync(path.join(root, kind, name), { recursive: true });
         writeFileSync(path.join(root, kind, name, '.inputs.json'), JSON.stringify(inputs));
         if (done) writeFileSync(path.join(root, kind, name, '.done'), 'x');
       };
-      entry('consumers', 'f1', { falco: falco.git.commit, libs: falco.libs.commit, driver: falco.driver.commit, script: 's', root: '/r' });
-      entry('consumers', 's1', { sysdig: m.consumers['sysdig-2aa88dc']!.git!.commit, script: 'cmake -DMINIMAL_BUILD=ON', root: '/r' }, false); // half-made: not cached
-      entry('consumers', 's2', { sysdig: m.consumers['sysdig-2aa88dc']!.git!.commit, script: 'cmake -DUSE_BUNDLED_DEPS=OFF', root: '/r' }); // the full build, not the minimal one
-      const got = cachedHeavyBuilds(m.cells, root);
-      assert.deepEqual([...got].sort(), ['falco:falco-0.44.1', 'sysdig-git:sysdig-2aa88dc-bpf']);
+      entry('consumers', 'f1', { falco: falco.git.commit, libs: falco.libs.commit, driver: falco.driver.commit, script: 's', root: builderRootPath(debian, falco.suite, FALCO_BUILD_DEPS, root) });
+      entry('consumers', 's1', { sysdig: sysdig.commit, script: 'cmake -DMINIMAL_BUILD=ON', root: builderRootPath(debian, sysdig.suite, SYSDIG_BUILD_DEPS, root) }, false); // half-made: not cached
+      entry('consumers', 's2', { sysdig: sysdig.commit, script: 'cmake -DUSE_BUNDLED_DEPS=OFF', root: builderRootPath(debian, sysdig.suite, SYSDIG_FULL_BUILD_DEPS, root) }); // the full build, not the minimal one
+      // pdig built in another builder root (other packages, or another cache's path): its cell would build it again
+      entry('builds', 'p1', { pdig: `git:${m.sources['pdig-fc679b8+sysdig-2aa88dc']!.git!.url}@${m.sources['pdig-fc679b8+sysdig-2aa88dc']!.git!.commit} + ${m.sources['pdig-fc679b8+sysdig-2aa88dc']!.libs!.url}@${m.sources['pdig-fc679b8+sysdig-2aa88dc']!.libs!.commit}`, root: '/elsewhere/builders/x/root' });
+      assert.deepEqual([...cachedHeavyBuilds(m.cells, root, debian)].sort(), ['falco:falco-0.44.1', 'sysdig-git:sysdig-2aa88dc-bpf']);
+      // another mirror makes other roots: nothing matches; without the roots, the trees alone
+      assert.deepEqual([...cachedHeavyBuilds(m.cells, root, { ...debian, mirror: 'http://other/debian' })], []);
+      assert.deepEqual([...cachedHeavyBuilds(m.cells, root)].sort(), ['falco:falco-0.44.1', 'pdig:pdig-fc679b8+sysdig-2aa88dc', 'sysdig-git:sysdig-2aa88dc-bpf']);
     });
 
     it('every claim of recommended-drivers.yaml has its feed', () => {
