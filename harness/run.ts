@@ -100,7 +100,9 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
     { start: (name) => emit({ type: 'build', name, state: 'start' }), end: (name, seconds) => emit({ type: 'build', name, state: 'end', seconds }) },
   );
   for (const b of builds) for (const c of b.cells) gateOf.set(c.id, [...(gateOf.get(c.id) ?? []), built.get(b.name)!]);
-  const order = opts.plan?.order.filter((c) => opts.cells.includes(c)) ?? opts.cells;
+  // the plan's order for the cells asked for (any the plan lacks: after them)
+  const ranks = new Map(opts.plan?.order.map((c, i) => [c.id, i]));
+  const order = opts.plan ? [...opts.cells].sort((a, b) => (ranks.get(a.id) ?? Infinity) - (ranks.get(b.id) ?? Infinity)) : opts.cells;
   const ranked = await runRanked(
     order.map((cell) => ({ item: cell, ...(gateOf.has(cell.id) ? { gate: Promise.all(gateOf.get(cell.id)!) } : {}) })),
     opts.jobs,
