@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { builderRootPath } from '../../harness/builder.js';
+import { setCacheDir } from '../../harness/cache/cache.js';
+import { planLines } from '../../harness/cli/plan.js';
 import { FALCO_BUILD_DEPS } from '../../harness/consumers/falco.js';
 import { SYSDIG_BUILD_DEPS, SYSDIG_FULL_BUILD_DEPS } from '../../harness/consumers/sysdig-git.js';
 import { cachedHeavyBuilds, coldTier, earlyPlan, evidenceGroups, heavyBuilds, simulate, type EvidenceGroup } from '../../harness/early.js';
@@ -130,6 +132,24 @@ describe('early answers', () => {
       const warm = earlyPlan(m.cells, groups, heavyNames(m.cells), 'amd64');
       assert.ok(end(warm.order) <= end(m.cells) + 45, `${end(warm.order)} vs ${end(m.cells)}`);
     });
+  });
+
+  it('kmatrix plan --cold: on an empty cache with the default estimates, every row and claim has a cell long before the matrix\'s order gives one', () => {
+    setCacheDir(tmp('early-plan')); // no produced.log: the stated defaults
+    try {
+      const lines = planLines(m, m.cells, { jobs: 2, cold: true, previous: [] });
+      assert.match(lines[1]!, /^background slot: pdig:.* \(estimated\) → .*falco:falco-0\.44\.1 ~45m00s \(estimated\)/);
+      const secs = (t: string) => [...t.matchAll(/(\d+)([hms])/g)].reduce((a, x) => a + Number(x[1]) * { h: 3600, m: 60, s: 1 }[x[2] as 'h' | 'm' | 's'], 0);
+      const early = /^every platform row has a first cell after (\S+); every claim after (\S+); the whole selection after (\S+)$/.exec(lines.find((l) => l.startsWith('every platform row'))!)!;
+      const before = /^the matrix's order, for comparison: every platform row after (\S+); every claim after (\S+); the whole selection after (\S+)$/.exec(lines.find((l) => l.startsWith("the matrix's order"))!)!;
+      assert.ok(secs(early[1]!) * 4 < secs(before[1]!), `rows: ${early[1]} early, ${before[1]} in the matrix's order`);
+      assert.ok(secs(early[2]!) * 4 < secs(before[2]!), `claims: ${early[2]} early, ${before[2]} in the matrix's order`);
+      assert.ok(secs(early[3]!) <= secs(before[3]!), `the whole: ${early[3]} early, ${before[3]}`);
+      assert.ok(lines.some((l) => /^ {3}1 .*first for platform:/.test(l)));
+      assert.ok(lines.includes('no cell of the selection feeds: claim:kmod-fastest'));
+    } finally {
+      setCacheDir(undefined);
+    }
   });
 
   describe('the queue', () => {
