@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from './apt.js';
-import { cached } from './cache/cache.js';
+import { cached, cacheDir, hashOf } from './cache/cache.js';
 import { BuildFailure, InfraError } from './errors.js';
 import { hostDebianArch } from './machines.js';
 import type { Arch, BuilderChoice, ConsumerAssets } from './types.js';
@@ -44,6 +44,16 @@ export function kernelBuilderPackages(kernel: { builder: BuilderChoice; arch: Ar
   return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...own];
 }
 
+/** A builder root's cache inputs; foreign arches (multiarch: <pkg>:<arch> -dev packages for cross builds) change the root. */
+function builderKey(debian: Pick<Debian, 'mirror' | 'suites'>, suite: string, packages: string[], foreign: Arch[] = []): object {
+  return { suite, mirror: debian.mirror, packages, opts: debian.suites[suite] ?? {}, ...(foreign.length ? { foreign } : {}) };
+}
+
+/** Where builderRoot's root of these inputs is, or will be (a build's cache key names it), without making it. */
+export function builderRootPath(debian: Pick<Debian, 'mirror' | 'suites'>, suite: string, packages: string[], root = cacheDir()): string {
+  return path.join(root, 'builders', hashOf(builderKey(debian, suite, packages)), 'root');
+}
+
 /**
  * A root filesystem of a Debian suite with the given packages (e.g. the
  * compiler that built a kernel), made by mmdebstrap (unshare mode: nothing is
@@ -51,8 +61,7 @@ export function kernelBuilderPackages(kernel: { builder: BuilderChoice; arch: Ar
  */
 export async function builderRoot(debian: Debian, suite: string, packages: string[], foreign: Arch[] = []): Promise<string> {
   const opts = debian.suites[suite] ?? {};
-  // foreign arches (multiarch: <pkg>:<arch> -dev packages for cross builds) change the root
-  return cached('builders', { suite, mirror: debian.mirror, packages, opts, ...(foreign.length ? { foreign } : {}) }, async (dir) => {
+  return cached('builders', builderKey(debian, suite, packages, foreign), async (dir) => {
     const target = path.join(dir, 'root');
     const r = ranToExit(
       await execa(

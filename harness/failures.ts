@@ -22,6 +22,7 @@ export const FAILURE_CLASSES: Record<FailureClass, string> = {
   'load:verifier-limit': 'the BPF verifier gave up: program too large, instruction or complexity limit',
   'load:btf': "BTF / CO-RE: libbpf could not read the kernel's BTF or relocate a field for it",
   'load:unsupported-map': 'the kernel lacks a BPF map type the driver needs (e.g. "ring buffer map type is not supported" below 5.8)',
+  'load:kernel-version-check': 'the driver or its consumer refused the kernel as too old when loading or opening ("Kernel version must be >= 4.14", "requires \'raw_tracepoints\' so kernel versions greater or equal than \'4.17\'")',
   'load:mmap': "mapping the driver's buffer failed (\"unable to mmap the perf-buffer\": Cannot allocate memory, Invalid argument)",
   'load:timeout': 'no answer from the guest before the load timeout (insmod or the consumer hung, or was very slow)',
   'load:other': 'the driver did not load or open, for another reason (the first error says which)',
@@ -61,6 +62,7 @@ export function isFailureClass(s: unknown): s is FailureClass {
 export const DETERMINISTIC_CLASSES: ReadonlySet<FailureClass> = new Set<FailureClass>([
   ...FAILURE_CLASS_NAMES.filter((c) => c.startsWith('build:')),
   'load:signature', 'load:vermagic', 'load:api-mismatch', 'load:verifier', 'load:verifier-limit', 'load:btf', 'load:unsupported-map',
+  'load:kernel-version-check',
 ]);
 
 /** A kernel panic, Oops, BUG or WARNING while the driver ran: never run again, never flaky (the first run's failure stands). */
@@ -130,6 +132,7 @@ function buildClass(text: string): FailureClass | undefined {
 
 /** The class of a driver that did not load or open, from its first error (and the reason), or undefined. */
 function loadClass(text: string): FailureClass | undefined {
+  if (KERNEL_VERSION_CHECK.test(text)) return 'load:kernel-version-check';
   if (SIGNATURE.test(text)) return 'load:signature';
   if (VERMAGIC.test(text)) return 'load:vermagic';
   if (API_MISMATCH.test(text)) return 'load:api-mismatch';

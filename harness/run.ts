@@ -1,10 +1,9 @@
 // The runner: expands nothing and renders nothing — it takes cells, runs each
 // through fetch → build → boot → load → capture, and emits typed events.
 // Whoever listens (UI, results writer, reporters) only consumes them.
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import pLimit from 'p-limit';
 import { Debian, debianMirror } from './apt.js';
 import type { Backend } from './backends/backend.js';
 import { Backends } from './backends/index.js';
@@ -21,7 +20,9 @@ import { judgeControl } from './controls.js';
 import { buildPhase } from './phases/build.js';
 import { fetchedFacts, fetchPhase } from './phases/fetch.js';
 import { planGuest } from './phases/vm.js';
-import { addFacts, cellDir, CellEnd, PhaseClock, type CellContext, type Sink } from './plan.js';
+import { addFacts, cellDir, cellDirName, CellEnd, PhaseClock, type CellContext, type Sink } from './plan.js';
+import type { EarlyPlan } from './early.js';
+import { backgroundBuilds, runRanked } from './scheduler.js';
 import type { Cell, CellResult, RunEvent, RunInfo } from './types.js';
 
 export interface RunOptions {
@@ -44,6 +45,8 @@ export interface RunOptions {
   firstRunFiles?: Record<string, string>;
   /** Resuming a run: its info and the cells that already finished (kept in the results, not run again). */
   resume?: { run: RunInfo; previous: CellResult[]; /** every cell the run was asked for */ cells: string[] };
+  /** The order for early answers (harness/early.ts): its heavy builds start at once in a background slot, their cells wait for them. */
+  plan?: EarlyPlan;
 }
 
 export function kmatrixVersion(): Promise<string> {
@@ -83,35 +86,56 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   signal?.addEventListener('abort', endEverything, { once: true });
   const backends = new Backends({ note: (message) => emit({ type: 'note', message }), pidDir: path.join(runDir, 'pids') });
   signal?.addEventListener('abort', () => backends.abort(), { once: true });
-  const limit = pLimit(Math.max(1, opts.jobs));
-  const finished = await Promise.all(
-    opts.cells.map((cell) =>
-      limit(async () => {
-        const attempts = opts.attempts ?? 2;
-        let result: CellResult | undefined;
-        let first: CellResult | undefined; // a load or capture failure, run once more
-        for (let n = 1; n <= attempts + (first ? 1 : 0) && !signal?.aborted; n++) {
-          // the kernel's machine says which backend boots the cell
-          const backend = backends.for(MACHINES[cell.kernel.machine]!);
-          const guestFiles = { ...opts.guestFiles, ...(n === 1 ? opts.firstRunFiles : {}) };
-          result = await runCell(cell, backend, { debian, runDir, dir: cellDir(runDir, cell.id), timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, soakSeconds: opts.matrix.workload.soakSeconds, maxDropRatio: opts.matrix.workload.maxDropRatio, kernelSettings: opts.matrix.kernelSettings ?? {}, emit, attempt: n, guestFiles });
-          // builds, deterministic classes (a verifier's refusal, a refused signature) and kernel crashes are run once
-          if (!first && mayBeIntermittent(result) && !cell.control && !opts.knownFailure?.(result) && !signal?.aborted) {
-            first = await keepFirstRun(result, runDir);
-            await emit({ type: 'note', cell: cell.id, message: `failed at ${result.phase} (${result.firstError ?? result.reason}); run once more to tell an intermittent fault` });
-            continue;
-          }
-          if (result.status !== 'error') break;
-          if (n < attempts && !signal?.aborted) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
-        }
-        if (result && first) result = flakyOrNot(first, result);
-        // interrupted: a cell that was running says nothing (its VM and builds were ended); `--resume` runs it again
-        if (!result || signal?.aborted) return undefined;
-        await emit({ type: 'cell-end', result });
-        return result;
-      }),
-    ),
+  const ctxOf = (cell: Cell, dir = cellDir(runDir, cell.id)) => ({ debian, runDir, dir, timeouts: opts.matrix.timeouts, loopCount: opts.matrix.workload.loopCount, soakSeconds: opts.matrix.workload.soakSeconds, maxDropRatio: opts.matrix.workload.maxDropRatio, kernelSettings: opts.matrix.kernelSettings ?? {}, emit });
+  // the heavy builds start at once, beside the cells; a cell waiting for one joins the queue, at its rank, when it is done
+  const builds = opts.plan?.builds ?? [];
+  const gateOf = new Map<string, Promise<unknown>[]>();
+  const built = backgroundBuilds(
+    builds,
+    async (cell) => {
+      await emit({ type: 'note', message: `background build of ${builds.filter((b) => b.cells.includes(cell)).map((b) => b.name).join(', ')} (through ${cell.id})` });
+      return prebuild(cell, ctxOf(cell, path.join(runDir, 'prebuild', cellDirName(cell.id))));
+    },
+    signal,
+    { start: (name) => emit({ type: 'build', name, state: 'start' }), end: (name, seconds) => emit({ type: 'build', name, state: 'end', seconds }) },
   );
+  for (const b of builds) for (const c of b.cells) gateOf.set(c.id, [...(gateOf.get(c.id) ?? []), built.get(b.name)!]);
+  // the plan's order for the cells asked for (any the plan lacks: after them)
+  const ranks = new Map(opts.plan?.order.map((c, i) => [c.id, i]));
+  const order = opts.plan ? [...opts.cells].sort((a, b) => (ranks.get(a.id) ?? Infinity) - (ranks.get(b.id) ?? Infinity)) : opts.cells;
+  const ranked = await runRanked(
+    order.map((cell) => ({ item: cell, ...(gateOf.has(cell.id) ? { gate: Promise.all(gateOf.get(cell.id)!) } : {}) })),
+    opts.jobs,
+    async (cell) => {
+      const attempts = opts.attempts ?? 2;
+      let result: CellResult | undefined;
+      let first: CellResult | undefined; // a load or capture failure, run once more
+      for (let n = 1; n <= attempts + (first ? 1 : 0) && !signal?.aborted; n++) {
+        // the kernel's machine says which backend boots the cell
+        const backend = backends.for(MACHINES[cell.kernel.machine]!);
+        const guestFiles = { ...opts.guestFiles, ...(n === 1 ? opts.firstRunFiles : {}) };
+        result = await runCell(cell, backend, { ...ctxOf(cell), attempt: n, guestFiles });
+        // builds, deterministic classes (a verifier's refusal, a refused signature) and kernel crashes are run once
+        if (!first && mayBeIntermittent(result) && !cell.control && !opts.knownFailure?.(result) && !signal?.aborted) {
+          first = await keepFirstRun(result, runDir);
+          await emit({ type: 'note', cell: cell.id, message: `failed at ${result.phase} (${result.firstError ?? result.reason}); run once more to tell an intermittent fault` });
+          continue;
+        }
+        if (result.status !== 'error') break;
+        if (n < attempts && !signal?.aborted) await emit({ type: 'note', cell: cell.id, message: `infrastructure error (${result.reason}); retrying` });
+      }
+      if (result && first) result = flakyOrNot(first, result);
+      // interrupted: a cell that was running says nothing (its VM and builds were ended); `--resume` runs it again
+      if (!result || signal?.aborted) return undefined;
+      await emit({ type: 'cell-end', result });
+      return result;
+    },
+  );
+  await Promise.all(built.values());
+  await rm(path.join(runDir, 'prebuild'), { recursive: true, force: true });
+  // results in the order the cells were asked for
+  const byId = new Map(order.map((c, i) => [c.id, ranked[i]]));
+  const finished = opts.cells.map((c) => byId.get(c.id));
   const results = [...(opts.resume?.previous ?? []), ...finished.filter((r): r is CellResult => r !== undefined)];
   run.finishedAt = new Date().toISOString();
   if (signal?.aborted) run.interrupted = true;
@@ -120,6 +144,22 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   await recordUsage(run.id);
   await emit({ type: 'run-end', run, results });
   return { run, results };
+}
+
+/**
+ * A heavy build started ahead of its cell: the cell's fetch and build phases,
+ * no VM (their builds are cached, the cell finds them). False when the cell
+ * ended before its heavy build (its driver did not build for this kernel, a
+ * skip): the next waiting cell is tried; an error stops (the next would meet it too).
+ */
+async function prebuild(cell: Cell, ctx: Pick<CellContext, 'debian' | 'runDir' | 'dir' | 'kernelSettings'>): Promise<boolean> {
+  await mkdir(ctx.dir, { recursive: true });
+  try {
+    await buildPhase(cell, await fetchPhase(cell, ctx), ctx);
+    return true;
+  } catch (e) {
+    return !(e instanceof CellEnd) || e.status === 'error';
+  }
 }
 
 /** The first run's logs move to cells/<cell>/first-run/ (the second run writes its own); its result points there. */

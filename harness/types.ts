@@ -12,7 +12,7 @@ export type Status = 'pass' | 'fail' | 'skip' | 'error' | 'flaky';
 export type FailureClass =
   | 'build:compiler' | 'build:kernel-version-check' | 'build:configure' | 'build:no-artifact' | 'build:other'
   | 'load:signature' | 'load:vermagic' | 'load:permission' | 'load:api-mismatch' | 'load:verifier' | 'load:verifier-limit' | 'load:btf'
-  | 'load:unsupported-map' | 'load:mmap' | 'load:timeout' | 'load:other'
+  | 'load:unsupported-map' | 'load:kernel-version-check' | 'load:mmap' | 'load:timeout' | 'load:other'
   | 'capture:no-marker' | 'capture:wrong-params' | 'capture:missing-events' | 'capture:corrupt-event' | 'capture:workload-incomplete' | 'capture:drops' | 'capture:consumer-died' | 'capture:timeout' | 'capture:other'
   | 'kernel:oops' | 'control:accepted' | 'pairing:schema-mismatch'
   | 'infra:boot-timeout' | 'infra:boot-crash' | 'infra:qemu-died' | 'infra:tool' | 'infra:fetch' | 'infra:consumer-build' | 'infra:harness' | 'infra:other';
@@ -431,4 +431,6 @@ export type RunEvent =
   | { type: 'phase-end'; cell: string; phase: Phase; ok: boolean; seconds: number; detail?: string }
   | { type: 'note'; cell?: string; message: string }
   | { type: 'cell-end'; result: CellResult }
-  | { type: 'run-end'; run: RunInfo; results: CellResult[] };
+  | { type: 'run-end'; run: RunInfo; results: CellResult[] }
+  /** A heavy build in the background slot (harness/early.ts): started, or done (its cells may start). */
+  | { type: 'build'; name: string; state: 'start' | 'end'; seconds?: number };

@@ -10,6 +10,7 @@ import { createLogUpdate } from 'log-update';
 import { parseGuestLine } from './guest.js';
 import type { Sink } from './plan.js';
 import { expectedCost } from './ci/shard.js';
+import { runEta, type BuildEstimate, type Eta } from './eta.js';
 import type { CellResult, Phase, Status } from './types.js';
 
 const mark: Record<CellResult['status'], string> = { pass: 'PASS ', fail: 'FAIL ', skip: 'SKIP ', error: 'ERROR', flaky: 'FLAKY' };
@@ -36,6 +37,38 @@ export interface Progress {
   /** Expected seconds of the cells done and of those left (previous run's durations, else a guess). */
   expectedDone: number;
   expectedLeft: number;
+  /** The heavy builds not done yet, the running one first (harness/early.ts's background slot), and since when it runs. */
+  builds?: BuildEstimate[];
+  buildSince?: number;
+  /** Expected seconds of the cells waiting for those builds, not done yet; the run's slots. */
+  gatedLeft?: number;
+  jobs?: number;
+}
+
+/**
+ * The run's ETA as data (the live summary's, and the progressive report's):
+ * with heavy builds to come, theirs followed by their cells' when that ends later.
+ */
+export function progressEta(p: Progress, now: number): Eta | undefined {
+  if (!p.builds?.length) {
+    const s = etaSeconds(p, now);
+    return s === undefined ? undefined : { seconds: s, buildsLeft: 0, estimated: false };
+  }
+  return runEta({
+    cellsLeft: p.expectedLeft,
+    cellsDone: p.expectedDone,
+    elapsed: (now - p.startedAt) / 1000,
+    jobs: p.jobs ?? 1,
+    builds: p.builds,
+    runningFor: p.buildSince === undefined ? 0 : (now - p.buildSince) / 1000,
+    gatedLeft: p.gatedLeft ?? 0,
+  });
+}
+
+function etaText(e: Eta | undefined): string {
+  if (!e) return '';
+  const builds = e.buildsLeft ? ` (${e.buildsLeft} build${e.buildsLeft > 1 ? 's' : ''} to come${e.estimated ? ', estimated' : ''})` : '';
+  return ` · ETA ${formatSeconds(e.seconds)}${builds}`;
 }
 
 /**
@@ -50,8 +83,7 @@ export function etaSeconds(p: Progress, now: number): number | undefined {
 
 export function summaryBlock(p: Progress, now: number): string {
   const done = p.counts.pass + p.counts.fail + p.counts.skip + p.counts.error + p.counts.flaky;
-  const eta = etaSeconds(p, now);
-  const head = `${done}/${p.total} done · ${p.counts.pass} pass · ${p.counts.fail} fail · ${p.counts.flaky} flaky · ${p.counts.skip} skip · ${p.counts.error} error · ${formatSeconds((now - p.startedAt) / 1000)} elapsed${eta === undefined ? '' : ` · ETA ${formatSeconds(eta)}`}`;
+  const head = `${done}/${p.total} done · ${p.counts.pass} pass · ${p.counts.fail} fail · ${p.counts.flaky} flaky · ${p.counts.skip} skip · ${p.counts.error} error · ${formatSeconds((now - p.startedAt) / 1000)} elapsed${etaText(progressEta(p, now))}`;
   const running = [...p.running].map(([id, s]) => `  ${id}  ${s.phase}… ${formatSeconds((now - s.since) / 1000)}`);
   return [head, ...running].join('\n');
 }
@@ -75,6 +107,9 @@ export interface UiOptions {
   previous?: CellResult[];
   /** Where run directories are (to read a failed cell's console log). */
   reportsDir?: string;
+  /** The heavy builds of the run's background slot, in its order, and the cells waiting for them (the ETA counts them). */
+  builds?: { estimates: BuildEstimate[]; gated: string[] };
+  jobs?: number;
 }
 
 export function terminalUi(opts: UiOptions = {}): Sink {
@@ -82,6 +117,8 @@ export function terminalUi(opts: UiOptions = {}): Sink {
   const tty = Boolean(out.isTTY) && !process.env.CI;
   const cost = expectedCost(opts.previous);
   const p: Progress = { total: 0, counts: { pass: 0, fail: 0, skip: 0, error: 0, flaky: 0 }, running: new Map(), startedAt: Date.now(), expectedDone: 0, expectedLeft: 0 };
+  const gated = new Set(opts.builds?.gated ?? []);
+  if (opts.builds?.estimates.length) Object.assign(p, { builds: [...opts.builds.estimates], jobs: opts.jobs ?? 1, gatedLeft: 0 });
   let runDir = '';
   const stamp = () => new Date().toISOString().slice(11, 19);
   // a pseudo-terminal without a size (script, some docker exec -t) says 0×0, and log-update would draw nothing
@@ -110,6 +147,7 @@ export function terminalUi(opts: UiOptions = {}): Sink {
         p.total = e.cells.length;
         p.startedAt = Date.now();
         p.expectedLeft = e.cells.reduce((a, id) => a + cost(id), 0);
+        if (p.builds) p.gatedLeft = [...gated].filter((id) => e.cells.includes(id)).reduce((a, id) => a + cost(id), 0);
         runDir = opts.reportsDir ? path.join(opts.reportsDir, e.run.id) : '';
         print(`run ${e.run.id}: ${e.cells.length} cell(s), mirror ${e.run.mirror}${e.run.expiredSuitesAccepted.length ? `, expired Release accepted for ${e.run.expiredSuitesAccepted.join(', ')}` : ''}`);
         if (update) ticker = setInterval(draw, p.total === 1 ? 120 : 1000);
@@ -131,6 +169,7 @@ export function terminalUi(opts: UiOptions = {}): Sink {
         p.counts[r.status]++;
         p.expectedDone += cost(r.id);
         p.expectedLeft = Math.max(0, p.expectedLeft - cost(r.id));
+        if (p.builds && gated.delete(r.id)) p.gatedLeft = Math.max(0, (p.gatedLeft ?? 0) - cost(r.id));
         print(resultLine(r));
         if (p.total === 1 && (r.status === 'fail' || r.status === 'error')) {
           const lines = [`phase: ${r.phase}`, ...(r.class ? [`class: ${r.class}`] : []), `first error: ${r.firstError ?? r.reason ?? '(none recorded)'}`];
@@ -141,6 +180,13 @@ export function terminalUi(opts: UiOptions = {}): Sink {
         }
         break;
       }
+      case 'build':
+        if (e.state === 'start') p.buildSince = Date.now();
+        else {
+          p.builds = p.builds?.filter((b) => b.name !== e.name);
+          print(`background build of ${e.name} done after ${formatSeconds(e.seconds ?? 0)}: its cells may start`);
+        }
+        break;
       case 'run-end': {
         clearInterval(ticker);
         update?.clear();

@@ -396,7 +396,7 @@ const crossedOf = (c: CellResult): string =>
 /** The environment refusing a kernel module: an unsigned module (sig_enforce, lockdown), or no permission to load one. */
 const MODULE_REFUSED = ['load:signature', 'load:permission'];
 /** The probe refusing a kernel as too old (its own version check), or the kernel lacking a map type it needs. */
-const TOO_OLD = ['build:kernel-version-check', 'load:unsupported-map'];
+const TOO_OLD = ['build:kernel-version-check', 'load:unsupported-map', 'load:kernel-version-check'];
 
 /** A fail at load (or build, for a build class) with one of these classes. */
 const refusedAtLoad = (c: CellResult, classes: string[]): boolean => c.status === 'fail' && classes.includes(classOf(c) ?? '');
@@ -818,3 +818,31 @@ export function todayPick(row: Pick<PlatformVerdict, 'profile' | 'kernels'>, all
   }
   return { falco: today.falco, cells: ids(against), kernels: row.kernels.filter((k) => against.some((c) => c.kernel.id === k && isEvidence(c))), of: row.kernels, why: rep.length ? ruledOut.join('; ') : `no cell of today's sources (${today.sources.join(', ')}) on these kernels under profile ${row.profile || 'none'}` };
 }
+
+// ---------------------------------------------------------------- what feeds each claim
+
+/** A cell as the claims' feeds see it (a matrix cell before it runs, or a result). */
+export interface FeedCell {
+  driver: DriverId;
+  profile: string;
+  consumerKind: string;
+  control: boolean;
+}
+
+/**
+ * Which cells each claim's rule (RULES above) reads, of the document's era:
+ * what a run must reach early to say something about the claim (harness/early.ts
+ * orders cells by it). kmod-fastest reads the bench alone: no cell feeds it.
+ */
+export const CLAIM_FEEDS: Record<string, (c: FeedCell) => boolean> = {
+  'kmod-any-kernel': (c) => !c.control && c.driver === 'kmod' && c.profile === 'host',
+  'kmod-needs-module-loading': (c) => !c.control && c.driver === 'kmod' && c.profile === 'locked-down',
+  'ebpf-min-4.14': (c) => !c.control && c.driver === 'ebpf' && c.profile === 'host',
+  'ebpf-no-module-loading': (c) => !c.control && (c.driver === 'ebpf' || c.driver === 'kmod') && c.profile === 'locked-down',
+  'ebpf-not-every-system': (c) => !c.control && c.driver === 'ebpf' && c.profile === 'host',
+  'pdig-userspace-ptrace': (c) => !c.control && c.driver === 'pdig' && c.profile === 'ptrace-only',
+  'pdig-process-scope': (c) => !c.control && (c.driver === 'pdig' || (KERNEL_DRIVERS.includes(c.driver) && c.profile === 'host')),
+  'kmod-fastest': () => false,
+  'kmod-tied-to-kernel': (c) => c.control,
+  'ebpf-same-data-as-kmod': (c) => !c.control && c.profile === 'host' && KERNEL_DRIVERS.includes(c.driver) && (c.consumerKind === 'sysdig' || c.consumerKind === 'falco'),
+};

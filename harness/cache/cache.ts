@@ -139,9 +139,9 @@ export function liveUses(root = cacheDir()): { used: Set<string>; dead: string[]
   return { used, dead };
 }
 
-/** One line per entry (or download) made, `<path> <pid> <time>`, in <cache>/produced.log: who made what, once. */
-export async function logProduced(rel: string): Promise<void> {
-  await appendFile(path.join(cacheDir(), 'produced.log'), `${rel} ${process.pid} ${new Date().toISOString()}\n`);
+/** One line per entry (or download) made, `<path> <pid> <time> [<seconds>s]`, in <cache>/produced.log: who made what, once, and how long it took (the ETA's past costs, eta.ts). */
+export async function logProduced(rel: string, seconds?: number): Promise<void> {
+  await appendFile(path.join(cacheDir(), 'produced.log'), `${rel} ${process.pid} ${new Date().toISOString()}${seconds !== undefined ? ` ${seconds}s` : ''}\n`);
 }
 
 const inFlight = new Map<string, Promise<string>>();
@@ -168,6 +168,7 @@ export function cached(kind: string, inputs: unknown, produce: (dir: string) => 
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
+    const started = Date.now();
     try {
       cacheStats.produced[kind] = (cacheStats.produced[kind] ?? 0) + 1;
       await produce(tmp);
@@ -180,7 +181,7 @@ export function cached(kind: string, inputs: unknown, produce: (dir: string) => 
       }
       await rm(dir, { recursive: true, force: true }); // a leftover without .done, or an entry `reuse` refused
       await rename(tmp, dir);
-      await logProduced(rel);
+      await logProduced(rel, Math.round((Date.now() - started) / 1000));
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw e;

@@ -25,6 +25,7 @@ import { shellCell } from './shell.js';
 import { platformLine } from '../verdicts.js';
 import { kernelCommands } from './kernels.js';
 import { checkCommand } from './check.js';
+import { planLines, planRun } from './plan.js';
 import type { Matrix } from '../matrix.js';
 import type { Cell, CellResult } from '../types.js';
 
@@ -134,19 +135,21 @@ export async function main(argv: string[]): Promise<void> {
       }
       await requireTools([...new Set(cells.map((c) => c.kernel.machine))], [...new Set(cells.map((c) => c.kernel.source.kind))]);
       const jobs = o.jobs === 'auto' ? autoJobs(cells) : o.jobs;
+      // early answers: cheap cells first, one per platform row and claim, the heavy builds in a background slot
+      const { plan, estimates } = planRun(m, cells);
       if (resume) console.error(`resuming ${resume.run.id}: ${resume.previous.length} cell(s) finished, ${cells.length} to run`);
       const signal = abortOnSignals((sig) => console.error(`\n${sig}: stopping — no new cells; ending the running VMs and builds; writing what finished (again to leave at once)`));
       let html = '';
       const verdicts = matrixVerdicts(m, benchOverhead(reports));
       const { run, results } = await runCells(
         {
-          matrix: m, cells, reportsDir: reports, jobs, attempts: o.attempts, signal, resume,
+          matrix: m, cells, reportsDir: reports, jobs, attempts: o.attempts, signal, resume, plan,
           knownFailure: knownFailures(expectations),
           ...(o.runId ? { runId: o.runId } : {}),
           ...(shard ? { shard: { ...shard, cells: cells.map((c) => c.id), of: selection } } : {}),
         },
         [
-          terminalUi({ previous, reportsDir: reports }),
+          terminalUi({ previous, reportsDir: reports, jobs, builds: { estimates, gated: plan.builds.flatMap((b) => b.cells.map((c) => c.id)) } }),
           // before the results writer: it stops rewriting the page before the final one is written
           progressiveReport(reports, { verdicts, previous, ...(resume ? { resumed: resume.previous } : {}) }),
           resultsWriter(reports, {
@@ -190,6 +193,20 @@ export async function main(argv: string[]): Promise<void> {
       const html = await writeReport(file, out);
       console.log(`merged ${shards.length} shard(s), ${merged.cells.length} cell(s) → ${path.relative(process.cwd(), html)}`);
       process.exitCode = judgeRun(m, o.expectations, merged.cells, readPrevious(o.previous));
+    });
+
+  program
+    .command('plan')
+    .description('the order a run would take (early answers: cheap cells first, one per platform row and claim; heavy builds in the background) and when each row and claim gets its first cell, simulated — without running anything')
+    .option('-c, --cell <glob>', 'cell id or glob (repeatable)', collect, [])
+    .option('-j, --jobs <n>', 'cells in parallel', positive, 2)
+    .option('--cold', 'as on an empty cache (times still from produced.log where it has them)')
+    .option('--previous <results.json>', 'the previous run (its durations for the VMs)', '')
+    .action((o: { cell: string[]; jobs: number; cold?: boolean; previous: string }) => {
+      const m = loadMatrix(program.opts().matrix);
+      const reports = path.resolve(program.opts().reports);
+      const previous = readPrevious(o.previous || path.join(reports, 'latest', 'results.json'));
+      for (const l of planLines(m, filterCells(m.cells, o.cell), { jobs: o.jobs, cold: Boolean(o.cold), previous })) console.log(l);
     });
 
   program

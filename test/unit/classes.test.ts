@@ -182,6 +182,8 @@ const cases: Case[] = [
       judged(report(consumerDied('4.9.229', 'libpman: ring buffer map type is not supported (errno: 22 | message: Invalid argument)\n', 1)), 'modern-ebpf', 'falco', { kernel: kernel('4.9.229', STORE_49_CONFIG) }),
     says: /— this kernel \(4\.9\.229\) has no BPF ring buffer \(5\.8\): modern eBPF needs it; this kernel has no BTF/,
   },
+  // not seen in a run yet: the probe's version check (quirks.h's words), said by the consumer when it opens the probe
+  { cls: 'load:kernel-version-check', what: 'the kernel refused as too old at open', run: () => judged(report(consumerDied('6.1.0-50-arm64', 'Kernel version must be >= 4.14 with eBPF enabled\n', 1)), 'ebpf', 'scap-open') },
   // run 20261130-110906Z, debian-6.1-arm64-virt/ebpf@0.20.0/host
   { cls: 'load:mmap', what: "the legacy probe's perf buffer", run: () => judged(report(consumerDied('6.1.0-50-arm64', "unable to mmap the perf-buffer for cpu '0': Cannot allocate memory (1)\n", 1)), 'ebpf', 'scap-open') },
   { cls: 'load:other', what: 'an error no rule knows', run: () => judged(report(consumerDied('6.1.0-50-amd64', 'scap-open: something new went wrong\n', 1)), 'modern-ebpf', 'scap-open') },

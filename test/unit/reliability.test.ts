@@ -121,7 +121,9 @@ describe('reliability', () => {
         ['load', 'the consumer exited (code 7) without capturing', 'libbpf: prog too large: program is too large (1000001 insns)', 'load:verifier-limit'],
         ['load', 'the consumer exited (code 22) without capturing', 'libbpf: failed to find valid kernel BTF', 'load:btf'],
         ['load', 'the consumer exited (code 95) without capturing', 'libpman: ring buffer map type is not supported (errno: 22 | message: Invalid argument)', 'load:unsupported-map'],
+        ['load', 'the consumer exited (code 1) without capturing', 'Kernel version must be >= 4.14 with eBPF enabled', 'load:kernel-version-check'],
         ['load', 'insmod failed (exit 1)', "insmod: can't insert '/kmatrix/scap.ko': Key was rejected by service", 'load:signature'],
+        ['load', 'insmod failed (exit 1)', "insmod: can't insert '/kmatrix/scap.ko': Required key not available", 'load:signature'],
         ['load', 'insmod failed (exit 1)', "insmod: can't insert '/kmatrix/scap.ko': Invalid module format", 'load:vermagic'],
         ['load', 'the consumer exited (code 1) without capturing', 'Driver supports API version 1.0.0, but running version needs 8.0.0', 'load:api-mismatch'],
       ];
