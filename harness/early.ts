@@ -113,7 +113,8 @@ export function coldTier(cell: Cell): number {
 /** The platform rows (the document's era, then today's sources) and the claims, in the order the report reads them. */
 export function evidenceGroups(mappings: PlatformMapping[], table?: RecommendedTable, today?: Today): EvidenceGroup[] {
   const isToday = (c: Cell) => today?.sources.includes(c.source.id) ?? false;
-  const row = (m: PlatformMapping, now: boolean) => (c: Cell) => !c.control && c.profile.id === m.profile && m.kernels.includes(c.kernel.id) && isToday(c) === now;
+  // a row is judged on its own kernels, else on its stand-ins: both feed it
+  const row = (m: PlatformMapping, now: boolean) => (c: Cell) => !c.control && c.profile.id === m.profile && [...m.kernels, ...(m.standIns ?? [])].includes(c.kernel.id) && isToday(c) === now;
   const recommended = (p: string) => table?.platforms.find((r) => r.platform === p)?.recommended;
   const rows = mappings.map((m): EvidenceGroup => ({ id: `platform:${m.platform}`, feeds: row(m, false), ...(recommended(m.platform) ? { prefers: recommended(m.platform)! } : {}) }));
   const claims = (table?.claims ?? [])
