@@ -113,6 +113,8 @@ export class QemuBackend implements Backend {
       const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed }, judging(plan));
       if (reader.report.boot?.release) facts.kernel = { release: reader.report.boot.release };
       if (reader.report.sdcard) facts.kernel = { ...facts.kernel, sdcard: reader.report.sdcard };
+      const loaded = reader.report.modules?.filter((m) => m.rc === 0).map((m) => m.name);
+      if (loaded?.length) facts.kernel = { ...facts.kernel, guestModules: loaded };
       facts.evidence = evidenceOf(v, built.notes);
       if (v.oops) facts.oops = v.oops;
       const at = clock.phase;

@@ -8,6 +8,7 @@ import { pdigAssets } from '../drivers/pdig.js';
 import { BuildFailure, CellSkip, errorLine } from '../errors.js';
 import { profilePackages } from '../guest.js';
 import { piSdCard, type PiSdCard } from '../images/sdcard.js';
+import { consoleNeeds, guestModules, requestedModules, type GuestModules } from '../kernels/modules.js';
 import { hostDebianArch, MACHINES } from '../machines.js';
 import { CellEnd, type Built, type CellContext, type CellFacts, type Fetched } from '../plan.js';
 import type { Cell, ConsumerAssets, DriverId } from '../types.js';
@@ -63,8 +64,34 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
       throw new CellEnd('error', 'build', `SD card image failed: ${errorLine(e)}`, undefined, facts);
     }
   }
+  const modules = await kernelModulesForGuest(cell, fetched, facts);
   facts.consumer = { id: cell.consumer.id, kind: cell.consumer.kind, version: consumer.version };
-  return { artifact, consumer, card, cached: cachedBuild, facts, battery, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
+  return { artifact, consumer, card, ...(modules?.load.length ? { guestModules: modules } : {}), cached: cachedBuild, facts, battery, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
+}
+
+/**
+ * The kernel's own modules the guest loads (a box boots its own system):
+ * its console driver where the kernel has it as a module, and those
+ * KMATRIX_GUEST_MODULES names. A name the user asked for that the kernel
+ * has neither built in nor as a module ends the cell: the guest cannot be
+ * what was asked.
+ */
+async function kernelModulesForGuest(cell: Cell, fetched: Fetched, facts: CellFacts): Promise<GuestModules | undefined> {
+  if (fetched.kernel.box) return undefined;
+  const asked = requestedModules();
+  const k = fetched.kernel;
+  let m: GuestModules | undefined;
+  try {
+    m = await guestModules(k, [...consoleNeeds(MACHINES[cell.kernel.machine]!.console), ...asked]);
+  } catch (e) {
+    throw new CellEnd('error', 'build', `guest modules: the kernel's modules could not be read: ${errorLine(e)}`, undefined, facts);
+  }
+  if (asked.length && !m) throw new CellEnd('error', 'build', `guest modules: KMATRIX_GUEST_MODULES asks for ${asked.join(', ')}, but kernel ${cell.kernel.id} (${k.release}) has no modules to read (no modules dir, no image package)`, undefined, facts);
+  // without modules.builtin nothing can be said built in: only a name the user asked for must be found
+  const lacking = (m?.missing ?? []).filter((n) => m!.builtinKnown || asked.includes(n));
+  if (lacking.length)
+    throw new CellEnd('error', 'build', `guest modules: kernel ${cell.kernel.id} (${k.release}) has no module ${lacking.join(', ')}: neither in its modules.builtin nor among its packages' modules${asked.length ? ` (KMATRIX_GUEST_MODULES=${asked.join(',')})` : ''}`, undefined, facts);
+  return m;
 }
 
 /**
