@@ -506,7 +506,7 @@ const BOOT_LAST_WORDS = /VFS: Unable to mount root|No working init found|Failed 
 
 /** What the console showed of a boot that never reached init: its last lines, or that it printed nothing (no serial console). */
 function bootTail(r: GuestReport): string {
-  if (!r.consoleLines) return ': the console printed nothing (no serial console in this kernel, or none on this port)';
+  if (!r.consoleLines) return ' (the console printed nothing)';
   return `; the console's last lines: ${(r.consoleTail ?? []).slice(-5).map((l) => `"${l.replace(/^\[\s*\d+\.\d+\]\s*/, '')}"`).join(' | ')}`;
 }
 
@@ -530,7 +530,8 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
         ? 'the guest did not reach init before the boot timeout'
         : r.crash
           ? `the kernel crashed before init reported (${r.crash.kind})`
-          : 'QEMU exited before the guest reached init';
+          : // QEMU ended by itself (a poweroff, a reboot under -no-reboot) with no crash shown: init ran, or the kernel died, unseen
+            `the guest ended without init's report on the console: its output did not reach the serial console (${r.consoleTail?.some((l) => /unable to open an initial console/i.test(l)) ? 'the kernel had no console to give init' : 'no console driver for it in the kernel, or the console on another port'})`;
     return { status: 'error', phase: 'boot', reason: `${why}${bootTail(r)}`, firstError: r.panic ?? bootFirstError(r), ...none };
   }
   // a module of the kernel the guest needs did not load: the guest is not what the cell needs (init.sh stops there)

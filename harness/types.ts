@@ -15,7 +15,7 @@ export type FailureClass =
   | 'load:unsupported-map' | 'load:mmap' | 'load:timeout' | 'load:other'
   | 'capture:no-marker' | 'capture:wrong-params' | 'capture:missing-events' | 'capture:corrupt-event' | 'capture:workload-incomplete' | 'capture:drops' | 'capture:consumer-died' | 'capture:timeout' | 'capture:other'
   | 'kernel:oops' | 'control:accepted' | 'pairing:schema-mismatch'
-  | 'infra:boot-timeout' | 'infra:boot-crash' | 'infra:boot-module' | 'infra:qemu-died' | 'infra:tool' | 'infra:fetch' | 'infra:consumer-build' | 'infra:harness' | 'infra:other';
+  | 'infra:boot-timeout' | 'infra:boot-crash' | 'infra:boot-module' | 'infra:boot-no-console' | 'infra:qemu-died' | 'infra:tool' | 'infra:fetch' | 'infra:consumer-build' | 'infra:harness' | 'infra:other';
 
 export const DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf', 'pdig'];
 export const PHASES: Phase[] = ['fetch', 'build', 'boot', 'load', 'capture'];
