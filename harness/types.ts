@@ -362,6 +362,8 @@ export interface BuilderChoice {
   compiler: string;
   /** Set when no suite has the kernel's own compiler: what was used instead, and why. */
   substitution?: string;
+  /** Set when the kernel's compiler is another distribution's build of that major (Red Hat's, Ubuntu's): Debian's builds its drivers. */
+  vendor?: string;
   /**
    * The kernel's tree calls its compiler by the plain name (`gcc`,
    * `<triplet>-gcc`: a self-built tree); builds then find the chosen one under it.
