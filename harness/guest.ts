@@ -109,6 +109,8 @@ const CRASH_END = /---\[ end (trace|Kernel panic)/;
 const EXCERPT_LINES = 60;
 /** How many of the console's last lines a boot that never reached init keeps for its message. */
 const CONSOLE_TAIL_LINES = 8;
+/** printk's time stamp at the start of a console line. */
+const TIMESTAMP = /^\[\s*\d+\.\d+\]\s*/;
 
 export type CrashKind = 'panic' | 'oops' | 'bug' | 'warn';
 
@@ -138,6 +140,8 @@ export interface GuestReport {
   /** The console's last lines that were not the guest's reports (what a boot that never reached init printed last), and how many it printed. */
   consoleTail?: string[];
   consoleLines?: number;
+  /** The console's lines up to the first crash's headline (what led to it: the trace after it says less). */
+  crashTail?: string[];
   capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number; untracedOpens: number };
   /** The timed syscall loop, per mode (untraced, pdig, kmod): its time, or why it has none. */
   loops: Record<string, LoopTiming | { failed: string }>;
@@ -229,9 +233,10 @@ export class GuestReader {
   /** Console watching: the first crash's headline and its block, kept as an excerpt. */
   private watch(line: string): void {
     const r = this.report;
-    if (!line.includes('KMATRIX v1 ') && line.trim()) {
+    const said = line.replace(TIMESTAMP, '').trim();
+    if (!line.includes('KMATRIX v1 ') && said) {
       r.consoleLines = (r.consoleLines ?? 0) + 1;
-      r.consoleTail = [...(r.consoleTail ?? []).slice(-(CONSOLE_TAIL_LINES - 1)), line.trim()];
+      r.consoleTail = [...(r.consoleTail ?? []).slice(-(CONSOLE_TAIL_LINES - 1)), said];
     }
     if (this.excerpt) {
       if (line.includes('KMATRIX v1 ')) return;
@@ -245,6 +250,7 @@ export class GuestReader {
     const headline = hit[1]!.trim();
     r.panic = headline;
     r.crash = { kind: crashKind(headline), headline, phase: this.phase, excerpt: line };
+    r.crashTail = r.consoleTail;
     this.excerpt = [line];
   }
 }
@@ -507,12 +513,12 @@ const BOOT_LAST_WORDS = /VFS: Unable to mount root|No working init found|Failed 
 /** What the console showed of a boot that never reached init: its last lines, or that it printed nothing (no serial console). */
 function bootTail(r: GuestReport): string {
   if (!r.consoleLines) return ' (the console printed nothing)';
-  return `; the console's last lines: ${(r.consoleTail ?? []).slice(-5).map((l) => `"${l.replace(/^\[\s*\d+\.\d+\]\s*/, '')}"`).join(' | ')}`;
+  return `; the console's last lines${r.crashTail ? ' up to the crash' : ''}: ${(r.crashTail ?? r.consoleTail ?? []).slice(-5).map((l) => `"${l}"`).join(' | ')}`;
 }
 
 function bootFirstError(r: GuestReport): string | undefined {
   const hit = [...(r.consoleTail ?? [])].reverse().find((l) => BOOT_LAST_WORDS.test(l));
-  return hit?.replace(/^\[\s*\d+\.\d+\]\s*/, '');
+  return hit;
 }
 
 /**

@@ -114,6 +114,8 @@ export interface Built {
   driverFiles?: Record<string, string>;
   /** The kernel's own modules the guest inserts before anything else (kernels/modules.ts), in load order. */
   guestModules?: GuestModules;
+  /** The SD card's modules (the kernel's sdModules) as init.sh inserts them: decompressed, in load order. */
+  sdModules?: string[];
   /** The battery program for the kernel's arch (its events are checked where the consumer prints parameters). */
   battery?: string;
   /** Why some of those are missing (e.g. no kernel module to compare pdig with). */

@@ -124,6 +124,18 @@ export async function decompressModule(from: string, to: string): Promise<void> 
   await writeFile(to, Buffer.from(r.stdout as Uint8Array));
 }
 
+/** Modules as insmod reads them, into `dir`: each decompressed (or copied) to <name>.ko, in the same order. */
+export async function unpackedModules(files: string[], dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const out: string[] = [];
+  for (const f of files) {
+    const to = path.join(dir, path.basename(f).replace(/\.ko(\.(xz|zst|gz))?$/, '.ko'));
+    await decompressModule(f, to);
+    out.push(to);
+  }
+  return out;
+}
+
 /** Where a kernel's modules are: its extracted root (a store or rpm tree holding them all), else its .deb packages, read member by member. */
 interface ModuleSource {
   /** Relative paths of every file under the modules dir. */

@@ -8,7 +8,7 @@ import { pdigAssets } from '../drivers/pdig.js';
 import { BuildFailure, CellSkip, errorLine } from '../errors.js';
 import { profilePackages } from '../guest.js';
 import { piSdCard, type PiSdCard } from '../images/sdcard.js';
-import { consoleNeeds, guestModules, requestedModules, type GuestModules } from '../kernels/modules.js';
+import { consoleNeeds, guestModules, requestedModules, unpackedModules, type GuestModules } from '../kernels/modules.js';
 import { hostDebianArch, MACHINES } from '../machines.js';
 import { CellEnd, type Built, type CellContext, type CellFacts, type Fetched } from '../plan.js';
 import type { Cell, ConsumerAssets, DriverId } from '../types.js';
@@ -56,17 +56,20 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
   }
   // A Pi SD card (built from Debian packages): kernel and DTB come from its boot partition.
   let card: PiSdCard | undefined;
+  let sdModules: string[] | undefined;
   if (cell.kernel.sdcard) {
     const machine = MACHINES[cell.kernel.machine]!;
     try {
       card = await piSdCard(ctx.debian, cell.kernel.sdcard.firmware, fetched.kernel, path.basename(machine.dtb!));
+      // Debian ships them .ko.xz since 6.x: init.sh inserts plain .ko files
+      sdModules = await unpackedModules(fetched.kernel.sdModules, path.join(ctx.dir, 'sd-modules'));
     } catch (e) {
       throw new CellEnd('error', 'build', `SD card image failed: ${errorLine(e)}`, undefined, facts);
     }
   }
   const modules = await kernelModulesForGuest(cell, fetched, facts);
   facts.consumer = { id: cell.consumer.id, kind: cell.consumer.kind, version: consumer.version };
-  return { artifact, consumer, card, ...(modules?.load.length ? { guestModules: modules } : {}), cached: cachedBuild, facts, battery, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
+  return { artifact, consumer, card, ...(modules?.load.length ? { guestModules: modules } : {}), ...(sdModules ? { sdModules } : {}), cached: cachedBuild, facts, battery, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
 }
 
 /**

@@ -31,7 +31,7 @@ export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, o
       ...built.driverFiles,
       ...(built.battery ? { [BATTERY_IN_GUEST]: built.battery } : {}),
       ...(built.guestModules ? guestModuleFiles(built.guestModules) : {}),
-      ...(card ? Object.fromEntries(kernel.sdModules.map((m, i) => [`kmatrix/sd/${String(i).padStart(2, '0')}-${path.basename(m)}`, m])) : {}),
+      ...(card ? Object.fromEntries((built.sdModules ?? kernel.sdModules).map((m, i) => [`kmatrix/sd/${String(i).padStart(2, '0')}-${path.basename(m)}`, m])) : {}),
     },
     env: {
       driver: cell.driver,

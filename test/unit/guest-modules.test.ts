@@ -21,6 +21,7 @@ import {
   parseModulesBuiltin,
   parseModulesDep,
   requestedModules,
+  unpackedModules,
 } from '../../harness/kernels/modules.js';
 
 const R = '6.12.117+deb13-amd64';
@@ -107,6 +108,10 @@ describe('guest modules: the kernel’s own modules the guest loads', () => {
       await decompressModule(from, path.join(tmp, `dec/out${ext}.ko`));
       assert.deepEqual(readFileSync(path.join(tmp, `dec/out${ext}.ko`)), plain, ext || 'plain');
     }
+    // a Pi's SD card modules (Debian 6.12's are .ko.xz): plain <name>.ko files, same order
+    const sd = await unpackedModules([path.join(tmp, 'dec/vxlan.ko.xz'), path.join(tmp, 'dec/vxlan.ko')], path.join(tmp, 'dec/sd'));
+    assert.deepEqual(sd.map((f) => path.relative(tmp, f)), ['dec/sd/vxlan.ko', 'dec/sd/vxlan.ko']);
+    assert.deepEqual(readFileSync(sd[0]!), plain);
     write(path.join(tmp, 'dec/broken.ko.xz'), 'not xz');
     await assert.rejects(decompressModule(path.join(tmp, 'dec/broken.ko.xz'), path.join(tmp, 'dec/broken.ko')), /xz could not decompress broken\.ko\.xz/);
   });

@@ -147,7 +147,7 @@ describe('cell verdict from the guest report', () => {
 
   it('a panic before init reported is infrastructure, named as a crash; QEMU ended from outside is infrastructure too', () => {
     const p = judge(read(['[ 1.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000']), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'boot' });
-    assert.deepEqual([p.status, p.phase, p.reason], ['error', 'boot', `the kernel crashed before init reported (panic); the console's last lines: "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000"`]);
+    assert.deepEqual([p.status, p.phase, p.reason], ['error', 'boot', `the kernel crashed before init reported (panic); the console's last lines up to the crash: "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000"`]);
     assert.match(p.firstError!, /Attempted to kill init/);
     const k = judge(read([boot]), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'load', killed: 'signal SIGKILL' });
     assert.deepEqual([k.status, k.phase, k.reason], ['error', 'load', 'QEMU was ended from outside (signal SIGKILL) during load']);
