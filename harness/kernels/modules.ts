@@ -148,7 +148,8 @@ interface ModuleSource {
 const MODULES_DIRS = (r: string) => [`lib/modules/${r}`, `usr/lib/modules/${r}`];
 
 function moduleSource(k: Pick<KernelTree, 'root' | 'release' | 'packages'>): ModuleSource | undefined {
-  const debs = k.packages.filter((p) => p.file.endsWith('.deb') && /^linux-(image|modules|binary)-/.test(p.name));
+  // the image and its siblings: Ubuntu's linux-modules(-extra)-*, sid 7.x's linux-binary-* and linux-base-* (modules.builtin is there)
+  const debs = k.packages.filter((p) => p.file.endsWith('.deb') && /^linux-(image|modules|binary|base)-/.test(p.name));
   if (debs.length) {
     const prefixes = MODULES_DIRS(k.release).map((d) => `./${d}/`);
     return {
