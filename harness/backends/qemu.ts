@@ -162,7 +162,13 @@ function bootOf(plan: GuestPlan) {
   return { machine: plan.machine, kernel: plan.kernel, dtb: plan.dtb, sd: plan.sd, append: plan.append };
 }
 
-/** The cell's initramfs: the cached base archive followed by a small per-cell one (init, cell.env, driver). */
+/**
+ * The cell's initramfs: the cached base archive followed by a small per-cell
+ * one (init, cell.env, driver, the kernel's modules the guest needs). Both are
+ * uncompressed newc (writeCpio) and the modules in it decompressed on the
+ * host: a kernel that reads only gzip (3.10: no zstd) or no compressed
+ * initramfs at all unpacks every part.
+ */
 export async function cellInitrd(tmp: string, guest: GuestImage, extra: { files: Record<string, string>; env: string }): Promise<string> {
   const overlay = path.join(tmp, 'overlay');
   await mkdir(path.join(overlay, 'kmatrix'), { recursive: true });
