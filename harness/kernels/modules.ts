@@ -73,6 +73,8 @@ export interface ModulesIndex {
   /** Undefined: the kernel ships no modules.builtin (nothing can be said built in). */
   builtin?: string[];
   dep?: Record<string, string[]>;
+  /** Each module file → the package holding it (only that one is read to extract it). */
+  owners: Record<string, string>;
 }
 
 /** Which of `wanted` need loading, in dependency order (dependencies first, each once), which are built in, which the kernel lacks. */
@@ -87,7 +89,7 @@ export interface ModulesClosure {
  * or .modinfo's), dependencies first. `depsOf` returns undefined for a module
  * whose dependencies are not known yet (the caller extracts it and asks again).
  */
-export function moduleClosure(wanted: string[], index: ModulesIndex, depsOf: (file: string) => string[] | undefined): ModulesClosure & { unknown: string[] } {
+export function moduleClosure(wanted: string[], index: Pick<ModulesIndex, 'files' | 'builtin'>, depsOf: (file: string) => string[] | undefined): ModulesClosure & { unknown: string[] } {
   const builtin = new Set(index.builtin ?? []);
   const out: ModulesClosure & { unknown: string[] } = { load: [], builtin: [], missing: [], unknown: [] };
   const seen = new Set<string>();
@@ -138,10 +140,10 @@ export async function unpackedModules(files: string[], dir: string): Promise<str
 
 /** Where a kernel's modules are: its extracted root (a store or rpm tree holding them all), else its .deb packages, read member by member. */
 interface ModuleSource {
-  /** Relative paths of every file under the modules dir. */
-  list(): Promise<string[]>;
-  /** Copy these (relative to the modules dir) into `dir`, same relative paths. */
-  extract(files: string[], dir: string): Promise<void>;
+  /** Every file under the modules dir (relative path) → the package holding it (its sha256; '' for a tree). */
+  list(): Promise<Record<string, string>>;
+  /** Copy these (relative to the modules dir) into `dir`, same relative paths; only the packages `owners` names are read. */
+  extract(files: string[], dir: string, owners: Record<string, string>): Promise<void>;
   key: unknown;
 }
 
@@ -155,20 +157,21 @@ function moduleSource(k: Pick<KernelTree, 'root' | 'release' | 'packages'>): Mod
     return {
       key: ['debs', debs.map((p) => p.sha256).sort(), k.release],
       list: async () => {
-        const names: string[] = [];
+        const names: Record<string, string> = {};
         for (const d of debs) {
           const r = await execa('bash', ['-c', 'set -o pipefail; dpkg-deb --fsys-tarfile "$1" | tar -t', 'bash', d.file], { maxBuffer: 256 * 1024 * 1024 });
           for (const n of r.stdout.split('\n')) {
             const p = prefixes.find((x) => n.startsWith(x));
-            if (p && !n.endsWith('/')) names.push(n.slice(p.length));
+            if (p && !n.endsWith('/')) names[n.slice(p.length)] ??= d.sha256;
           }
         }
         return names;
       },
-      extract: async (files, dir) => {
+      extract: async (files, dir, owners) => {
         const tmp = `${dir}.x`;
         await mkdir(tmp, { recursive: true });
-        for (const d of debs)
+        // each package read once, and only those holding a wanted file (sid's modules package alone is ~100 MB of xz)
+        for (const d of debs.filter((x) => files.some((f) => owners[f] === x.sha256)))
           await execa('bash', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" "${@:3}" 2>/dev/null; true', 'bash', d.file, tmp, ...files.flatMap((f) => prefixes.map((p) => p + f))]);
         for (const f of files) {
           const from = MODULES_DIRS(k.release).map((m) => path.join(tmp, m, f)).find((x) => existsSync(x));
@@ -184,7 +187,12 @@ function moduleSource(k: Pick<KernelTree, 'root' | 'release' | 'packages'>): Mod
   if (!dir) return undefined;
   return {
     key: ['dir', dir],
-    list: async () => (readdirSync(dir, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[]).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))),
+    list: async () =>
+      Object.fromEntries(
+        (readdirSync(dir, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+          .filter((e) => e.isFile())
+          .map((e) => [path.relative(dir, path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)), '']),
+      ),
     extract: async (files, to) => {
       for (const f of files.filter((x) => existsSync(path.join(dir, x)))) {
         await mkdir(path.dirname(path.join(to, f)), { recursive: true });
@@ -195,16 +203,17 @@ function moduleSource(k: Pick<KernelTree, 'root' | 'release' | 'packages'>): Mod
 }
 
 /** Part of the caches' keys: change how modules are chosen or unpacked, bump it. */
-const GUEST_MODULES = 'guest-modules-v1';
+const GUEST_MODULES = 'guest-modules-v2';
 
 /** A kernel's modules index (cached per package set). */
 async function modulesIndex(src: ModuleSource): Promise<ModulesIndex> {
   const dir = await cached('kernel-modules', [src.key, GUEST_MODULES], async (out) => {
-    const names = await src.list();
+    const owners = await src.list();
     const files: Record<string, string> = {};
-    for (const n of names.filter((x) => /\.ko(\.(xz|zst|gz))?$/.test(x)).sort()) files[moduleNameOf(n)] ??= n;
-    const meta = ['modules.builtin', 'modules.dep'].filter((m) => names.includes(m));
-    await src.extract(meta, out);
+    const kos = Object.keys(owners).filter((x) => /\.ko(\.(xz|zst|gz))?$/.test(x)).sort();
+    for (const n of kos) files[moduleNameOf(n)] ??= n;
+    const meta = ['modules.builtin', 'modules.dep'].filter((m) => m in owners);
+    await src.extract(meta, out, owners);
     const read = async (m: string) => (meta.includes(m) ? readFile(path.join(out, m), 'utf8') : undefined);
     const builtin = await read('modules.builtin');
     const dep = await read('modules.dep');
@@ -212,6 +221,7 @@ async function modulesIndex(src: ModuleSource): Promise<ModulesIndex> {
       files,
       ...(builtin !== undefined ? { builtin: [...parseModulesBuiltin(builtin)].sort() } : {}),
       ...(dep !== undefined ? { dep: Object.fromEntries(parseModulesDep(dep)) } : {}),
+      owners: Object.fromEntries(kos.map((k) => [k, owners[k]!])),
     };
     await writeFile(path.join(out, 'index.json'), JSON.stringify(index));
   });
@@ -246,7 +256,7 @@ export async function guestModules(k: Pick<KernelTree, 'root' | 'release' | 'pac
     let closure = moduleClosure(names, index, (f) => deps.get(f) ?? (index.dep ? [] : undefined));
     // without modules.dep: extract what the closure reached, read its depends=, until nothing is unknown
     while (closure.unknown.length) {
-      await src.extract(closure.unknown, raw);
+      await src.extract(closure.unknown, raw, index.owners);
       for (const f of closure.unknown) {
         const ko = path.join(out, 'unpacked', f.replace(/\.ko(\.\w+)?$/, '.ko'));
         await mkdir(path.dirname(ko), { recursive: true });
@@ -258,7 +268,7 @@ export async function guestModules(k: Pick<KernelTree, 'root' | 'release' | 'pac
     }
     const load: GuestModules['load'] = [];
     const toExtract = closure.load.filter((f) => !existsSync(path.join(raw, f)));
-    if (toExtract.length) await src.extract(toExtract, raw);
+    if (toExtract.length) await src.extract(toExtract, raw, index.owners);
     for (const [i, f] of closure.load.entries()) {
       const name = moduleNameOf(f);
       // numbered: init.sh inserts them in this order (dependencies first)
