@@ -64,6 +64,23 @@ describe('vendor boot: the kernel’s own modules in the guest, and boots that f
     assert.equal(r!.durations.boot, undefined, 'no VM was started');
   });
 
+  it("a module of the kernel that refuses to load in the guest (kvm_intel: TCG's CPU has no VMX): an error at boot, infra:boot-module, with insmod's words", async () => {
+    process.env.KMATRIX_GUEST_MODULES = 'kvm_intel';
+    // TCG for sure: under KVM with nested VMX it would load
+    const accel = process.env.KMATRIX_ACCEL;
+    process.env.KMATRIX_ACCEL = 'tcg';
+    const out = await runMatrix([CELL], matrix, 1).finally(() => (accel === undefined ? delete process.env.KMATRIX_ACCEL : (process.env.KMATRIX_ACCEL = accel)));
+    const r = out.byId.get(CELL);
+    console.log(`      ${CELL} with kvm_intel: ${describeCell(r)} class ${r?.class} (${JSON.stringify(r?.durations)})`);
+    assert.deepEqual([r?.status, r?.phase, r?.class], ['error', 'boot', 'infra:boot-module'], describeCell(r));
+    assert.match(r!.reason!, /^the guest could not load the kernel's module kvm_intel \(insmod exit \d+\)$/);
+    assert.match(r!.firstError!, /insmod: can't insert '\/kmatrix\/modules\/\d+-kvm_intel\.ko'/);
+    // its dependencies loaded before it, and init went no further than its boot line
+    const console_ = readFileSync(path.join(REPORTS, out.run.id, r!.logs.console!), 'utf8');
+    assert.match(console_, /KMATRIX v1 module name=kvm rc=0\n(.*\n)?KMATRIX v1 module name=kvm_intel rc=[1-9]/);
+    assert.doesNotMatch(console_, /KMATRIX v1 insmod /);
+  });
+
   describe('kernels that cannot boot (the real 6.12 kernel, booted to fail)', () => {
     let tmp: string;
     before(async () => {
