@@ -40,6 +40,8 @@ export const FAILURE_CLASSES: Record<FailureClass, string> = {
   'pairing:schema-mismatch': "the matrix paired the driver with a tree or consumer of another event schema (pdig: \"corrupted filler … should have added …\", its own fillers against the event table it was built with): never evidence for or against the driver",
   'infra:boot-timeout': 'the guest did not reach init before the boot timeout',
   'infra:boot-crash': 'the kernel crashed before init, before any driver was loaded',
+  'infra:boot-module': "a module of the kernel the guest needs (its serial console driver, one KMATRIX_GUEST_MODULES names) is not in the kernel, or did not load in the guest",
+  'infra:boot-no-console': "the guest ended (powered off, or the kernel died) without init's report reaching the serial console: the kernel has no driver for it, or its console is on another port",
   'infra:qemu-died': 'QEMU exited or was ended from outside',
   'infra:tool': 'a tool of the harness did not run (build sandbox, compiler killed, libvirt, Vagrant, SD card image, the VM runner)',
   'infra:fetch': 'fetching the kernel, the driver source or the guest failed (mirror, download, git)',
@@ -149,6 +151,8 @@ function loadClass(text: string): FailureClass | undefined {
 function infraClass(reason: string): FailureClass {
   if (/before the boot timeout|boot timed out|vagrant up did not finish within/.test(reason)) return 'infra:boot-timeout';
   if (/kernel crashed before init/.test(reason)) return 'infra:boot-crash';
+  if (/^the guest ended without init's report on the console/.test(reason)) return 'infra:boot-no-console';
+  if (/^guest modules:|^the guest could not load the kernel's module/.test(reason)) return 'infra:boot-module';
   if (/\bQEMU (exited|was ended)/.test(reason)) return 'infra:qemu-died';
   if (/^harness error:/.test(reason)) return 'infra:harness';
   if (/^fetch failed:/.test(reason)) return 'infra:fetch';

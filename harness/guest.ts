@@ -72,7 +72,7 @@ export function cellEnvFile(env: CellEnv): string {
 
 export type GuestMessage =
   | { verb: 'boot'; fields: Record<string, string> }
-  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard' | 'loop' | 'soak' | 'battery'; fields: Record<string, string> }
+  | { verb: 'insmod' | 'capture' | 'rmmod' | 'attached' | 'consumer' | 'sdcard' | 'loop' | 'soak' | 'battery' | 'module'; fields: Record<string, string> }
   | { verb: 'log'; name: string; text: string }
   | { verb: 'done' };
 
@@ -91,7 +91,7 @@ export function parseGuestLine(rawLine: string): GuestMessage | undefined {
     if (!name || !/^\d+$/.test(len ?? '') || Number(len) !== b64.length || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
     return { verb: 'log', name, text: Buffer.from(b64, 'base64').toString('utf8') };
   }
-  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard' || verb === 'loop' || verb === 'soak' || verb === 'battery') {
+  if (verb === 'boot' || verb === 'insmod' || verb === 'capture' || verb === 'rmmod' || verb === 'attached' || verb === 'consumer' || verb === 'sdcard' || verb === 'loop' || verb === 'soak' || verb === 'battery' || verb === 'module') {
     const fields: Record<string, string> = {};
     for (const w of words.slice(1)) {
       const eq = w.indexOf('=');
@@ -107,6 +107,10 @@ const CRASH = /(Kernel panic - not syncing.*|BUG: .*|Oops: .*|general protection
 /** The end of a crash report's block. */
 const CRASH_END = /---\[ end (trace|Kernel panic)/;
 const EXCERPT_LINES = 60;
+/** How many of the console's last lines a boot that never reached init keeps for its message. */
+const CONSOLE_TAIL_LINES = 8;
+/** printk's time stamp at the start of a console line. */
+const TIMESTAMP = /^\[\s*\d+\.\d+\]\s*/;
 
 export type CrashKind = 'panic' | 'oops' | 'bug' | 'warn';
 
@@ -131,6 +135,13 @@ export interface GuestReport {
   insmod?: { rc: number };
   attachedAfter?: number;
   sdcard?: { partitions: string[]; rootMounted: boolean };
+  /** The kernel's own modules init.sh inserted before anything else, in order, with insmod's exit status. */
+  modules?: { name: string; rc: number }[];
+  /** The console's last lines that were not the guest's reports (what a boot that never reached init printed last), and how many it printed. */
+  consoleTail?: string[];
+  consoleLines?: number;
+  /** The console's lines up to the first crash's headline (what led to it: the trace after it says less). */
+  crashTail?: string[];
   capture?: { found: boolean; alive: boolean; rc: number; seconds: number; lines: number; untracedOpens: number };
   /** The timed syscall loop, per mode (untraced, pdig, kmod): its time, or why it has none. */
   loops: Record<string, LoopTiming | { failed: string }>;
@@ -173,6 +184,9 @@ export class GuestReader {
         break;
       case 'insmod':
         r.insmod = { rc: num(msg.fields, 'rc') };
+        break;
+      case 'module':
+        (r.modules ??= []).push({ name: msg.fields.name ?? '', rc: num(msg.fields, 'rc') });
         break;
       case 'sdcard':
         r.sdcard = { partitions: (msg.fields.partitions ?? '').split(',').filter(Boolean), rootMounted: msg.fields.root === '1' };
@@ -219,6 +233,11 @@ export class GuestReader {
   /** Console watching: the first crash's headline and its block, kept as an excerpt. */
   private watch(line: string): void {
     const r = this.report;
+    const said = line.replace(TIMESTAMP, '').trim();
+    if (!line.includes('KMATRIX v1 ') && said) {
+      r.consoleLines = (r.consoleLines ?? 0) + 1;
+      r.consoleTail = [...(r.consoleTail ?? []).slice(-(CONSOLE_TAIL_LINES - 1)), said];
+    }
     if (this.excerpt) {
       if (line.includes('KMATRIX v1 ')) return;
       this.excerpt.push(line);
@@ -231,6 +250,7 @@ export class GuestReader {
     const headline = hit[1]!.trim();
     r.panic = headline;
     r.crash = { kind: crashKind(headline), headline, phase: this.phase, excerpt: line };
+    r.crashTail = r.consoleTail;
     this.excerpt = [line];
   }
 }
@@ -487,6 +507,20 @@ export function dropsJudged(stats: FalcoStats | undefined, maxRatio: number): { 
   return { warning: what, ...(share > maxRatio ? { failure: `${what}, above workload.maxDropRatio ${pct(maxRatio)}` } : {}) };
 }
 
+/** Known last words of a kernel that cannot reach init, worth a first error of their own. */
+const BOOT_LAST_WORDS = /VFS: Unable to mount root|No working init found|Failed to execute \S+|Kernel panic - not syncing: .*|unable to open an initial console|Initramfs unpacking failed: .*|junk in compressed archive|no console|Run \S+ as init process/i;
+
+/** What the console showed of a boot that never reached init: its last lines, or that it printed nothing (no serial console). */
+function bootTail(r: GuestReport): string {
+  if (!r.consoleLines) return ' (the console printed nothing)';
+  return `; the console's last lines${r.crashTail ? ' up to the crash' : ''}: ${(r.crashTail ?? r.consoleTail ?? []).slice(-5).map((l) => `"${l}"`).join(' | ')}`;
+}
+
+function bootFirstError(r: GuestReport): string | undefined {
+  const hit = [...(r.consoleTail ?? [])].reverse().find((l) => BOOT_LAST_WORDS.test(l));
+  return hit;
+}
+
 /**
  * Classify what the guest reported. No boot line means the VM never reached
  * init: infrastructure (`error`). After boot, a panic or a missing step is the
@@ -502,9 +536,14 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
         ? 'the guest did not reach init before the boot timeout'
         : r.crash
           ? `the kernel crashed before init reported (${r.crash.kind})`
-          : 'QEMU exited before the guest reached init';
-    return { status: 'error', phase: 'boot', reason: why, firstError: r.panic, ...none };
+          : // QEMU ended by itself (a poweroff, a reboot under -no-reboot) with no crash shown: init ran, or the kernel died, unseen
+            `the guest ended without init's report on the console: its output did not reach the serial console (${r.consoleTail?.some((l) => /unable to open an initial console/i.test(l)) ? 'the kernel had no console to give init' : 'no console driver for it in the kernel, or the console on another port'})`;
+    return { status: 'error', phase: 'boot', reason: `${why}${bootTail(r)}`, firstError: r.panic ?? bootFirstError(r), ...none };
   }
+  // a module of the kernel the guest needs did not load: the guest is not what the cell needs (init.sh stops there)
+  const badModule = r.modules?.find((m) => m.rc !== 0);
+  if (badModule)
+    return { status: 'error', phase: 'boot', reason: `the guest could not load the kernel's module ${badModule.name} (insmod exit ${badModule.rc})`, firstError: firstErrorLine(r.logs[`module-${badModule.name}`] ?? ''), ...none };
   // A kernel crash or warning while the driver loads or captures is the driver's failure, whatever else was seen.
   if (r.crash && r.crash.phase !== 'boot') {
     const what = { panic: 'kernel panic', oops: 'kernel Oops', bug: 'kernel BUG', warn: 'kernel WARNING' }[r.crash.kind];

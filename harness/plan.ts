@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Debian } from './apt.js';
 import type { CellEnv, GuestReport, GuestVerdict, JudgeExpect } from './guest.js';
 import type { PiSdCard } from './images/sdcard.js';
+import type { GuestModules } from './kernels/modules.js';
 import type { MachineDef } from './machines.js';
 import type { Cell, CellResult, ConsumerAssets, DriverTree, GuestImage, KernelTree, Phase, RunEvent, Status, Timeouts } from './types.js';
 
@@ -111,6 +112,10 @@ export interface Built {
   card?: PiSdCard;
   /** More files for the guest a driver brings (pdig: pdig, the syscall loop, a kmod to compare with). */
   driverFiles?: Record<string, string>;
+  /** The kernel's own modules the guest inserts before anything else (kernels/modules.ts), in load order. */
+  guestModules?: GuestModules;
+  /** The SD card's modules (the kernel's sdModules) as init.sh inserts them: decompressed, in load order. */
+  sdModules?: string[];
   /** The battery program for the kernel's arch (its events are checked where the consumer prints parameters). */
   battery?: string;
   /** Why some of those are missing (e.g. no kernel module to compare pdig with). */

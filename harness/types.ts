@@ -15,7 +15,7 @@ export type FailureClass =
   | 'load:unsupported-map' | 'load:kernel-version-check' | 'load:mmap' | 'load:timeout' | 'load:other'
   | 'capture:no-marker' | 'capture:wrong-params' | 'capture:missing-events' | 'capture:corrupt-event' | 'capture:workload-incomplete' | 'capture:drops' | 'capture:consumer-died' | 'capture:timeout' | 'capture:other'
   | 'kernel:oops' | 'control:accepted' | 'pairing:schema-mismatch'
-  | 'infra:boot-timeout' | 'infra:boot-crash' | 'infra:qemu-died' | 'infra:tool' | 'infra:fetch' | 'infra:consumer-build' | 'infra:harness' | 'infra:other';
+  | 'infra:boot-timeout' | 'infra:boot-crash' | 'infra:boot-module' | 'infra:boot-no-console' | 'infra:qemu-died' | 'infra:tool' | 'infra:fetch' | 'infra:consumer-build' | 'infra:harness' | 'infra:other';
 
 export const DRIVERS: DriverId[] = ['kmod', 'ebpf', 'modern-ebpf', 'pdig'];
 export const PHASES: Phase[] = ['fetch', 'build', 'boot', 'load', 'capture'];
@@ -202,6 +202,8 @@ export interface CellResult {
     builder?: string;
     /** Booted from a Pi SD card: what the guest saw of it. */
     sdcard?: { partitions: string[]; rootMounted: boolean };
+    /** The kernel's own modules the guest inserted before anything else (its console driver, KMATRIX_GUEST_MODULES), in order. */
+    guestModules?: string[];
     /** The kernel image package's version (Debian's, e.g. 6.1.158-1; a store or mainline kernel's own). */
     packageVersion?: string;
     /** What its build tree says the drivers can use (harness/kernels/features.ts). */
@@ -360,6 +362,8 @@ export interface BuilderChoice {
   compiler: string;
   /** Set when no suite has the kernel's own compiler: what was used instead, and why. */
   substitution?: string;
+  /** Set when the kernel's compiler is another distribution's build of that major (Red Hat's, Ubuntu's): Debian's builds its drivers. */
+  vendor?: string;
   /**
    * The kernel's tree calls its compiler by the plain name (`gcc`,
    * `<triplet>-gcc`: a self-built tree); builds then find the chosen one under it.

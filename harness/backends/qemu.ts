@@ -113,6 +113,8 @@ export class QemuBackend implements Backend {
       const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed }, judging(plan));
       if (reader.report.boot?.release) facts.kernel = { release: reader.report.boot.release };
       if (reader.report.sdcard) facts.kernel = { ...facts.kernel, sdcard: reader.report.sdcard };
+      const loaded = reader.report.modules?.filter((m) => m.rc === 0).map((m) => m.name);
+      if (loaded?.length) facts.kernel = { ...facts.kernel, guestModules: loaded };
       facts.evidence = evidenceOf(v, built.notes);
       if (v.oops) facts.oops = v.oops;
       const at = clock.phase;
@@ -160,7 +162,13 @@ function bootOf(plan: GuestPlan) {
   return { machine: plan.machine, kernel: plan.kernel, dtb: plan.dtb, sd: plan.sd, append: plan.append };
 }
 
-/** The cell's initramfs: the cached base archive followed by a small per-cell one (init, cell.env, driver). */
+/**
+ * The cell's initramfs: the cached base archive followed by a small per-cell
+ * one (init, cell.env, driver, the kernel's modules the guest needs). Both are
+ * uncompressed newc (writeCpio) and the modules in it decompressed on the
+ * host: a kernel that reads only gzip (3.10: no zstd) or no compressed
+ * initramfs at all unpacks every part.
+ */
 export async function cellInitrd(tmp: string, guest: GuestImage, extra: { files: Record<string, string>; env: string }): Promise<string> {
   const overlay = path.join(tmp, 'overlay');
   await mkdir(path.join(overlay, 'kmatrix'), { recursive: true });

@@ -17,7 +17,7 @@ export interface KernelCompiler {
   /** The kernel's own words for it. */
   text: string;
   /** Where the text was read. */
-  from: 'CONFIG_CC_VERSION_TEXT' | 'compile.h' | 'banner';
+  from: 'CONFIG_CC_VERSION_TEXT' | 'CONFIG_GCC_VERSION' | 'CONFIG_CLANG_VERSION' | 'compile.h' | 'banner';
 }
 
 /**
@@ -36,6 +36,22 @@ export function parseCompilerText(text: string, from: KernelCompiler['from']): K
   if (gcc) return { kind: 'gcc', major: Number(gcc[1]), version: [gcc[1], gcc[2], gcc[3] ?? '0'].join('.'), text: t, from };
   const named = /\bgcc-(\d+)\b/.exec(t);
   if (named) return { kind: 'gcc', major: Number(named[1]), version: named[1]!, text: t, from };
+  return undefined;
+}
+
+/**
+ * The compiler from the .config's CONFIG_GCC_VERSION / CONFIG_CLANG_VERSION
+ * (4.18+; 110401 → gcc 11.4.1): a kernel whose CONFIG_CC_VERSION_TEXT is
+ * missing (before 5.8) or says nothing parseable still has it. 0: not that compiler.
+ */
+export function configVersionCompiler(config: string): KernelCompiler | undefined {
+  for (const [kind, key] of [['gcc', 'CONFIG_GCC_VERSION'], ['clang', 'CONFIG_CLANG_VERSION']] as const) {
+    const n = Number(new RegExp(`^${key}=(\\d+)$`, 'm').exec(config)?.[1] ?? 0);
+    if (n > 0) {
+      const v = [Math.floor(n / 10000), Math.floor(n / 100) % 100, n % 100];
+      return { kind, major: v[0]!, version: v.join('.'), text: `${key}=${n}`, from: key };
+    }
+  }
   return undefined;
 }
 
@@ -98,8 +114,9 @@ export async function imageBanner(image: string): Promise<string | undefined> {
  */
 export async function detectCompiler(headersDir: string, image: string): Promise<KernelCompiler | undefined> {
   const config = path.join(headersDir, '.config');
-  const cc = existsSync(config) ? /^CONFIG_CC_VERSION_TEXT="([^"]*)"/m.exec(readFileSync(config, 'utf8'))?.[1] : undefined;
-  const fromConfig = cc ? parseCompilerText(cc, 'CONFIG_CC_VERSION_TEXT') : undefined;
+  const text = existsSync(config) ? readFileSync(config, 'utf8') : '';
+  const cc = /^CONFIG_CC_VERSION_TEXT="([^"]*)"/m.exec(text)?.[1];
+  const fromConfig = (cc ? parseCompilerText(cc, 'CONFIG_CC_VERSION_TEXT') : undefined) ?? configVersionCompiler(text);
   if (fromConfig) return fromConfig;
   const compileH = path.join(headersDir, 'include/generated/compile.h');
   const fromH = existsSync(compileH) ? compileHCompiler(readFileSync(compileH, 'utf8')) : undefined;
@@ -125,7 +142,9 @@ export interface SuiteCompilers {
 export function chooseBuilder(c: KernelCompiler, offers: SuiteCompilers[]): BuilderChoice {
   const majors = (o: SuiteCompilers) => o[c.kind];
   const exact = offers.find((o) => majors(o).includes(c.major));
-  if (exact) return { suite: exact.suite, compiler: `${c.kind}-${c.major}` };
+  const vendor = compilerVendor(c.text);
+  const another = vendor && vendor !== 'Debian' ? (suite: string, compiler: string) => ({ vendor: `the kernel's ${c.kind} ${c.version} is ${vendor}'s build (${c.text}); its drivers are built with Debian's ${compiler} from ${suite}` }) : () => ({});
+  if (exact) return { suite: exact.suite, compiler: `${c.kind}-${c.major}`, ...another(exact.suite, `${c.kind}-${c.major}`) };
   const all = [...new Set(offers.flatMap(majors))].sort((a, b) => a - b);
   if (!all.length) throw new Error(`no Debian suite here (${offers.map((o) => o.suite).join(', ') || 'none'}) ships any ${c.kind}`);
   const newer = all.find((m) => m > c.major);
@@ -134,11 +153,27 @@ export function chooseBuilder(c: KernelCompiler, offers: SuiteCompilers[]): Buil
   return {
     suite,
     compiler: `${c.kind}-${major}`,
+    ...another(suite, `${c.kind}-${major}`),
     substitution: `the kernel was built with ${c.kind} ${c.version}; no Debian suite here (${offers.map((o) => o.suite).join(', ')}) ships ${c.kind}-${c.major}: built with ${c.kind}-${major} from ${suite} (the nearest ${newer ? 'newer' : 'older: none is newer'})`,
   };
 }
 
-/** The Debian suites builder roots may come from, oldest first (suites the matrix configures are added in this order). */
+/**
+ * The distribution whose build of the compiler a text names: `(Red Hat
+ * 11.4.1-3)`, `(Ubuntu 11.4.0-1ubuntu1~22.04)`, `(Debian 12.2.0-14)`, `(SUSE
+ * Linux)`; undefined where it names none (`gcc (GCC) 11.2.0`: a plain build).
+ */
+export function compilerVendor(text: string): string | undefined {
+  return /\((Red Hat|Ubuntu|Debian|SUSE Linux|Alpine|Amazon|Oracle|Gentoo|Arch Linux)\b/.exec(text)?.[1];
+}
+
+/**
+ * The Debian suites builder roots may come from, oldest first (suites the
+ * matrix configures are added in this order): those the mirror still serves.
+ * buster (gcc-8) and stretch (gcc-6) are archived (archive.debian.org, not
+ * deb.debian.org): kernels built with gcc 5–8 (Amazon Linux 2's 4.14: gcc
+ * 7.3.1) get bullseye's gcc-9, and the substitution is said.
+ */
 export const BUILDER_SUITES = ['bullseye', 'bookworm', 'trixie', 'sid'];
 
 export function debianTriplet(arch: Arch): string {

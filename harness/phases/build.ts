@@ -8,6 +8,7 @@ import { pdigAssets } from '../drivers/pdig.js';
 import { BuildFailure, CellSkip, errorLine } from '../errors.js';
 import { profilePackages } from '../guest.js';
 import { piSdCard, type PiSdCard } from '../images/sdcard.js';
+import { consoleNeeds, guestModules, requestedModules, unpackedModules, type GuestModules } from '../kernels/modules.js';
 import { hostDebianArch, MACHINES } from '../machines.js';
 import { CellEnd, type Built, type CellContext, type CellFacts, type Fetched } from '../plan.js';
 import type { Cell, ConsumerAssets, DriverId } from '../types.js';
@@ -55,16 +56,45 @@ export async function buildPhase(cell: Cell, fetched: Fetched, ctx: Pick<CellCon
   }
   // A Pi SD card (built from Debian packages): kernel and DTB come from its boot partition.
   let card: PiSdCard | undefined;
+  let sdModules: string[] | undefined;
   if (cell.kernel.sdcard) {
     const machine = MACHINES[cell.kernel.machine]!;
     try {
       card = await piSdCard(ctx.debian, cell.kernel.sdcard.firmware, fetched.kernel, path.basename(machine.dtb!));
+      // Debian ships them .ko.xz since 6.x: init.sh inserts plain .ko files
+      sdModules = await unpackedModules(fetched.kernel.sdModules, path.join(ctx.dir, 'sd-modules'));
     } catch (e) {
       throw new CellEnd('error', 'build', `SD card image failed: ${errorLine(e)}`, undefined, facts);
     }
   }
+  const modules = await kernelModulesForGuest(cell, fetched, facts);
   facts.consumer = { id: cell.consumer.id, kind: cell.consumer.kind, version: consumer.version };
-  return { artifact, consumer, card, cached: cachedBuild, facts, battery, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
+  return { artifact, consumer, card, ...(modules?.load.length ? { guestModules: modules } : {}), ...(sdModules ? { sdModules } : {}), cached: cachedBuild, facts, battery, ...(pdig ? { driverFiles: pdig.files, notes: pdig.notes } : {}) };
+}
+
+/**
+ * The kernel's own modules the guest loads (a box boots its own system):
+ * its console driver where the kernel has it as a module, and those
+ * KMATRIX_GUEST_MODULES names. A name the user asked for that the kernel
+ * has neither built in nor as a module ends the cell: the guest cannot be
+ * what was asked.
+ */
+async function kernelModulesForGuest(cell: Cell, fetched: Fetched, facts: CellFacts): Promise<GuestModules | undefined> {
+  if (fetched.kernel.box) return undefined;
+  const asked = requestedModules();
+  const k = fetched.kernel;
+  let m: GuestModules | undefined;
+  try {
+    m = await guestModules(k, [...consoleNeeds(MACHINES[cell.kernel.machine]!.console), ...asked]);
+  } catch (e) {
+    throw new CellEnd('error', 'build', `guest modules: the kernel's modules could not be read: ${errorLine(e)}`, undefined, facts);
+  }
+  if (asked.length && !m) throw new CellEnd('error', 'build', `guest modules: KMATRIX_GUEST_MODULES asks for ${asked.join(', ')}, but kernel ${cell.kernel.id} (${k.release}) has no modules to read (no modules dir, no image package)`, undefined, facts);
+  // without modules.builtin nothing can be said built in: only a name the user asked for must be found
+  const lacking = (m?.missing ?? []).filter((n) => m!.builtinKnown || asked.includes(n));
+  if (lacking.length)
+    throw new CellEnd('error', 'build', `guest modules: kernel ${cell.kernel.id} (${k.release}) has no module ${lacking.join(', ')}: neither in its modules.builtin nor among its packages' modules${asked.length ? ` (KMATRIX_GUEST_MODULES=${asked.join(',')})` : ''}`, undefined, facts);
+  return m;
 }
 
 /**

@@ -44,7 +44,8 @@ function kernelFacts(k: KernelTree): Partial<CellResult['kernel']> {
     version: k.version,
     package: k.origin,
     compiler: k.compiler,
-    builder: `${b.suite} ${b.compiler}${b.substitution ? ` (${b.substitution})` : ''}`,
+    // (another major, or another distribution's build of the same one: the cell says the builder is not the kernel's own)
+    builder: `${b.suite} ${b.compiler}${b.substitution || b.vendor ? ` (${b.substitution ?? b.vendor})` : ''}`,
     ...(image ? { packageVersion: image.version } : {}),
     ...(k.features ? { features: k.features } : {}),
   };

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { engineArgs } from '../consumers/index.js';
 import { moduleName } from '../drivers/build.js';
 import { ARTIFACT_IN_GUEST, cellEnvFile, moduleInGuest, runAsPrefix } from '../guest.js';
+import { guestModuleFiles } from '../kernels/modules.js';
 import { MACHINES, type MachineDef } from '../machines.js';
 import type { Built, Fetched, GuestPlan } from '../plan.js';
 import type { Cell, KernelTree, Timeouts } from '../types.js';
@@ -29,7 +30,8 @@ export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, o
       ...(artifact ? { [cell.driver === 'kmod' ? moduleInGuest(module) : ARTIFACT_IN_GUEST[cell.driver]!]: artifact } : {}),
       ...built.driverFiles,
       ...(built.battery ? { [BATTERY_IN_GUEST]: built.battery } : {}),
-      ...(card ? Object.fromEntries(kernel.sdModules.map((m, i) => [`kmatrix/sd/${String(i).padStart(2, '0')}-${path.basename(m)}`, m])) : {}),
+      ...(built.guestModules ? guestModuleFiles(built.guestModules) : {}),
+      ...(card ? Object.fromEntries((built.sdModules ?? kernel.sdModules).map((m, i) => [`kmatrix/sd/${String(i).padStart(2, '0')}-${path.basename(m)}`, m])) : {}),
     },
     env: {
       driver: cell.driver,

@@ -36,12 +36,36 @@ hook() { [ -f "/kmatrix/hooks/$1" ] && . "/kmatrix/hooks/$1"; }
 # In a Vagrant box (KM_MODE=box) this runs chrooted over ssh: the box is not ours to power off.
 finish() { dmesg | tail -n 60 > /tmp/dmesg; log dmesg /tmp/dmesg; say done; sync; [ "$KM_MODE" = box ] && exit 0; poweroff -f; sleep 30; }
 
+# The kernel's own modules the guest needs (a vendor kernel's serial console
+# driver, KMATRIX_GUEST_MODULES), before anything else: the host sent them
+# decompressed (busybox's insmod may not read .ko.xz, never .ko.zst) and
+# numbered in dependency order. Their reports wait until the console works:
+# a serial driver loaded as a module is no kernel console (no /dev/console),
+# so init then writes to the tty of console= itself.
+modules_failed=0
+for m in /kmatrix/modules/*.ko; do
+  [ -f "$m" ] || continue
+  n=${m##*/}; n=${n#*-}; n=${n%.ko}
+  insmod "$m" > "/tmp/module-$n.out" 2>&1; echo "$n $?" >> /tmp/modules.rc
+done
+if [ -f /tmp/modules.rc ] && ! { : > /dev/console; } 2>/dev/null; then
+  for a in $(cat /proc/cmdline); do case "$a" in console=*) t=${a#console=}; t=/dev/${t%%,*}; [ -c "$t" ] && exec < "$t" > "$t" 2>&1 ;; esac; done
+fi
+if [ -f /tmp/modules.rc ]; then
+  while read -r n rc; do
+    [ "$rc" = 0 ] || { log "module-$n" "/tmp/module-$n.out"; modules_failed=1; }
+    say module name=$n rc=$rc
+  done < /tmp/modules.rc
+fi
+
 # Boards without an RTC boot in 1970 (btime 0), which libscap rejects: take the host's clock.
 for a in $(cat /proc/cmdline); do case "$a" in kmatrix.time=*) date -s "@${a#kmatrix.time=}" >/dev/null 2>&1 ;; esac; done
 # the loopback (the guest's only network: -nic none), up for the battery's TCP calls
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 say boot release=$(uname -r) btime=$(awk '/^btime/{print $2}' /proc/stat) nproc=$(nproc)
 [ "$KM_MODE" = probe ] && { say done; poweroff -f; }
+# a module the guest needs did not load: the host ends the cell as an error at boot
+[ $modules_failed = 1 ] && finish
 
 # A Pi booted from an SD card: Debian builds the card's controller and ext4 as
 # modules; load them and check that the card's root partition is this card's.

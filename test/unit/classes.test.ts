@@ -95,6 +95,14 @@ const cases: Case[] = [
     what: 'a panic before init reported',
     run: () => judged(report(['Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)', '---[ end Kernel panic - not syncing: VFS ]---']), 'kmod', 'sysdig', { phase: 'boot' }),
   },
+  {
+    cls: 'infra:boot-module',
+    what: "a module of the kernel init.sh inserted before anything else refused (it stops there)",
+    run: () => judged(report(['KMATRIX v1 module name=udp_tunnel rc=0', logLine('module-vxlan', "insmod: can't insert '/kmatrix/modules/02-vxlan.ko': unknown symbol in module\n"), 'KMATRIX v1 module name=vxlan rc=1', boot('6.12.117+deb13-amd64')]), 'kmod', 'sysdig', { phase: 'load' }),
+  },
+  { cls: 'infra:boot-module', what: 'a module the user asked for that the kernel has not (build phase)', run: () => ended(new CellEnd('error', 'build', "guest modules: kernel debian-trixie-amd64 (6.12.117+deb13-amd64) has no module nosuchmod: neither in its modules.builtin nor among its packages' modules (KMATRIX_GUEST_MODULES=nosuchmod)"), 'kmod') },
+  { cls: 'infra:boot-no-console', what: 'QEMU ended by itself with nothing from init (a serial driver the kernel lacks)', run: () => judged(report(['[    0.000000] Linux version 6.12.117+deb13-amd64', '[    1.201000] Warning: unable to open an initial console.']), 'kmod', 'sysdig', { phase: 'boot' }), says: /the kernel had no console to give init\); the console's last lines: .*"Warning: unable to open an initial console\."$/ },
+  { cls: 'infra:boot-crash', what: 'VFS: no root (the console tail in the reason)', run: () => judged(report(['[    2.100000] List of all partitions:', '[    2.100001] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)', '[    2.100002] CPU: 0 UID: 0 PID: 1 Comm: swapper/0', '[    2.100003] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0) ]---']), 'kmod', 'sysdig', { phase: 'boot' }), says: /before init reported \(panic\); the console's last lines up to the crash: "List of all partitions:" \| "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block\(0,0\)"$/ },
   { cls: 'infra:qemu-died', what: "QEMU's own refusal (exit code)", run: () => judged(report([]), 'kmod', 'sysdig', { phase: 'boot', killed: 'exit code 1' }) },
   { cls: 'infra:qemu-died', what: 'QEMU ended from outside after boot', run: () => judged(report([boot('6.1.0-50-amd64')]), 'kmod', 'sysdig', { phase: 'load', killed: 'signal SIGKILL' }) },
   {

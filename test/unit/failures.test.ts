@@ -155,6 +155,9 @@ describe('failure classes', () => {
       // guest.ts / backends' infrastructure reasons
       ['infra:boot-timeout', error('boot', 'the guest did not reach init before the boot timeout'), 'boot timeout'],
       ['infra:boot-crash', error('boot', 'the kernel crashed before init reported (panic)', 'Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000'), 'panic before init'],
+      ['infra:boot-module', error('boot', "the guest could not load the kernel's module vxlan (insmod exit 1)", "insmod: can't insert '/kmatrix/modules/02-vxlan.ko': unknown symbol in module, or unknown parameter"), 'guest module'],
+      ['infra:boot-module', error('build', "guest modules: kernel debian-trixie-amd64 (6.12.117+deb13-amd64) has no module nosuchmod: neither in its modules.builtin nor among its packages' modules (KMATRIX_GUEST_MODULES=nosuchmod)"), 'missing module'],
+      ['infra:boot-no-console', error('boot', "the guest ended without init's report on the console: its output did not reach the serial console (the kernel had no console to give init); the console's last lines: \"Warning: unable to open an initial console.\""), 'no console'],
       ['infra:qemu-died', error('boot', 'QEMU exited (exit code 1) before the guest reached init'), 'QEMU exit'],
       ['infra:tool', error('build', 'build infrastructure failed: the build of scap.ko was killed by SIGKILL'), 'killed build'],
       ['infra:tool', error('boot', 'VM infrastructure failed: spawn qemu-system-aarch64 ENOENT'), 'VM'],

@@ -73,11 +73,33 @@ describe('cell verdict from the guest report', () => {
     assert.match(v.reason, /marker not found in 2 captured event/);
   });
 
-  it('no boot line is an infrastructure error, with the timeout named', () => {
+  it("no boot line is an infrastructure error, with the timeout named and the console's last lines (or that it printed none)", () => {
     assert.deepEqual(
       [judge(read(['garbage']), 'kmod', 'sysdig', NONCE, { timedOut: true, phase: 'boot' })].map((v) => [v.status, v.phase, v.reason]),
-      [['error', 'boot', 'the guest did not reach init before the boot timeout']],
+      [['error', 'boot', `the guest did not reach init before the boot timeout; the console's last lines: "garbage"`]],
     );
+    assert.equal(judge(read([]), 'kmod', 'sysdig', NONCE, { timedOut: true, phase: 'boot' }).reason, 'the guest did not reach init before the boot timeout (the console printed nothing)');
+    // only the last five lines, timestamps cut; the guest's own reports are not console lines
+    const many = read([...Array.from({ length: 9 }, (_, i) => `[    ${i}.000000] line ${i}`), 'KMATRIX v1 module name=x rc=0']);
+    assert.match(judge(many, 'kmod', 'sysdig', NONCE, { timedOut: true, phase: 'boot' }).reason, /last lines: "line 4" \| "line 5" \| "line 6" \| "line 7" \| "line 8"$/);
+    assert.equal(many.consoleLines, 9);
+  });
+
+  it("a boot that ended by itself without init's report says init's output never reached the console; VFS and init failures are the first error", () => {
+    const quiet = judge(read([]), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'boot' });
+    assert.match(quiet.reason, /^the guest ended without init's report on the console: .*no console driver for it in the kernel, or the console on another port\) \(the console printed nothing\)$/);
+    const noInit = judge(read(['[    1.5] Failed to execute /init (error -8)', '[    1.6] Kernel panic - not syncing: No working init found.']), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'boot' });
+    assert.equal(noInit.firstError, 'Kernel panic - not syncing: No working init found.');
+    const hang = judge(read(['[    1.5] VFS: Unable to mount root fs via NFS', '[    9.0] random: crng init done']), 'kmod', 'sysdig', NONCE, { timedOut: true, phase: 'boot' });
+    assert.equal(hang.firstError, 'VFS: Unable to mount root fs via NFS');
+  });
+
+  it("a module of the kernel that init.sh could not insert ends the cell as an error at boot, naming it and insmod's words", () => {
+    const r = read(['KMATRIX v1 module name=udp_tunnel rc=0', logLine('module-vxlan', "insmod: can't insert '/kmatrix/modules/02-vxlan.ko': unknown symbol in module, or unknown parameter\n"), 'KMATRIX v1 module name=vxlan rc=1', boot, 'KMATRIX v1 done']);
+    assert.deepEqual(r.modules, [{ name: 'udp_tunnel', rc: 0 }, { name: 'vxlan', rc: 1 }]);
+    const v = judge(r, 'kmod', 'sysdig', NONCE, exit);
+    assert.deepEqual([v.status, v.phase, v.reason], ['error', 'boot', "the guest could not load the kernel's module vxlan (insmod exit 1)"]);
+    assert.match(v.firstError!, /unknown symbol in module/);
   });
 
   it('insmod refusal fails at load with the error line', () => {
@@ -125,7 +147,7 @@ describe('cell verdict from the guest report', () => {
 
   it('a panic before init reported is infrastructure, named as a crash; QEMU ended from outside is infrastructure too', () => {
     const p = judge(read(['[ 1.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000']), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'boot' });
-    assert.deepEqual([p.status, p.phase, p.reason], ['error', 'boot', 'the kernel crashed before init reported (panic)']);
+    assert.deepEqual([p.status, p.phase, p.reason], ['error', 'boot', `the kernel crashed before init reported (panic); the console's last lines up to the crash: "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000"`]);
     assert.match(p.firstError!, /Attempted to kill init/);
     const k = judge(read([boot]), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'load', killed: 'signal SIGKILL' });
     assert.deepEqual([k.status, k.phase, k.reason], ['error', 'load', 'QEMU was ended from outside (signal SIGKILL) during load']);

@@ -10,7 +10,7 @@ import { setCacheDir } from '../../harness/cache/cache.js';
 import { firstCompilerError } from '../../harness/builder.js';
 import { CellSkip } from '../../harness/errors.js';
 import { UserError } from '../../harness/errors.js';
-import { bannerCompiler, chooseBuilder, compilerAliases, compileHCompiler, compilersInNames, detectCompiler, imageBanner, parseCompilerText, type SuiteCompilers } from '../../harness/kernels/compiler.js';
+import { bannerCompiler, chooseBuilder, compilerAliases, compileHCompiler, compilersInNames, compilerVendor, configVersionCompiler, detectCompiler, imageBanner, parseCompilerText, type KernelCompiler, type SuiteCompilers } from '../../harness/kernels/compiler.js';
 import { groupKernels, hostToolsArch, imageRelease, kernelVersion, pinArchMakefile, selectKernel, type KernelDeb } from '../../harness/kernels/debs.js';
 import { KernelUnreachable, getBytes } from '../../harness/kernels/download.js';
 import { fetchKernel } from '../../harness/kernels/index.js';
@@ -42,6 +42,38 @@ describe('kernels: compiler detection', () => {
     assert.equal(bannerCompiler(banner), 'gcc version 11.3.0 (Debian 11.3.0-12) ');
     assert.equal(bannerCompiler('Linux version 5.4.0 (u@h) (clang version 11.0.0 (https://github.com/llvm/llvm-project abc)) #1'), 'clang version 11.0.0 (https://github.com/llvm/llvm-project abc)');
     assert.equal(bannerCompiler('Linux version %s (%s@%s) (%s) %s'), undefined);
+  });
+
+  it("reads vendors' compilers: RHEL 9, Amazon Linux 2 (5.10: gcc10-gcc; 4.14: gcc 7.3.1), Ubuntu's cross-named gcc, and CONFIG_GCC_VERSION", async () => {
+    const texts: [string, KernelCompiler['from'], number, string, string | undefined][] = [
+      ['gcc (GCC) 11.4.1 20231218 (Red Hat 11.4.1-3)', 'CONFIG_CC_VERSION_TEXT', 11, '11.4.1', 'Red Hat'],
+      ['gcc10-gcc (GCC) 10.5.0 20230707 (Red Hat 10.5.0-1)', 'CONFIG_CC_VERSION_TEXT', 10, '10.5.0', 'Red Hat'],
+      ['x86_64-linux-gnu-gcc-11 (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0', 'CONFIG_CC_VERSION_TEXT', 11, '11.4.0', 'Ubuntu'],
+      ['gcc (GCC) 7.3.1 20180712 (Red Hat 7.3.1-17)', 'banner', 7, '7.3.1', 'Red Hat'],
+      // AL2's 4.14 has no CONFIG_CC_VERSION_TEXT (5.8+): compile.h says it so
+      ['gcc version 7.3.1 20180712 (Red Hat 7.3.1-17) (GCC) ', 'compile.h', 7, '7.3.1', 'Red Hat'],
+      ['gcc-12 (Debian 12.2.0-14) 12.2.0', 'CONFIG_CC_VERSION_TEXT', 12, '12.2.0', 'Debian'],
+      ['gcc (GCC) 11.2.0', 'CONFIG_CC_VERSION_TEXT', 11, '11.2.0', undefined],
+    ];
+    for (const [text, from, major, version, vendor] of texts) {
+      const c = parseCompilerText(text, from);
+      assert.deepEqual([c?.kind, c?.major, c?.version], ['gcc', major, version], text);
+      assert.equal(compilerVendor(text), vendor, text);
+    }
+    assert.deepEqual(configVersionCompiler('CONFIG_CC_IS_GCC=y\nCONFIG_GCC_VERSION=110401\nCONFIG_CLANG_VERSION=0\n'), { kind: 'gcc', major: 11, version: '11.4.1', text: 'CONFIG_GCC_VERSION=110401', from: 'CONFIG_GCC_VERSION' });
+    assert.deepEqual(configVersionCompiler('CONFIG_GCC_VERSION=0\nCONFIG_CLANG_VERSION=150006\n'), { kind: 'clang', major: 15, version: '15.0.6', text: 'CONFIG_CLANG_VERSION=150006', from: 'CONFIG_CLANG_VERSION' });
+    assert.equal(configVersionCompiler('CONFIG_GCC_VERSION=0\n'), undefined);
+    // a .config with CONFIG_GCC_VERSION and no usable CONFIG_CC_VERSION_TEXT: the number decides, before compile.h
+    const dir = await mkdtemp(path.join(tmpdir(), 'km-ccv-'));
+    try {
+      await execa('mkdir', ['-p', path.join(dir, 'include/generated')]);
+      await writeFile(path.join(dir, 'include/generated/compile.h'), '#define LINUX_COMPILER "gcc version 7.3.1 (GCC) "\n');
+      await writeFile(path.join(dir, '.config'), 'CONFIG_CC_VERSION_TEXT="cc (unknown)"\nCONFIG_GCC_VERSION=100500\n');
+      const c = await detectCompiler(dir, path.join(dir, 'no-image'));
+      assert.deepEqual([c?.major, c?.version, c?.from], [10, '10.5.0', 'CONFIG_GCC_VERSION']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('finds the banner inside a compressed image (gzip payload after a header) and prefers compile.h when there is one', async () => {
@@ -109,6 +141,21 @@ describe('kernels: compiler → builder suite', () => {
     assert.equal(newest.compiler, 'gcc-15');
     assert.match(newest.substitution!, /nearest older/);
     assert.throws(() => chooseBuilder(cc('gcc', 11), []), /no Debian suite/);
+  });
+
+  it("vendors' kernels get the Debian builder of their major (bookworm has gcc-11 beside gcc-12), said to be another distribution's build; AL2's gcc 7 gets bullseye's gcc-9, said as a substitution", () => {
+    const rhel9 = chooseBuilder(parseCompilerText('gcc (GCC) 11.4.1 20231218 (Red Hat 11.4.1-3)', 'CONFIG_CC_VERSION_TEXT')!, offers);
+    assert.deepEqual([rhel9.suite, rhel9.compiler, rhel9.substitution], ['bookworm', 'gcc-11', undefined]);
+    assert.equal(rhel9.vendor, "the kernel's gcc 11.4.1 is Red Hat's build (gcc (GCC) 11.4.1 20231218 (Red Hat 11.4.1-3)); its drivers are built with Debian's gcc-11 from bookworm");
+    const al2 = chooseBuilder(parseCompilerText('gcc10-gcc (GCC) 10.5.0 20230707 (Red Hat 10.5.0-1)', 'CONFIG_CC_VERSION_TEXT')!, offers);
+    assert.deepEqual([al2.suite, al2.compiler], ['bullseye', 'gcc-10']);
+    const jammy = chooseBuilder(parseCompilerText('x86_64-linux-gnu-gcc-11 (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0', 'CONFIG_CC_VERSION_TEXT')!, offers);
+    assert.match(jammy.vendor!, /is Ubuntu's build .* Debian's gcc-11 from bookworm$/);
+    const al2414 = chooseBuilder(parseCompilerText('gcc version 7.3.1 20180712 (Red Hat 7.3.1-17) (GCC) ', 'compile.h')!, offers);
+    assert.deepEqual([al2414.suite, al2414.compiler], ['bullseye', 'gcc-9']);
+    assert.match(al2414.substitution!, /built with gcc 7\.3\.1; no Debian suite here \(bullseye, bookworm, trixie, sid\) ships gcc-7: built with gcc-9 from bullseye \(the nearest newer\)/);
+    // Debian's own build of the major: nothing to say
+    assert.equal(chooseBuilder(parseCompilerText('gcc-12 (Debian 12.2.0-14) 12.2.0', 'CONFIG_CC_VERSION_TEXT')!, offers).vendor, undefined);
   });
 
   it('self-built trees call plain gcc: builds find the chosen compiler under that name (native, cross, clang)', () => {
