@@ -181,7 +181,10 @@ describe('yum repositories (kernels from rpm-md repositories)', function () {
       assert.deepEqual(k.packages.map((p) => `${p.name}-${p.version}`), ['kernel', 'kernel-core', 'kernel-modules-core', 'kernel-modules', 'kernel-devel'].map((n) => `${n}-5.14.0-427.el9`));
       assert.ok(k.packages.every((p) => /^[0-9a-f]{64}$/.test(p.sha256)));
       assert.match(k.origin, new RegExp(`^yum:${R} \\(kernel-5\\.14\\.0-427\\.el9\\.x86_64, kernel-core-.*\\) from ${srv.base}/el9$`));
-      assert.deepEqual(k.builder, { suite: 'bullseye', compiler: 'gcc-11', plainName: true });
+      assert.deepEqual(k.builder, {
+        suite: 'bullseye', compiler: 'gcc-11', plainName: true,
+        vendor: "the kernel's gcc 11.4.1 is Red Hat's build (gcc (GCC) 11.4.1 20231218 (Red Hat 11.4.1-3)); its drivers are built with Debian's gcc-11 from bullseye",
+      });
       assert.match(k.compiler, /^gcc \(GCC\) 11\.4\.1 .* \(from CONFIG_CC_VERSION_TEXT\)$/);
       assert.equal(k.version, '5.14.0');
       // modules as they are; the build link relative, into the build tree with its Module.symvers
