@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { tmpBeside } from '../atomic.js';
 import { cacheDir } from '../cache/cache.js';
 import { CellSkip } from '../errors.js';
 
@@ -71,7 +72,7 @@ export async function downloadPinned(url: string, sha256: string, pinnedBy: stri
   if (got !== sha256.toLowerCase())
     throw new ChecksumMismatch(`sha256 mismatch for ${url}: ${pinnedBy} says ${sha256}, the download is ${got} (${data.length} bytes); refused, nothing kept`);
   await mkdir(dir, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = tmpBeside(file);
   await writeFile(tmp, data);
   await rename(tmp, file).catch(async (e) => {
     await rm(tmp, { force: true });

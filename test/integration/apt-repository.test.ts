@@ -23,6 +23,9 @@ describe('integration: kernels from apt repositories (the apt kind)', function (
   this.timeout(45 * 60_000);
   const LOCAL = 'apt-4.9-amd64/kmod@0.23.2/host';
   const DEBIAN = 'apt-debian-trixie-cloud-amd64/kmod@0.23.2/host';
+  // the probes on the same vendor-repository kernels: the legacy probe and today's modern eBPF
+  const EBPF = { local: 'apt-4.9-amd64/ebpf@0.23.2/host', debian: 'apt-debian-trixie-cloud-amd64/ebpf@0.23.2/host' };
+  const MODERN = { local: 'apt-4.9-amd64/modern-ebpf@10.2.0/host', debian: 'apt-debian-trixie-cloud-amd64/modern-ebpf@10.2.0/host' };
   let r: Awaited<ReturnType<typeof runMatrix>>;
   let dir: string, key: TestKey | undefined, served: Awaited<ReturnType<typeof serveDir>> | undefined;
   const seconds: Record<string, number> = {};
@@ -39,15 +42,15 @@ describe('integration: kernels from apt repositories (the apt kind)', function (
       served = await serveDir(repo);
       process.env.KMATRIX_REPO_TEST = served.url;
       kernels.push(`  apt-4.9-amd64: { machine: q35, arch: amd64, apt: { url: "\${KMATRIX_REPO_TEST}", suite: kmatrix-test, component: main, key: "${key.file}", release: 4.9.229 } }\n`);
-      cells.push(LOCAL);
+      cells.push(LOCAL, EBPF.local, MODERN.local);
     }
     process.env.KMATRIX_REPO_DEBIAN = debianMirror();
     kernels.push(`  apt-debian-trixie-cloud-amd64: { machine: q35, arch: amd64, apt: { url: "\${KMATRIX_REPO_DEBIAN}", suite: trixie, component: main, key: /usr/share/keyrings/debian-archive-keyring.gpg, flavour: cloud-amd64 } }\n`);
-    cells.push(DEBIAN);
-    const ids = cells.map((c) => c.split('/')[0]);
+    cells.push(DEBIAN, EBPF.debian, MODERN.debian);
+    const ids = [...new Set(cells.map((c) => c.split('/')[0]))];
     const text = readFileSync('matrix.yaml', 'utf8')
       .replace(/^kernels:\n/m, `kernels:\n${kernels.join('')}`)
-      .replace(/^matrix:\n/m, `matrix:\n  - { kernels: [${ids.join(', ')}], drivers: [kmod], sources: ["0.23.2"] }\n`);
+      .replace(/^matrix:\n/m, `matrix:\n  - { kernels: [${ids.join(', ')}], drivers: [kmod, ebpf], sources: ["0.23.2"] }\n  - { kernels: [${ids.join(', ')}], drivers: [modern-ebpf], sources: ["10.2.0"] }\n`);
     const t0 = Date.now();
     r = await runMatrix(cells, parseMatrix(text, path.resolve('matrix.yaml')), 1, [
       (e) => {
@@ -88,6 +91,22 @@ describe('integration: kernels from apt repositories (the apt kind)', function (
     const b = c.evidence?.battery;
     assert.deepEqual([b?.right, b?.wrong, b?.missing], [20, 0, 0], b?.firstProblem);
     assert.equal(c.evidence?.marker, true);
+  });
+
+  (pending ? it.skip : it)(`the probes on 4.9.229 from the repository: the legacy probe refused below 4.14 at build, modern eBPF without BPF ring buffers at load${pending}`, () => {
+    const ebpf = r.byId.get(EBPF.local)!;
+    assert.deepEqual([ebpf.status, ebpf.phase, ebpf.class], ['fail', 'build', 'build:kernel-version-check'], describeCell(ebpf));
+    const modern = r.byId.get(MODERN.local)!;
+    assert.deepEqual([modern.status, modern.phase, modern.class], ['fail', 'load', 'load:unsupported-map'], describeCell(modern));
+  });
+
+  it(`the probes on Debian's trixie cloud kernel from the archive: the legacy probe passes with its battery; today's modern eBPF is judged (evidence, not a skip or an error)`, () => {
+    const ebpf = r.byId.get(EBPF.debian)!;
+    assert.equal(ebpf.status, 'pass', describeCell(ebpf));
+    const b = ebpf.evidence?.battery;
+    assert.deepEqual([b?.right, b?.wrong, b?.missing], [20, 0, 0], b?.firstProblem);
+    const modern = r.byId.get(MODERN.debian)!;
+    assert.ok(modern.status === 'pass' || (modern.status === 'fail' && /^(build|load|capture):/.test(modern.class ?? '')), describeCell(modern));
   });
 
   it('leaves no QEMU behind', async () => {

@@ -24,6 +24,8 @@ const R = '4.9.229';
 (pending ? describe.skip : describe)(`integration: a kernel from a signed yum repository (4.9.229 as EL8-style rpms)${pending}`, function () {
   this.timeout(45 * 60_000);
   const CELL = 'yum-4.9-amd64/kmod@0.23.2/host';
+  const EBPF = 'yum-4.9-amd64/ebpf@0.23.2/host';
+  const MODERN = 'yum-4.9-amd64/modern-ebpf@10.2.0/host';
   let work: string;
   let srv: { server: Server; base: string; requests: string[] } | undefined;
   let r: Awaited<ReturnType<typeof runMatrix>>;
@@ -69,9 +71,9 @@ const R = '4.9.229';
     process.env.KMATRIX_TEST_YUM_URL = `${srv.base}/repo`;
     const text = readFileSync('matrix.yaml', 'utf8')
       .replace(/^kernels:\n/m, `kernels:\n  yum-4.9-amd64: { machine: q35, arch: amd64, yum: { url: "\${KMATRIX_TEST_YUM_URL}", key: "${path.join(work, 'key.asc')}", newest: kernel } }\n`)
-      .replace(/^matrix:\n/m, 'matrix:\n  - { kernels: [yum-4.9-amd64], drivers: [kmod], sources: ["0.23.2"] }\n');
+      .replace(/^matrix:\n/m, 'matrix:\n  - { kernels: [yum-4.9-amd64], drivers: [kmod, ebpf], sources: ["0.23.2"] }\n  - { kernels: [yum-4.9-amd64], drivers: [modern-ebpf], sources: ["10.2.0"] }\n');
     t = Date.now();
-    r = await runMatrix([CELL], parseMatrix(text, path.resolve('matrix.yaml')));
+    r = await runMatrix([CELL, EBPF, MODERN], parseMatrix(text, path.resolve('matrix.yaml')));
     timings.cell = Date.now() - t;
     console.log(`      yum repository made in ${(timings.repository / 1000).toFixed(0)} s; ${CELL} ran in ${(timings.cell / 1000).toFixed(0)} s`);
   });
@@ -95,6 +97,13 @@ const R = '4.9.229';
     assert.deepEqual([b?.right, b?.wrong, b?.missing, b?.calls.length], [20, 0, 0, 20], b?.firstProblem);
     assert.ok(srv!.requests.includes('/repo/repodata/repomd.xml.asc'), 'the signature was fetched');
     assert.ok(!srv!.requests.some((u) => u.includes('kernel-headers')), 'the decoy was not downloaded');
+  });
+
+  it('the probes on the same kernel: the legacy probe refused below 4.14 at build, modern eBPF without BPF ring buffers at load', () => {
+    const ebpf = r.byId.get(EBPF)!;
+    assert.deepEqual([ebpf.status, ebpf.phase, ebpf.class], ['fail', 'build', 'build:kernel-version-check'], describeCell(ebpf));
+    const modern = r.byId.get(MODERN)!;
+    assert.deepEqual([modern.status, modern.phase, modern.class], ['fail', 'load', 'load:unsupported-map'], describeCell(modern));
   });
 
   it('leaves no QEMU behind', async () => {
