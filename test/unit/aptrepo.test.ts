@@ -7,8 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closedPort } from '../loopback.js';
 import type { Debian } from '../../harness/apt.js';
 import { setCacheDir } from '../../harness/cache/cache.js';
 import { CellSkip, UserError } from '../../harness/errors.js';
@@ -239,11 +238,3 @@ matrix:
   });
 });
 
-/** A loopback port nothing listens on (just closed). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}

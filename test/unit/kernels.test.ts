@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closedPort } from '../loopback.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -325,14 +324,6 @@ describe('kernels: store and skip reasons', () => {
   });
 });
 
-/** A loopback port nothing listens on (just closed). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const MATRIX = `
 mainline: { base: "http://127.0.0.1:9/mainline" }
