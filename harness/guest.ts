@@ -526,7 +526,7 @@ function bootFirstError(r: GuestReport): string | undefined {
  * init: infrastructure (`error`). After boot, a panic or a missing step is the
  * driver's doing: `fail` at the phase it was in.
  */
-export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonce: string, exit: { timedOut: boolean; phase: Phase; killed?: string }, expect: JudgeExpect = {}): GuestVerdict {
+export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonce: string, exit: { timedOut: boolean; phase: Phase; killed?: string; said?: string }, expect: JudgeExpect = {}): GuestVerdict {
   const none = { events: 0, marker: false, lines: [] as string[], oops: r.crash?.excerpt };
   if (!r.boot) {
     const why = exit.killed
@@ -538,7 +538,9 @@ export function judge(r: GuestReport, driver: DriverId, kind: ConsumerKind, nonc
           ? `the kernel crashed before init reported (${r.crash.kind})`
           : // QEMU ended by itself (a poweroff, a reboot under -no-reboot) with no crash shown: init ran, or the kernel died, unseen
             `the guest ended without init's report on the console: its output did not reach the serial console (${r.consoleTail?.some((l) => /unable to open an initial console/i.test(l)) ? 'the kernel had no console to give init' : 'no console driver for it in the kernel, or the console on another port'})`;
-    return { status: 'error', phase: 'boot', reason: `${why}${bootTail(r)}`, firstError: r.panic ?? bootFirstError(r), ...none };
+    // QEMU's own refusal says more than an empty console
+    const tail = exit.killed && exit.said && !r.consoleLines ? `: QEMU said "${exit.said}"` : bootTail(r);
+    return { status: 'error', phase: 'boot', reason: `${why}${tail}`, firstError: r.panic ?? bootFirstError(r) ?? (exit.killed ? exit.said : undefined), ...none };
   }
   // a module of the kernel the guest needs did not load: the guest is not what the cell needs (init.sh stops there)
   const badModule = r.modules?.find((m) => m.rc !== 0);

@@ -176,6 +176,8 @@ export interface VmExit {
   exitCode?: number;
   /** QEMU ended by someone else (a signal we did not send) or crashed (non-zero exit): infrastructure. */
   killed?: string;
+  /** QEMU's own last words on stderr (why it refused an image, a device, an option). */
+  said?: string;
   seconds: number;
 }
 
@@ -218,7 +220,11 @@ export function startVm(b: BootSpec, consoleLog: string, onLine: (line: string) 
     log.write(line + '\n');
     onLine(line);
   });
-  createInterface({ input: proc.stderr! }).on('line', (line) => log.write(`# qemu: ${line}\n`));
+  let said: string | undefined;
+  createInterface({ input: proc.stderr! }).on('line', (line) => {
+    log.write(`# qemu: ${line}\n`);
+    if (line.trim()) said = line.trim();
+  });
   const done = proc.then((r) => {
     clearTimeout(timer);
     live.delete(proc);
@@ -229,6 +235,7 @@ export function startVm(b: BootSpec, consoleLog: string, onLine: (line: string) 
           endedByHarness,
           exitCode: r.exitCode,
           killed: timedOut || endedByHarness ? undefined : r.signal ? `signal ${r.signal}` : r.exitCode ? `exit code ${r.exitCode}` : undefined,
+          said,
           seconds: (Date.now() - started) / 1000,
         }),
       ),

@@ -25,6 +25,8 @@ export interface GuestExit {
   exitCode?: number;
   /** Ended by someone else (a signal the harness did not send) or crashed: infrastructure. */
   killed?: string;
+  /** QEMU's last line on stderr. */
+  said?: string;
   seconds: number;
 }
 
@@ -110,7 +112,7 @@ export class QemuBackend implements Backend {
       });
       const exit = await vm.done;
       await steps;
-      const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed }, judging(plan));
+      const v = judge(reader.report, cell.driver, cell.consumer.kind, plan.nonce, { timedOut: exit.timedOut, phase: clock.phase ?? 'boot', killed: exit.killed, said: exit.said }, judging(plan));
       if (reader.report.boot?.release) facts.kernel = { release: reader.report.boot.release };
       if (reader.report.sdcard) facts.kernel = { ...facts.kernel, sdcard: reader.report.sdcard };
       const loaded = reader.report.modules?.filter((m) => m.rc === 0).map((m) => m.name);

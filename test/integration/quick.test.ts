@@ -105,7 +105,8 @@ describe('integration: the quick matrix on real VMs', function () {
     const c: CellResult = r.results[0]!;
     assert.deepEqual([c.status, c.phase], ['error', 'boot'], describeCell(c));
     // QEMU refuses the image at once (exit code 1), before any guest: its own error is in the console log
-    assert.match(c.reason!, /^QEMU .*\(exit code 1\) before the guest reached init$/, describeCell(c));
+    assert.match(c.reason!, /^QEMU .*\(exit code 1\) before the guest reached init: QEMU said "qemu: linux kernel too old to load a ram disk"$/, describeCell(c));
+    assert.equal(c.firstError, 'qemu: linux kernel too old to load a ram disk');
     assert.match(readFileSync(path.join(REPORTS, r.run.id, c.logs.console!), 'utf8'), /^# qemu: qemu: linux kernel too old to load a ram disk$/m);
     assert.equal(c.attempts, 2, 'an infrastructure error is retried');
     assert.ok((Date.now() - started) / 1000 < 2 * 20 + 60, 'within the boot timeouts (plus fetch)');

@@ -153,6 +153,18 @@ describe('cell verdict from the guest report', () => {
     assert.deepEqual([k.status, k.phase, k.reason], ['error', 'load', 'QEMU was ended from outside (signal SIGKILL) during load']);
   });
 
+  it("QEMU's own refusal of an image: its words in the reason and as the first error, not an empty console", () => {
+    const said = 'qemu: linux kernel too old to load a ram disk';
+    const q = judge(read([]), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'boot', killed: 'exit code 1', said });
+    assert.deepEqual([q.status, q.phase, q.reason, q.firstError], ['error', 'boot', `QEMU exited (exit code 1) before the guest reached init: QEMU said "${said}"`, said]);
+    // a guest that printed something keeps its console's tail; QEMU's words stay the first error only where the console has none
+    const c = judge(read(['[ 0.5] Booting the kernel.']), 'kmod', 'sysdig', NONCE, { timedOut: false, phase: 'boot', killed: 'exit code 1', said });
+    assert.match(c.reason!, /console's last lines: "\[ 0\.5\] Booting the kernel\."|console's last lines: "Booting the kernel\."/);
+    // a timeout is not QEMU's refusal: whatever QEMU said last is not the first error
+    const t = judge(read([]), 'kmod', 'sysdig', NONCE, { timedOut: true, phase: 'boot', said: 'warning: host does not support x' });
+    assert.deepEqual([t.reason, t.firstError], ['the guest did not reach init before the boot timeout (the console printed nothing)', undefined]);
+  });
+
   it('marker lines need an open-family syscall and the marker file of the nonce', () => {
     const m = `/tmp/kmatrix-marker-${NONCE}`;
     assert.deepEqual(markerEvents(`KMEVT 1 > openat cat ${m}\nKMEVT 2 < read cat ${m}\nKMEVT 3 < openat2 cat ${m}\nKMEVT 4 < openat cat /tmp/kmatrix-untraced-${NONCE}`, NONCE), [
