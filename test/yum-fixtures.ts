@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } fro
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { dropKey, makeKey } from './apt-repository.js';
 
 export interface RpmSpec {
   name: string;
@@ -75,15 +76,18 @@ export async function createrepo(dir: string, args: string[] = []): Promise<void
   await execa('createrepo_c', ['--quiet', '--no-database', ...args, dir]);
 }
 
-/** A signing key in its own GNUPGHOME: sign files with it, export it. */
-export async function testKey(work: string, uid = 'kmatrix test repository <test@kmatrix.invalid>') {
-  const home = await mkdtemp(path.join(work, 'gnupg-'));
-  const gpg = (args: string[], input?: string) => execa('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], input ? { input } : {});
-  await gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
+/** A signing key in its own GNUPGHOME (apt-repository.ts's makeKey): sign files with it, export it, stop its agent. */
+export async function testKey(work: string, name = 'kmatrix test repository') {
+  const key = await makeKey(await mkdtemp(path.join(work, 'gnupg-')), name);
+  const armored = await readFile(key.file, 'utf8');
+  // an empty export would make every signature check fail as "No public key": say so here
+  if (!armored.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) throw new Error(`gpg exported no public key from ${key.home}`);
+  const gpg = (args: string[]) => execa('gpg', ['--homedir', key.home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
   return {
-    armored: async () => (await gpg(['--armor', '--export', uid])).stdout,
+    armored: async () => armored,
     /** A detached armored signature of `file`, written beside it as <file>.asc. */
     sign: async (file: string) => void (await gpg(['--yes', '--armor', '--detach-sign', '--output', `${file}.asc`, file])),
+    drop: () => dropKey(key),
   };
 }
 

@@ -27,6 +27,7 @@ const R = '4.9.229';
   const EBPF = 'yum-4.9-amd64/ebpf@0.23.2/host';
   const MODERN = 'yum-4.9-amd64/modern-ebpf@10.2.0/host';
   let work: string;
+  let key: Awaited<ReturnType<typeof testKey>> | undefined;
   let srv: { server: Server; base: string; requests: string[] } | undefined;
   let r: Awaited<ReturnType<typeof runMatrix>>;
   const timings: Record<string, number> = {};
@@ -63,7 +64,7 @@ const R = '4.9.229';
       makeRpm(work, pkgs, { name: 'kernel-headers', version: R, release: '2.el8', files: { 'usr/include/linux/kmatrix.h': '' } }),
     ]);
     await createrepo(path.join(work, 'repo'));
-    const key = await testKey(work);
+    key = await testKey(work);
     await key.sign(path.join(work, 'repo/repodata/repomd.xml'));
     await writeFile(path.join(work, 'key.asc'), await key.armored());
     srv = await serveDir(work);
@@ -79,6 +80,7 @@ const R = '4.9.229';
   });
 
   after(async () => {
+    await key?.drop();
     await endRuns();
     srv?.server.close();
     delete process.env.KMATRIX_TEST_YUM_URL;

@@ -41,13 +41,14 @@ const EL_CC = 'CONFIG_CC_VERSION_TEXT="gcc (GCC) 11.4.1 20231218 (Red Hat 11.4.1
 describe('yum repositories (kernels from rpm-md repositories)', function () {
   this.timeout(120_000);
   let work: string;
+  let key: Awaited<ReturnType<typeof testKey>> | undefined;
   let srv: { server: Server; base: string; requests: string[] };
   let armored: string;
   let closed: string;
 
   before(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'km-yum-'));
-    const key = await testKey(work);
+    key = await testKey(work);
     armored = await key.armored();
     // RHEL 9 style: kernel (empty) + kernel-core + kernel-modules(-core) + kernel-devel, an older kernel, decoys newer than both
     const el9 = path.join(work, 'el9/Packages');
@@ -118,6 +119,7 @@ describe('yum repositories (kernels from rpm-md repositories)', function () {
   });
 
   after(async () => {
+    await key?.drop();
     srv?.server.close();
     setCacheDir(undefined);
     if (work) await rm(work, { recursive: true, force: true });
