@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../tmp.js';
 import { debianMirror, dependencyNames, hostDebianMirror, parsePrintUris, parseStanza, sourceDsc } from '../../harness/apt.js';
 
 function etc(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-etc-'));
+  const dir = tempDir('kmatrix-etc-');
   mkdirSync(path.join(dir, 'sources.list.d'));
   for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
   return dir;

@@ -2,9 +2,9 @@
 // `uname` that answers the target's machine to libs that read the BPF arch from it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../tmp.js';
 import { cmakeToolchain, crossRuntimePackagesOf, unameFor } from '../../harness/builder.js';
 
 describe('builder: cross builds', () => {
@@ -17,7 +17,7 @@ describe('builder: cross builds', () => {
   });
 
   it('the uname of a cross build says aarch64 to -m and passes everything else to the real one', () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'kmatrix-uname-')), 'uname');
+    const file = path.join(tempDir('kmatrix-uname-'), 'uname');
     writeFileSync(file, unameFor('arm64'));
     chmodSync(file, 0o755);
     assert.equal(execFileSync(file, ['-m'], { encoding: 'utf8' }).trim(), 'aarch64');

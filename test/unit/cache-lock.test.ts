@@ -3,11 +3,11 @@
 // what live processes hold or use. Real Node processes on one cache directory.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cached, cacheStats, hashOf, setCacheDir, usedPaths } from '../../harness/cache/cache.js';
 import { pruneCache, prunePlan } from '../../harness/cache/usage.js';
+import { tempDir } from '../tmp.js';
 
 const CACHE_JS = new URL('../../harness/cache/cache.js', import.meta.url).href;
 
@@ -59,7 +59,7 @@ describe('cache shared by processes', () => {
   afterEach(() => children.splice(0).forEach((c) => c.kill('SIGKILL')));
 
   it('a finished entry on disk that `reuse` refuses is produced again, in place; one it accepts is kept', async () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'kmx-reuse-'));
+    const root = tempDir('kmx-reuse-');
     setCacheDir(root);
     try {
       // entries left by an earlier process: one to keep, one to refuse
@@ -86,7 +86,7 @@ describe('cache shared by processes', () => {
 
   it('two processes wanting one entry: one produces it, the other waits and gets the same directory', async function () {
     this.timeout(30_000);
-    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-lock-'));
+    const root = tempDir('kmatrix-lock-');
     const env = { KMATRIX_CACHE_DIR: root, KEY: 'k1', MS: '1500' };
     const [a, b] = [node(PRODUCER, env), node(PRODUCER, env)];
     assert.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0], a.out() + b.out());
@@ -111,7 +111,7 @@ describe('cache shared by processes', () => {
 
   it('a producer killed mid-production: its lock goes stale and another process takes over and produces', async function () {
     this.timeout(40_000);
-    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-lock-'));
+    const root = tempDir('kmatrix-lock-');
     const env = { KMATRIX_CACHE_DIR: root, KEY: 'k2', KMATRIX_LOCK_STALE_MS: '3000' };
     const a = node(PRODUCER, { ...env, MS: '600000' });
     await until('the first producer to start', () => a.out().includes('producing'));
@@ -136,7 +136,7 @@ describe('cache shared by processes', () => {
 
   it('prune leaves what another live process holds (lock) or uses (live list), and removes the rest', async function () {
     this.timeout(30_000);
-    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-lock-'));
+    const root = tempDir('kmatrix-lock-');
     for (const e of ['things/aa', 'things/bb', 'things/cc', 'things/bb.tmp-999999999']) mkdirSync(path.join(root, e), { recursive: true });
     mkdirSync(path.join(root, 'usage'));
     writeFileSync(path.join(root, 'usage', 'R1.json'), '[]');

@@ -2,8 +2,7 @@
 // codes, history diffing, the live UI's summary, the mochawesome data, the
 // published site on disk, and the workflow file through GitHub's own parser.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { register } from 'node:module';
 import { checkExpectations, exitCodeFor, loadExpectations, mismatchLines } from '../../harness/ci/expectations.js';
@@ -15,6 +14,7 @@ import { mochawesomeData } from '../../harness/reports/mochawesome.js';
 import type { ResultsFile } from '../../harness/results.js';
 import { expectedCost, parseShard, shardCells, splitCells } from '../../harness/ci/shard.js';
 import type { CellResult, RunInfo, Status } from '../../harness/types.js';
+import { tempDir } from '../tmp.js';
 import { etaSeconds, summaryBlock, type Progress } from '../../harness/ui.js';
 
 function result(id: string, status: Status, extra: Partial<CellResult> = {}): CellResult {
@@ -101,7 +101,7 @@ describe('nightly CI', () => {
   });
 
   describe('expectations', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-exp-'));
+    const dir = tempDir('kmatrix-exp-');
     const file = path.join(dir, 'expectations.yaml');
     // the matrix's cells the expectations are checked against
     const IDS = ['k6.12/kmod@0.1.1dev/host', 'k6.12/kmod@0.1.1dev/locked-down', 'k6.1/kmod@0.23.2/host', 'k6.1/kmod@0.23.2/locked-down', 'k5.10/kmod@0.23.2/host', 'k6.1/ebpf@0.1.1dev/host', 'k6.1/pdig@1/host'];
@@ -236,9 +236,9 @@ describe('nightly CI', () => {
     });
 
     it('publish keeps every run and shows the regression in the index', async () => {
-      const site = mkdtempSync(path.join(tmpdir(), 'kmatrix-site-'));
+      const site = tempDir('kmatrix-site-');
       for (const r of [r1, r2]) {
-        const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-run-'));
+        const dir = tempDir('kmatrix-run-');
         mkdirSync(path.join(dir, 'cells'));
         writeFileSync(path.join(dir, 'results.json'), JSON.stringify(r));
         await publish(dir, site);
@@ -309,7 +309,7 @@ describe('nightly CI', () => {
 describe('console tail', () => {
   it('the last lines, the guest logs decoded', async () => {
     const { consoleTail } = await import('../../harness/ui.js');
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-tail-'));
+    const dir = tempDir('kmatrix-tail-');
     const b64 = Buffer.from("insmod: can't insert: Key was rejected by service\n").toString('base64');
     writeFileSync(path.join(dir, 'console.log'), ['# qemu …', 'KMATRIX v1 boot release=6.1', `KMATRIX v1 log insmod ${b64.length} ${b64}`, 'KMATRIX v1 insmod rc=1', ''].join('\n'));
     assert.deepEqual(consoleTail(path.join(dir, 'console.log'), 3), ['[guest insmod log]', "insmod: can't insert: Key was rejected by service", 'KMATRIX v1 insmod rc=1']);

@@ -7,8 +7,7 @@
 // kernel's facts (features.ts) and the causes they give, and the toolchain
 // read from a builder root's dpkg status.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Debian } from '../../harness/apt.js';
 import { firstCompilerError } from '../../harness/builder.js';
@@ -25,6 +24,7 @@ import { fetchPhase } from '../../harness/phases/fetch.js';
 import { CellEnd } from '../../harness/plan.js';
 import { renderReport } from '../../harness/reports/html.js';
 import { consumerToolchain, driverToolchain, installed, parseDpkgStatus, toolchainLine } from '../../harness/toolchain.js';
+import { tempDir } from '../tmp.js';
 import type { Arch, Cell, CellResult, ConsumerKind, DriverId, FailureClass, Phase } from '../../harness/types.js';
 
 const fixture = (f: string) => readFileSync(path.resolve('test/fixtures', f), 'utf8');
@@ -337,7 +337,7 @@ describe('every failure class, through the code that produces it', () => {
     });
 
   it('infra:fetch: the fetch phase on a kernel source that fails (not one the archive lacks)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-classes-'));
+    const dir = tempDir('kmatrix-classes-');
     writeFileSync(path.join(dir, 'driver_config.h'), '#define DRIVER_VERSION "1.0.0"\n');
     const broken = { kind: 'test-broken', schema: {}, parse: (f: any) => f, fetch: () => Promise.reject(new Error('apt-get download failed: 503 Service Unavailable')) };
     KINDS.push(broken);
@@ -372,7 +372,7 @@ describe("the kernel's facts and the causes they give", () => {
   });
 
   it("read once per kernel tree, from its headers' .config; none without one (a box)", async () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-kfeat-'));
+    const root = tempDir('kmatrix-kfeat-');
     const headers = 'usr/src/linux-headers-4.9.229';
     mkdirSync(path.join(root, headers), { recursive: true });
     writeFileSync(path.join(root, headers, '.config'), STORE_49_CONFIG);
@@ -432,7 +432,7 @@ describe('the toolchain that built a driver, from its builder root', () => {
     assert.equal(driverToolchain(pkgs, 'ebpf', 'bookworm', builder).compiler, 'clang-14 1:14.0.6-12');
     const modern = consumerToolchain(pkgs, 'bookworm');
     // a consumer whose modern probe did not build: the build phase's end keeps the toolchain that failed
-    const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-root-'));
+    const root = tempDir('kmatrix-root-');
     mkdirSync(path.join(root, 'var/lib/dpkg'), { recursive: true });
     writeFileSync(path.join(root, 'var/lib/dpkg/status'), status);
     const end = buildEnd(new BuildFailure('scap-open did not build', "bpf/x.bpf.c:1: error: use of undeclared identifier 'BPF_F_MMAPABLE'", { suite: 'bookworm', root }), 'modern-ebpf');

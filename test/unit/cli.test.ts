@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { tempDir } from '../tmp.js';
 import path from 'node:path';
 
 const bin = path.resolve('bin/kmatrix.js');
@@ -32,7 +32,7 @@ describe('cli', () => {
   });
 
   it('a broken matrix file is reported with file and line, no stack trace', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-cli-'));
+    const dir = tempDir('kmatrix-cli-');
     const file = path.join(dir, 'm.yaml');
     writeFileSync(file, 'kernels: {}\nsources: {}\nconsumers: {}\nmatrix:\n  - { kernels: [a], drivers: [kmod], sourcez: [b] }\n');
     const r = await kmatrix(['--matrix', file, 'list']);
@@ -43,7 +43,7 @@ describe('cli', () => {
 
   it('a bad expectations.yaml stops `run` before it starts: one paragraph naming the lines, exit code 2', async function () {
     this.timeout(60_000); // a CLI start: seconds on a busy machine
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-cli-'));
+    const dir = tempDir('kmatrix-cli-');
     const file = path.join(dir, 'expectations.yaml');
     writeFileSync(file, 'expected:\n  - cell: "*/kmod@*/locked-down"\n    reason: sig_enforce\n    class: load:signature\n  - cell: "debian-6.1-amd64/kmod@0.23.2/*"\n    reason: overlaps\n    class: load:other\n  - cell: "debian-9.9-amd64/*/*"\n    reason: no such kernel\n    class: build:compiler\n');
     // (a cell matching nothing: were the expectations read later, the error would be that one)
@@ -60,7 +60,7 @@ describe('cli', () => {
   });
 
   it('report on a directory without results says what to do', async () => {
-    const r = await kmatrix(['report', mkdtempSync(path.join(tmpdir(), 'kmatrix-empty-'))]);
+    const r = await kmatrix(['report', tempDir('kmatrix-empty-')]);
     assert.equal(r.exitCode, 2);
     oneParagraph(r.stderr);
     assert.match(r.stderr, /Run `kmatrix run` first/);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { firstCompilerError, kernelBuilderPackages } from '../../harness/builder.js';
 import { engineArgs } from '../../harness/consumers/index.js';
@@ -9,11 +8,12 @@ import { readDriverConfig } from '../../harness/drivers/configure.js';
 import { consumerAccepts, notApplicable } from '../../harness/drivers/index.js';
 import { compilerPackage } from '../../harness/kernels/compiler.js';
 import { relocateHeadersMakefile } from '../../harness/kernels/debian.js';
+import { tempDir } from '../tmp.js';
 import type { ConsumerSpec } from '../../harness/types.js';
 
 describe('drivers', () => {
   it('reads the driver version and API/schema versions from driver_config.h', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-drv-'));
+    const dir = tempDir('kmatrix-drv-');
     writeFileSync(
       path.join(dir, 'driver_config.h'),
       '#define PPM_API_CURRENT_VERSION_MAJOR 8\n#define PPM_API_CURRENT_VERSION_MINOR 0\n#define PPM_API_CURRENT_VERSION_PATCH 4\n' +
@@ -23,7 +23,7 @@ describe('drivers', () => {
   });
 
   it('a driver tree is known by its content: editing a file means a new build', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-hash-'));
+    const dir = tempDir('kmatrix-hash-');
     mkdirSync(path.join(dir, 'bpf'));
     writeFileSync(path.join(dir, 'main.c'), 'int a;');
     writeFileSync(path.join(dir, 'bpf', 'probe.c'), 'int b;');
@@ -69,7 +69,7 @@ describe('drivers', () => {
 
 describe('drivers: applicability and build recipes', () => {
   const tree = (withBpf: boolean) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-tree-'));
+    const dir = tempDir('kmatrix-tree-');
     if (withBpf) {
       mkdirSync(path.join(dir, 'bpf'));
       writeFileSync(path.join(dir, 'bpf', 'probe.c'), '');
@@ -129,7 +129,7 @@ describe('drivers: applicability and build recipes', () => {
 
 describe('drivers from before the libs split', () => {
   it('the module is named by the tree\'s Makefile (sysdig-probe, falco, scap)', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-mk-'));
+    const dir = tempDir('kmatrix-mk-');
     assert.equal(moduleName(dir), 'scap');
     writeFileSync(path.join(dir, 'Makefile'), 'sysdig-probe-y += main.o\nobj-m += sysdig-probe.o\n');
     assert.equal(moduleName(dir), 'sysdig-probe');
@@ -137,7 +137,7 @@ describe('drivers from before the libs split', () => {
   });
 
   it('make succeeding without the probe says so, and why when the Makefile uses the old `always +=`', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-bpf-'));
+    const dir = tempDir('kmatrix-bpf-');
     mkdirSync(path.join(dir, 'bpf'));
     writeFileSync(path.join(dir, 'bpf', 'Makefile'), 'always += probe.o\n');
     assert.match(noArtifact('bpf/probe.o', dir), /^make exited 0 but built no bpf\/probe\.o \(the probe's Makefile names it with kbuild's old `always \+=`/);

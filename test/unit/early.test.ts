@@ -2,8 +2,7 @@
 // builds are cached), the ranked queue and its gates, the background slot,
 // and the ETA from a produced.log fixture.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { builderRootPath } from '../../harness/builder.js';
 import { setCacheDir } from '../../harness/cache/cache.js';
@@ -16,9 +15,10 @@ import { loadMatrix } from '../../harness/matrix.js';
 import { backgroundBuilds, runRanked } from '../../harness/scheduler.js';
 import type { Cell } from '../../harness/types.js';
 import { progressEta, summaryBlock, type Progress } from '../../harness/ui.js';
+import { tempDir } from '../tmp.js';
 import { CLAIM_FEEDS, loadRecommended } from '../../harness/verdicts.js';
 
-const tmp = (p: string) => mkdtempSync(path.join(tmpdir(), `kmatrix-${p}-`));
+const tmp = (p: string) => tempDir(`kmatrix-${p}-`);
 const m = loadMatrix('matrix.yaml');
 const table = loadRecommended(m.recommended!);
 const groups = evidenceGroups(m.platforms, table, m.today);

@@ -7,8 +7,7 @@
 // guest logs (test/fixtures/verifier); expectations with a class; and the
 // class in the report, JUnit, mochawesome and the history.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkExpectations, loadExpectations, mismatchLines } from '../../harness/ci/expectations.js';
 import { noArtifact } from '../../harness/drivers/build.js';
@@ -20,6 +19,7 @@ import { renderJUnit } from '../../harness/reports/junit.js';
 import { loadMatrix } from '../../harness/matrix.js';
 import { mochawesomeData } from '../../harness/reports/mochawesome.js';
 import type { ResultsFile } from '../../harness/results.js';
+import { tempDir } from '../tmp.js';
 import type { CellResult, FailureClass, RunInfo } from '../../harness/types.js';
 
 const FIXTURES = path.resolve('test/fixtures/verifier');
@@ -249,7 +249,7 @@ describe('failure classes', () => {
   });
 
   describe('expectations with a class', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-cls-'));
+    const dir = tempDir('kmatrix-cls-');
     const file = path.join(dir, 'expectations.yaml');
     const IDS = ['k6.12/modern-ebpf@10.2.0/host', 'k6.12/modern-ebpf@10.2.0/ptrace-only', 'k6.12/kmod@10.2.0/host', 'a'];
     const verifierFailure = (id: string) =>

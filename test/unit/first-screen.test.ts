@@ -2,14 +2,14 @@
 // of a real run: today's Falco (driver 10.2.0 read by Falco 0.44.1 and by
 // scap-open 0.25.4) on Debian 6.1 amd64 and arm64 (test/fixtures/results).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadMatrix } from '../../harness/matrix.js';
 import { renderReport } from '../../harness/reports/html.js';
 import { progressiveReport } from '../../harness/reports/progress.js';
 import { matrixVerdicts, readResults, type ResultsFile } from '../../harness/results.js';
 import type { CellResult } from '../../harness/types.js';
+import { tempDir } from '../tmp.js';
 import { todayPick } from '../../harness/verdicts.js';
 
 const REAL = readResults(path.resolve('test/fixtures/results/today-20261202-084610Z.json'));
@@ -146,7 +146,7 @@ describe('first screen', () => {
 
   describe('the report while the run goes', () => {
     it("a run's events: the page says N of M while it goes, and the final page does not", async () => {
-      const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-progress-'));
+      const dir = tempDir('kmatrix-progress-');
       const run = { ...REAL.run, id: 'r-progress' };
       mkdirSync(path.join(dir, run.id));
       const index = path.join(dir, run.id, 'index.html');

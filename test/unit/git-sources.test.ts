@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setCacheDir } from '../../harness/cache/cache.js';
 import { fetchDriverSource, notApplicable } from '../../harness/drivers/index.js';
@@ -13,6 +12,7 @@ import { configureFile, driverVariables } from '../../harness/drivers/configure.
 import { cellEnvFile } from '../../harness/guest.js';
 import { gitCheckout, GitPinMismatch } from '../../harness/git.js';
 import type { ConsumerSpec } from '../../harness/types.js';
+import { tempDir } from '../tmp.js';
 import { insteadOfEnv } from '../git-mirror.js';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' }).trim();
@@ -50,7 +50,7 @@ describe('git driver sources', () => {
 
   /** A "GitHub" repository owner/driver with a sysdig-era driver/ tree, as a bare mirror under `mirrors`. */
   before(() => {
-    tmp = mkdtempSync(path.join(tmpdir(), 'kmatrix-git-'));
+    tmp = tempDir('kmatrix-git-');
     let work: string;
     ({ work, commit } = commitTree(tmp, {
       'driver/driver_config.h.in': '#define PROBE_VERSION "${PROBE_VERSION}"\n#define PROBE_NAME "${PROBE_NAME}"\n#define PROBE_DEVICE_NAME "${PROBE_DEVICE_NAME}"\n',
@@ -122,14 +122,14 @@ describe('driver configuration (CMake configure_file)', () => {
     assert.equal(configureFile('a ${X} b @Y@ c ${Z} $X', { X: '1', Y: '2' }), 'a 1 b 2 c  $X');
   });
   it('libs-era trees take their API/schema versions from API_VERSION and SCHEMA_VERSION', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-libs-'));
+    const dir = tempDir('kmatrix-libs-');
     writeFileSync(path.join(dir, 'API_VERSION'), '1.0.0\n');
     writeFileSync(path.join(dir, 'SCHEMA_VERSION'), '1.2.3\n');
     const v = driverVariables(dir, 'abc');
     assert.deepEqual([v.PPM_API_CURRENT_VERSION_MAJOR, v.PPM_SCHEMA_CURRENT_VERSION_MINOR, v.PPM_SCHEMA_CURRENT_VERSION_PATCH, v.DRIVER_NAME, v.DRIVER_VERSION], ['1', '2', '3', 'scap', 'abc']);
   });
   it("a driver configured the way Falco's CMake does it is named falco: module falco.ko, device /dev/falco0", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-libs-'));
+    const dir = tempDir('kmatrix-libs-');
     writeFileSync(path.join(dir, 'API_VERSION'), '10.1.0\n');
     writeFileSync(path.join(dir, 'SCHEMA_VERSION'), '4.5.1\n');
     const v = driverVariables(dir, 'abc', 'falco');
@@ -177,7 +177,7 @@ describe('git checkouts that leave paths out (a partial clone)', () => {
 
   /** owner/app: src/ and proposals/slides.pdf; its mirror has every object but the slide deck's blob. */
   before(() => {
-    tmp = mkdtempSync(path.join(tmpdir(), 'kmatrix-partial-'));
+    tmp = tempDir('kmatrix-partial-');
     let work: string;
     ({ work, commit } = commitTree(tmp, { 'src/main.c': 'int main(void) { return 0; }\n', 'proposals/slides.pdf': '%PDF-1.4 a slide deck\n' }));
     pdf = git(work, 'rev-parse', 'HEAD:proposals/slides.pdf');

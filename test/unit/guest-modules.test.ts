@@ -5,11 +5,11 @@
 // modules.builtin and "modules" that are just a .modinfo's strings.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setCacheDir } from '../../harness/cache/cache.js';
+import { tempDir } from '../tmp.js';
 import {
   consoleNeeds,
   decompressModule,
@@ -61,7 +61,7 @@ function kernelTree(root: string, opts: { dep: boolean; usr?: boolean }): string
 describe('guest modules: the kernel’s own modules the guest loads', () => {
   let tmp: string;
   before(() => {
-    tmp = mkdtempSync(path.join(tmpdir(), 'kmx-guestmod-'));
+    tmp = tempDir('kmx-guestmod-');
     setCacheDir(path.join(tmp, 'cache'));
   });
   after(() => {

@@ -3,14 +3,14 @@
 // retried, never cached) — fed here as the real shapes execa reports.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ranToExit } from '../../harness/builder.js';
 import { cached, setCacheDir } from '../../harness/cache/cache.js';
 import { BuildFailure, CellSkip, InfraError } from '../../harness/errors.js';
 import { buildEnd } from '../../harness/phases/build.js';
 import { assertTreeUnchanged, treeIdentity } from '../../harness/drivers/build.js';
+import { tempDir } from '../tmp.js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 const run = (cmd: string, args: string[], opts: { timeout?: number } = {}) => execa(cmd, args, { reject: false, all: true, ...opts });
@@ -37,7 +37,7 @@ describe('infrastructure failures are errors, not driver failures', () => {
   });
 
   it('a build whose kernel tree was removed or replaced under it raises InfraError (seen: a prune during a build, cached as the driver failing)', () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'kmx-tree-'));
+    const root = tempDir('kmx-tree-');
     const kernel = { root, headers: 'usr/src/linux-headers-4.9.229' };
     const make = (text: string) => { mkdirSync(path.join(root, kernel.headers), { recursive: true }); writeFileSync(path.join(root, kernel.headers, 'Makefile'), text); };
     make('VERSION = 4\n');
@@ -84,7 +84,7 @@ describe('infrastructure failures are errors, not driver failures', () => {
   });
 
   it('a build killed inside a cache production leaves no cache entry (it is produced again next time)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-infra-'));
+    const dir = tempDir('kmatrix-infra-');
     setCacheDir(dir);
     try {
       let produced = 0;

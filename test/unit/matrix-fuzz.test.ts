@@ -4,8 +4,8 @@
 // stack trace.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../tmp.js';
 import path from 'node:path';
 
 const bin = path.resolve('bin/kmatrix.js');
@@ -87,7 +87,7 @@ function assertParagraph(name: string, r: { exitCode?: number; stderr: string })
 
 describe('bad input: mutated matrix files through the CLI', function () {
   this.timeout(300_000); // 37 CLI starts: ~1 s each on a quiet 2-core machine, several when it is busy
-  const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-fuzz-'));
+  const dir = tempDir('kmatrix-fuzz-');
   const run = async (cases: [string, string][]) => {
     const out: { name: string; exitCode?: number; stderr: string }[] = [];
     for (let i = 0; i < cases.length; i += 6)

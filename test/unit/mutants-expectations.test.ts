@@ -2,14 +2,14 @@
 // found unchecked: each refusal of a bad expectations.yaml, each kind of
 // mismatch and its words, known failures, exit codes and the printed lines.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkExpectations, exitCodeFor, knownFailures, loadExpectations, mismatchLines, type Expectation } from '../../harness/ci/expectations.js';
 import { UserError } from '../../harness/errors.js';
+import { tempDir } from '../tmp.js';
 import type { CellResult } from '../../harness/types.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-mutants-exp-'));
+const dir = tempDir('kmatrix-mutants-exp-');
 let n = 0;
 function file(text: string): string {
   const f = path.join(dir, `e${n++}.yaml`);

@@ -2,15 +2,15 @@
 // unchecked: each refusal of a bad recommended-driver table, and the words
 // of the platform verdicts and of the evidence's recommendation.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BATTERY_SCRIPT } from '../../harness/battery.js';
 import { UserError } from '../../harness/errors.js';
 import type { CellResult, DriverId } from '../../harness/types.js';
+import { tempDir } from '../tmp.js';
 import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, thenCells, type RecommendedTable } from '../../harness/verdicts.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-mutants-verdicts-'));
+const dir = tempDir('kmatrix-mutants-verdicts-');
 let n = 0;
 function refused(text: string, pattern: RegExp): void {
   const f = path.join(dir, `r${n++}.yaml`);

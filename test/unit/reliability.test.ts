@@ -2,8 +2,7 @@
 // and leftovers, the cache's usage and pruning, -j auto.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { prunePlan } from '../../harness/cache/usage.js';
 import { UserError } from '../../harness/errors.js';
@@ -12,9 +11,10 @@ import { readResultLines, resumeState } from '../../harness/results.js';
 import { DETERMINISTIC_CLASSES, FAILURE_CLASS_NAMES, classify, isKernelCrash, mayBeIntermittent } from '../../harness/failures.js';
 import { flakyOrNot } from '../../harness/run.js';
 import { autoJobs } from '../../harness/scheduler.js';
+import { tempDir } from '../tmp.js';
 import type { CellResult, FailureClass, Phase } from '../../harness/types.js';
 
-const tmp = (p: string) => mkdtempSync(path.join(tmpdir(), `kmatrix-${p}-`));
+const tmp = (p: string) => tempDir(`kmatrix-${p}-`);
 const cell = (id: string, status = 'pass') => ({ id, status, kernel: { id: 'k', arch: 'amd64', machine: 'q35' }, driver: { id: 'kmod', source: 's' }, profile: 'host', durations: {}, logs: {}, attempts: 1 });
 
 describe('reliability', () => {

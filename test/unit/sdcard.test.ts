@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../tmp.js';
 import {
   makeSdImage,
   nextPowerOfTwo,
@@ -72,7 +72,7 @@ describe('sdcard: layout and partition table', () => {
 
 describe('sdcard: Pi boot files from Debian packages', () => {
   it('maps firmware, kernel8.img, Broadcom device trees, config.txt and cmdline.txt', async () => {
-    const t = mkdtempSync(path.join(tmpdir(), 'kmatrix-pi-'));
+    const t = tempDir('kmatrix-pi-');
     try {
       for (const f of ['bootcode.bin', 'start.elf', 'start4.elf', 'fixup.dat', 'fixup4.dat'])
         write(path.join(t, 'fw/usr/lib/raspi-firmware', f), f);
@@ -117,7 +117,7 @@ describe('sdcard: image build and read-back (mtools, no mounting)', function () 
 
   before(async function () {
     if (!hasTools) this.skip();
-    t = mkdtempSync(path.join(tmpdir(), 'kmatrix-sd-'));
+    t = tempDir('kmatrix-sd-');
     write(path.join(t, 'root/init'), '#!/bin/sh\necho hi\n');
     write(path.join(t, 'root/etc/hostname'), 'pi\n');
     const boot = {

@@ -3,16 +3,16 @@
 // names the tests it kept from running, `.only` and an empty run fail.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../tmp.js';
 import { closingLine, exitCode, summaryLines } from '../mocha-summary.js';
 
 const script = path.resolve('scripts/test.mjs');
 
 /** scripts/test.mjs on a directory of test files (CommonJS, mocha's globals), its report in the same temporary directory. */
 async function runTests(files: Record<string, string>) {
-  const root = mkdtempSync(path.join(tmpdir(), 'kmatrix-runner-'));
+  const root = tempDir('kmatrix-runner-');
   const dir = path.join(root, 'tests');
   mkdirSync(dir);
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { CellSkip } from '../../harness/errors.js';
 import { LIBVIRT_DIRS, sessionPlan, withLibvirtUser } from '../../harness/backends/libvirt.js';
 import { BOX_RUN_SCRIPT, boxBuildScript, removeCellVolumes, vagrantfile } from '../../harness/backends/vagrant.js';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { boxCatalog, boxHook, boxMetadata, boxVagrantfile, boxVersion, lastMeaningful } from '../../harness/images/box.js';
 import { unreachable } from '../../harness/kernels/box.js';
 import { parseMatrix } from '../../harness/matrix.js';
+import { tempDir } from '../tmp.js';
 import { cellEnvFile } from '../../harness/guest.js';
 
 describe('vagrant backend', () => {
@@ -110,7 +110,7 @@ describe('vagrant backend', () => {
   });
 
   it("cell volumes left by a dead run (or by this one at its end) are removed; base box volumes and live runs' volumes stay", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-pool-'));
+    const dir = tempDir('kmatrix-pool-');
     const files = ['kmatrix-VAGRANTSLASH-debian12-6.1_vagrant_box_image_6.1.50_box.img', 'kmatrix-999999999-1-default.img', `kmatrix-${process.pid}-2-default.img`, 'kmatrix-1-3-default.img'];
     for (const f of files) writeFileSync(path.join(dir, f), '');
     assert.deepEqual(removeCellVolumes(dir, false), ['kmatrix-999999999-1-default.img']);

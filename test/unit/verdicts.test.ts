@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../harness/errors.js';
 import { renderReport } from '../../harness/reports/html.js';
 import type { BatteryCallResult, BatteryResult, CellResult, DriverId } from '../../harness/types.js';
+import { tempDir } from '../tmp.js';
 import { batteryDifferences, claimVerdicts, judgedOn, kernelOutcome, platformLine, loadRecommended, platformVerdicts, type ClaimVerdict, type PlatformMapping, type RecommendedTable } from '../../harness/verdicts.js';
 
 // Kernel id → [version, arch, machine].
@@ -64,7 +64,7 @@ describe('verdicts', () => {
     });
 
     it('names the file of a bad table', () => {
-      const dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-verdicts-'));
+      const dir = tempDir('kmatrix-verdicts-');
       const file = path.join(dir, 'rec.yaml');
       writeFileSync(file, 'source: x\nplatforms:\n  - { platform: A, recommended: kmdo }\n');
       assert.throws(() => loadRecommended(file), (e) => e instanceof UserError && e.message.includes(file) && /kmdo/.test(e.message));
