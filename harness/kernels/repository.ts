@@ -49,7 +49,7 @@ export async function verifySignature(o: { key: string; data: Buffer; signature?
       r = await execa('gpgv', [...args, '--output', path.join(dir, 'out'), data], { reject: false });
     }
     if (r.exitCode !== 0 || !/\[GNUPG:\] VALIDSIG /.test(r.stdout))
-      throw new SignatureInvalid(`${o.what}: the signature does not verify with the given key (gpgv: ${lastLine(r.stderr) || `exit ${r.exitCode}`}); refused, nothing kept`);
+      throw new SignatureInvalid(`${o.what}: the signature does not verify with the given key (gpgv: ${gpgvWords(r.stderr) || `exit ${r.exitCode}`}); refused, nothing kept`);
     return o.signature ? o.data : readFileSync(path.join(dir, 'out'));
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -85,6 +85,12 @@ async function dearmor(key: Buffer, dir: string): Promise<Buffer> {
   const r = await execa('gpg', ['--homedir', dir, '--batch', '--dearmor'], { input: key, encoding: 'buffer', reject: false });
   if (r.exitCode !== 0) throw new UserError(`the repository key is not a readable OpenPGP key (gpg --dearmor: ${lastLine(Buffer.from(r.stderr).toString())}).`);
   return Buffer.from(r.stdout);
+}
+
+/** gpgv's last line, with any line about time before it: a key "created in the future" (a clock that stepped back) is why gpgv then says "No public key". */
+function gpgvWords(stderr: string): string {
+  const time = stderr.split('\n').filter((l) => /in the future|time warp|clock problem|newer than the signature/.test(l));
+  return [...new Set([...time.map((l) => l.trim()), lastLine(stderr)])].filter(Boolean).join('; ');
 }
 
 function lastLine(s: string): string {
