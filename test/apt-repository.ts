@@ -61,7 +61,24 @@ export async function writeSuite(o: { repo: string; suite: string; component: st
   if (o.signing === 'none') return;
   const gpg = (args: string[]) => execa('gpg', ['--homedir', o.key!.home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { cwd: dists });
   await gpg(['--armor', '--detach-sign', '-o', 'Release.gpg', 'Release']);
-  if (o.signing === 'inrelease') await gpg(['--clearsign', '-o', 'InRelease', 'Release']);
+  await checkSignature(o.key!, [path.join(dists, 'Release.gpg'), path.join(dists, 'Release')]);
+  if (o.signing === 'inrelease') {
+    await gpg(['--clearsign', '-o', 'InRelease', 'Release']);
+    await checkSignature(o.key!, [path.join(dists, 'InRelease')]);
+  }
+}
+
+/**
+ * Check a signature the fixture just made with gpgv against the key's export
+ * (`files`: a detached signature and its data, or a clearsigned file): a
+ * fixture that cannot verify its own signature says why here, not as the
+ * product's refusal later.
+ */
+export async function checkSignature(key: TestKey, files: string[]): Promise<void> {
+  const keyring = path.join(key.home, 'exported.gpg');
+  if (!existsSync(keyring)) await writeFile(keyring, (await execa('gpg', ['--homedir', key.home, '--batch', '--dearmor'], { inputFile: key.file, encoding: 'buffer' })).stdout);
+  const v = await execa('gpgv', ['--homedir', key.home, '--keyring', keyring, ...files], { reject: false, all: true });
+  if (v.exitCode !== 0) throw new Error(`the test key in ${key.home} made a signature (${files.join(', ')}) that gpgv does not verify with its export: ${v.all}`);
 }
 
 /** Replace text inside a signed file (a tampered repository). */

@@ -87,7 +87,7 @@ async function dearmor(key: Buffer, dir: string): Promise<Buffer> {
   return Buffer.from(r.stdout);
 }
 
-/** gpgv's last line, with any line about time before it: a key "created in the future" (a clock that stepped back) is why gpgv then says "No public key". */
+/** gpgv's last line, with any line about time before it (a key "created in the future": gpgv then says "Bad public key", and that line says why). */
 function gpgvWords(stderr: string): string {
   const time = stderr.split('\n').filter((l) => /in the future|time warp|clock problem|newer than the signature/.test(l));
   return [...new Set([...time.map((l) => l.trim()), lastLine(stderr)])].filter(Boolean).join('; ');
