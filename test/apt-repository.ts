@@ -76,7 +76,7 @@ export async function writeSuite(o: { repo: string; suite: string; component: st
  */
 export async function checkSignature(key: TestKey, files: string[]): Promise<void> {
   const keyring = path.join(key.home, 'exported.gpg');
-  if (!existsSync(keyring)) await writeFile(keyring, (await execa('gpg', ['--homedir', key.home, '--batch', '--dearmor'], { inputFile: key.file, encoding: 'buffer' })).stdout);
+  if (!existsSync(keyring)) await writeFile(keyring, (await execa('gpg', ['--homedir', key.home, '--batch', '--dearmor'], { inputFile: key.file, encoding: 'buffer', stripFinalNewline: false })).stdout);
   const v = await execa('gpgv', ['--homedir', key.home, '--keyring', keyring, ...files], { reject: false, all: true });
   if (v.exitCode !== 0) throw new Error(`the test key in ${key.home} made a signature (${files.join(', ')}) that gpgv does not verify with its export: ${v.all}`);
 }

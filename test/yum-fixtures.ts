@@ -125,7 +125,7 @@ export async function serveDir(dir: string, override: (url: string) => { status:
 export async function zstdPrimary(dir: string): Promise<void> {
   const repodata = path.join(dir, 'repodata');
   const gz = (await readdir(repodata)).find((f) => f.endsWith('-primary.xml.gz'))!;
-  const zst = (await execa('bash', ['-c', 'gzip -dc "$1" | zstd -q -c', 'bash', path.join(repodata, gz)], { encoding: 'buffer' })).stdout as Uint8Array;
+  const zst = (await execa('bash', ['-c', 'gzip -dc "$1" | zstd -q -c', 'bash', path.join(repodata, gz)], { encoding: 'buffer', stripFinalNewline: false })).stdout as Uint8Array;
   const sha = createHash('sha256').update(zst).digest('hex');
   const name = `${sha}-primary.xml.zst`;
   await writeFile(path.join(repodata, name), zst);

@@ -257,7 +257,7 @@ async function readPackages(base: string, src: AptKernelSource, arch: Arch, rele
     if (!data) continue;
     const got = sha256Of(data);
     if (got !== sha256) throw new ChecksumMismatch(`sha256 mismatch for ${dists}/${rel}: the verified Release says ${sha256}, the download is ${got} (${data.length} bytes); refused, nothing kept`);
-    const text = ext === '.xz' ? Buffer.from((await execa('xz', ['-dc'], { input: data, encoding: 'buffer' })).stdout).toString('utf8') : ext === '.gz' ? gunzipSync(data).toString('utf8') : data.toString('utf8');
+    const text = ext === '.xz' ? Buffer.from((await execa('xz', ['-dc'], { input: data, encoding: 'buffer', stripFinalNewline: false })).stdout).toString('utf8') : ext === '.gz' ? gunzipSync(data).toString('utf8') : data.toString('utf8');
     return { stanzas: text.split(/\n\s*\n/).map(parseStanza).filter((s) => s.package), index: `${dists}/${rel}` };
   }
   throw new CellSkip(`kernel source unavailable: ${dists}: its Release lists no ${src.component}/binary-${arch}/Packages index that the repository has (no ${arch} packages in ${src.component}?)`);

@@ -121,7 +121,7 @@ const UNPACK: Record<string, string[]> = { '.xz': ['xz', '-dc'], '.zst': ['zstd'
 export async function decompressModule(from: string, to: string): Promise<void> {
   const tool = UNPACK[path.extname(from)];
   if (!tool) return copyFile(from, to);
-  const r = await execa(tool[0]!, [...tool.slice(1), from], { encoding: 'buffer', reject: false, maxBuffer: 256 * 1024 * 1024 });
+  const r = await execa(tool[0]!, [...tool.slice(1), from], { encoding: 'buffer', stripFinalNewline: false, reject: false, maxBuffer: 256 * 1024 * 1024 });
   if (r.exitCode !== 0) throw new Error(`${tool[0]} could not decompress ${path.basename(from)}: ${Buffer.from(r.stderr as Uint8Array).toString().trim()}`);
   await writeFile(to, Buffer.from(r.stdout as Uint8Array));
 }

@@ -79,10 +79,10 @@ function keyText(given: string, from?: string): Buffer {
   return readFileSync(file);
 }
 
-/** gpgv reads binary keyrings only: an armored key is converted with gpg --dearmor. */
+/** gpgv reads binary keyrings only: an armored key is converted with gpg --dearmor (every byte kept: execa strips a final newline by default, and 1 key in 256 ends in one). */
 async function dearmor(key: Buffer, dir: string): Promise<Buffer> {
   if (!key.subarray(0, 100).toString('latin1').includes('-----BEGIN PGP')) return key;
-  const r = await execa('gpg', ['--homedir', dir, '--batch', '--dearmor'], { input: key, encoding: 'buffer', reject: false });
+  const r = await execa('gpg', ['--homedir', dir, '--batch', '--dearmor'], { input: key, encoding: 'buffer', stripFinalNewline: false, reject: false });
   if (r.exitCode !== 0) throw new UserError(`the repository key is not a readable OpenPGP key (gpg --dearmor: ${lastLine(Buffer.from(r.stderr).toString())}).`);
   return Buffer.from(r.stdout);
 }

@@ -87,7 +87,7 @@ export async function decompress(data: Buffer, what: string): Promise<Buffer> {
   if (magic([0x1f, 0x8b])) return gunzipSync(data);
   const tool = magic([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) ? 'xz' : magic([0x28, 0xb5, 0x2f, 0xfd]) ? 'zstd' : undefined;
   if (tool) {
-    const r = await execa(tool, ['-dc'], { input: data, encoding: 'buffer', reject: false, maxBuffer: 2 * 1024 * 1024 * 1024 });
+    const r = await execa(tool, ['-dc'], { input: data, encoding: 'buffer', stripFinalNewline: false, reject: false, maxBuffer: 2 * 1024 * 1024 * 1024 });
     if (r.exitCode !== 0) throw new UserError(`${what}: ${tool} -dc fails: ${Buffer.from(r.stderr as Uint8Array).toString().trim()}`);
     return Buffer.from(r.stdout as Uint8Array);
   }

@@ -1,7 +1,10 @@
+import { execa } from 'execa';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CellSkip, UserError } from '../../harness/errors.js';
 import { repositoryKey, repositoryUrl, verifySignature } from '../../harness/kernels/repository.js';
+import { tempDir } from '../tmp.js';
 
 describe('vendor repositories: URL and key named by environment variables', () => {
   it('a key given as ${VAR} is the keyring file the variable names, also once resolved against the matrix directory', () => {
@@ -30,6 +33,35 @@ describe('vendor repositories: URL and key named by environment variables', () =
     } finally {
       if (saved === undefined) delete process.env.KMATRIX_TEST_KEY;
       else process.env.KMATRIX_TEST_KEY = saved;
+    }
+  });
+});
+
+describe('vendor repositories: signatures checked with gpgv', () => {
+  // A key whose binary form ends in a newline byte (1 key in 256): execa's
+  // default strips a final newline from output, buffers too, and the
+  // dearmored keyring then lost its last byte ("Invalid packet").
+  const KEYS = path.resolve('test/fixtures/keys');
+  const signed = async () => {
+    const home = tempDir('km-sig-');
+    const gpg = (args: string[], input?: Buffer) => execa('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { ...(input ? { input } : {}), encoding: 'buffer', stripFinalNewline: false });
+    await gpg(['--import', path.join(KEYS, 'ends-in-newline.secret.asc')]);
+    const data = Buffer.from('Suite: kmatrix-test\n');
+    const detached = Buffer.from((await gpg(['--detach-sign', '-o', '-'], data)).stdout);
+    const clear = Buffer.from((await gpg(['--clearsign', '-o', '-'], data)).stdout);
+    await execa('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { reject: false });
+    return { data, detached, clear };
+  };
+
+  it('an armored key whose binary form ends in a newline byte verifies (file and inline; detached and clearsigned)', async function () {
+    this.timeout(20_000);
+    const file = path.join(KEYS, 'ends-in-newline.asc');
+    const binary = (await execa('gpg', ['--batch', '--dearmor'], { inputFile: file, encoding: 'buffer', stripFinalNewline: false })).stdout;
+    assert.equal(binary[binary.length - 1], 0x0a, 'the fixture key still ends in a newline byte');
+    const s = await signed();
+    for (const key of [file, readFileSync(file, 'utf8')]) {
+      assert.deepEqual(await verifySignature({ key, data: s.data, signature: s.detached, what: 'r' }), s.data);
+      assert.deepEqual(await verifySignature({ key, data: s.clear, what: 'r' }), s.data);
     }
   });
 });
