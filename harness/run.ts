@@ -57,6 +57,24 @@ export function newRunId(d = new Date()): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
 }
 
+/**
+ * A new run's id, its directory made: the start time, with `-2`, `-3`… when
+ * another run in the same reports directory started in the same second (two
+ * runs may share a cache and a checkout; never a directory).
+ */
+export async function claimRunId(reportsDir: string, d = new Date()): Promise<string> {
+  await mkdir(reportsDir, { recursive: true });
+  for (let n = 1; ; n++) {
+    const id = n === 1 ? newRunId(d) : `${newRunId(d)}-${n}`;
+    try {
+      await mkdir(path.join(reportsDir, id));
+      return id;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: RunInfo; results: CellResult[] }> {
   const emit = async (e: RunEvent) => {
     for (const s of sinks) await s(e);
@@ -64,7 +82,7 @@ export async function runCells(opts: RunOptions, sinks: Sink[]): Promise<{ run: 
   const mirror = debianMirror(opts.matrix.mirror);
   const debian = new Debian(mirror, opts.matrix.suites);
   const fresh: RunInfo = {
-    id: opts.runId ?? newRunId(),
+    id: opts.runId ?? (await claimRunId(opts.reportsDir)),
     startedAt: new Date().toISOString(),
     host: hostname(),
     accel: 'pending',

@@ -9,7 +9,7 @@ import { UserError } from '../../harness/errors.js';
 import { processStart, reapLeftovers, writePidFile } from '../../harness/leftovers.js';
 import { readResultLines, resumeState } from '../../harness/results.js';
 import { DETERMINISTIC_CLASSES, FAILURE_CLASS_NAMES, classify, isKernelCrash, mayBeIntermittent } from '../../harness/failures.js';
-import { flakyOrNot } from '../../harness/run.js';
+import { claimRunId, flakyOrNot } from '../../harness/run.js';
 import { autoJobs } from '../../harness/scheduler.js';
 import { tempDir } from '../tmp.js';
 import type { CellResult, FailureClass, Phase } from '../../harness/types.js';
@@ -18,6 +18,15 @@ const tmp = (p: string) => tempDir(`kmatrix-${p}-`);
 const cell = (id: string, status = 'pass') => ({ id, status, kernel: { id: 'k', arch: 'amd64', machine: 'q35' }, driver: { id: 'kmod', source: 's' }, profile: 'host', durations: {}, logs: {}, attempts: 1 });
 
 describe('reliability', () => {
+  it('runs started in the same second get directories of their own (-2, -3…), made when the id is given', async () => {
+    const reports = path.join(tempDir('km-runid-'), 'reports');
+    const at = new Date('2026-12-02T17:04:02.345Z');
+    const ids = await Promise.all([claimRunId(reports, at), claimRunId(reports, at), claimRunId(reports, at)]);
+    assert.deepEqual([...ids].sort(), ['20261202-170402Z', '20261202-170402Z-2', '20261202-170402Z-3']);
+    for (const id of ids) assert.ok(existsSync(path.join(reports, id)));
+    assert.equal(await claimRunId(reports, new Date('2026-12-02T17:04:03Z')), '20261202-170403Z');
+  });
+
   it('results.jsonl: one result per cell (the last wins), a torn last line ignored', () => {
     const f = path.join(tmp('jsonl'), 'results.jsonl');
     writeFileSync(f, [cell('a', 'error'), cell('b'), cell('a')].map((c) => JSON.stringify(c)).join('\n') + '\n{"id":"c","sta');
