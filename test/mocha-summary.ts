@@ -3,6 +3,7 @@
 // CI reads, `N passed, N failed, N skipped`, with mocha's own counts — a failed
 // hook is one failure, as in mocha's "N failing".
 import type Mocha from 'mocha';
+import path from 'node:path';
 
 export interface Counts {
   passes: number;
@@ -20,6 +21,8 @@ export interface FailedHook {
 export interface Summary {
   counts: Counts;
   failedHooks: FailedHook[];
+  /** Seconds per test file (its directory and name, lanes.ts fileKey): its top-level suites, start to end. */
+  seconds: Record<string, number>;
 }
 
 /** The last line of a run: what CI reads. */
@@ -44,6 +47,17 @@ export function watchRun(runner: Mocha.Runner): () => Summary {
   runner.on('fail', (r: Mocha.Runnable) => {
     if ((r as Mocha.Hook).type === 'hook') hooks.push(r);
   });
+  const seconds: Record<string, number> = {};
+  const started = new Map<Mocha.Suite, number>();
+  runner.on('suite', (suite: Mocha.Suite) => {
+    if (suite.parent?.root && suite.file) started.set(suite, Date.now());
+  });
+  runner.on('suite end', (suite: Mocha.Suite) => {
+    const t0 = started.get(suite);
+    if (t0 === undefined || !suite.file) return;
+    const file = suite.file.split(path.sep).slice(-2).join('/');
+    seconds[file] = Math.round(((seconds[file] ?? 0) + (Date.now() - t0) / 1000) * 10) / 10;
+  });
   runner.prependListener('end', () => {
     const s = runner.stats!;
     counts = { passes: s.passes, failures: s.failures, pending: s.pending };
@@ -53,12 +67,13 @@ export function watchRun(runner: Mocha.Runner): () => Summary {
     return {
       counts,
       failedHooks: hooks.map((h) => ({ title: h.fullTitle(), kept: h.parent ? notRun(h.parent).map((t) => t.fullTitle()) : [] })),
+      seconds,
     };
   };
 }
 
 /** The lines after mocha's output, the closing line last. */
-export function summaryLines(s: Summary): string[] {
+export function summaryLines(s: Pick<Summary, 'counts' | 'failedHooks'>): string[] {
   const lines: string[] = [];
   for (const h of s.failedHooks) {
     if (!h.kept.length) {
@@ -75,7 +90,7 @@ export function summaryLines(s: Summary): string[] {
 }
 
 /** The run's exit code: 0 only when something ran and nothing failed. */
-export function exitCode(s: Summary, mochaFailures: number): number {
+export function exitCode(s: Pick<Summary, 'counts' | 'failedHooks'>, mochaFailures: number): number {
   const { passes, failures, pending } = s.counts;
   return failures || mochaFailures || passes + failures + pending === 0 ? 1 : 0;
 }

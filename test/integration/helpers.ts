@@ -7,7 +7,8 @@ import type { Sink } from '../../harness/plan.js';
 import { runCells, type RunOptions } from '../../harness/run.js';
 import type { CellResult, RunEvent } from '../../harness/types.js';
 
-export const REPORTS = path.resolve('reports/test-runs');
+/** The runs' directory; a lane of the test runner (scripts/test.mjs --lanes) has its own, so that `latest` is its own run. */
+export const REPORTS = path.resolve('reports/test-runs', process.env.KMATRIX_TEST_LANE ? `lane-${process.env.KMATRIX_TEST_LANE}` : '');
 
 /** Runs of this process still going (their hook may have timed out: mocha stops waiting, the run does not). */
 const running = new Map<AbortController, Promise<unknown>>();

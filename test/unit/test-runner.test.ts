@@ -7,16 +7,17 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../tmp.js';
 import { closingLine, exitCode, summaryLines } from '../mocha-summary.js';
+import { mergeReports, splitLanes, type MochawesomeReport } from '../lanes.js';
 
 const script = path.resolve('scripts/test.mjs');
 
 /** scripts/test.mjs on a directory of test files (CommonJS, mocha's globals), its report in the same temporary directory. */
-async function runTests(files: Record<string, string>) {
+async function runTests(files: Record<string, string>, args: string[] = []) {
   const root = tempDir('kmatrix-runner-');
   const dir = path.join(root, 'tests');
   mkdirSync(dir);
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
-  const r = await execa('node', [script, dir, '--reports', path.join(root, 'report')], { reject: false, all: true });
+  const r = await execa('node', [script, dir, '--reports', path.join(root, 'report'), ...args], { reject: false, all: true });
   return { ...r, report: path.join(root, 'report') };
 }
 
@@ -107,5 +108,62 @@ describe('scripts/test.mjs: the closing line', function () {
     assert.equal(exitCode(s, 1), 1);
     assert.equal(exitCode({ counts: { passes: 0, failures: 0, pending: 4 }, failedHooks: [] }, 0), 0, 'pending only is not a failure');
     assert.equal(exitCode({ counts: { passes: 0, failures: 0, pending: 0 }, failedHooks: [] }, 0), 1, 'nothing ran');
+  });
+});
+
+describe('scripts/test.mjs: lanes (test files in mocha processes side by side)', function () {
+  this.timeout(60_000);
+
+  it('each file whole in one lane, its output prefixed; the counts, failed hooks and report are the lanes\' together', async () => {
+    const r = await runTests({ 'a.test.js': `describe('a', () => { it('one', () => {}); it('two', () => {}); });`, 'mixed.test.js': MIXED }, ['--lanes', '2']);
+    assert.equal(r.exitCode, 1, r.all);
+    assert.equal(lastLine(r.all), '3 passed, 2 failed, 3 skipped', r.all);
+    const lanes = [...r.all.matchAll(/^\[(\d)\] lane \d of 2: (.+)$/gm)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(lanes.sort(), [['1', 'a.test.js'], ['2', 'mixed.test.js']].sort(), r.all);
+    assert.match(r.all, /^\[1\] {5}✔ one$/m);
+    assert.match(r.all, /^\[2\] {5}✔ passes$/m);
+    assert.match(r.all, /failed hook: fixture missing "before all" hook for "first kept" — kept 2 test\(s\) from running:\n {2}not run: fixture missing first kept\n/);
+    const report = JSON.parse(readFileSync(path.join(r.report, 'index.json'), 'utf8')) as MochawesomeReport;
+    // mochawesome counts the failed test, not the failed hook (as in one lane)
+    assert.deepEqual([report.stats.passes, report.stats.failures, report.stats.pending, report.results.length], [3, 1, 3, 2]);
+    const durations = JSON.parse(readFileSync(path.join(r.report, 'durations.json'), 'utf8')) as Record<string, number>;
+    assert.deepEqual(Object.keys(durations).sort(), ['tests/a.test.js', 'tests/mixed.test.js']);
+  });
+
+  it('all green in lanes: exit 0', async () => {
+    const r = await runTests({ 'a.test.js': `describe('a', () => { it('one', () => {}); });`, 'b.test.js': `describe('b', () => { it('two', () => {}); });` }, ['--lanes', '2']);
+    assert.equal(r.exitCode, 0, r.all);
+    assert.equal(lastLine(r.all), '2 passed, 0 failed, 0 skipped');
+  });
+
+  it('a lane that dies without its summary is a failure, named', async () => {
+    const r = await runTests({ 'a.test.js': `describe('a', () => { it('one', () => {}); });`, 'b.test.js': `process.exit(7);` }, ['--lanes', '2']);
+    assert.equal(r.exitCode, 1, r.all);
+    assert.match(r.all, /failed hook: lane 2 ended \(7\) without its summary/);
+    assert.match(lastLine(r.all)!, /^1 passed, 1 failed, 0 skipped$/);
+  });
+
+  it('--lanes must be a whole number of at least 1', async () => {
+    const r = await runTests({ 'a.test.js': `describe('a', () => { it('one', () => {}); });` }, ['--lanes', '0']);
+    assert.equal(r.exitCode, 1);
+    assert.match(r.all, /--lanes wants a whole number of at least 1, not 0/);
+  });
+
+  it('splitLanes: longest first onto the least loaded lane, each lane in the given order', () => {
+    const s: Record<string, number> = { u1: 1, u2: 1, check: 900, apt: 850, vagrant: 650, quick: 100, pdig: 300 };
+    const lanes = splitLanes(Object.keys(s), 2, (f) => s[f]!);
+    assert.deepEqual(lanes, [['u1', 'u2', 'check', 'quick', 'pdig'], ['apt', 'vagrant']]);
+    assert.deepEqual(splitLanes(['a'], 3, () => 1), [['a']], 'no empty lane');
+  });
+
+  it('mergeReports: counts added, suites side by side, wall time from the first start to the last end', () => {
+    const report = (passes: number, start: string, end: string): MochawesomeReport => ({
+      stats: { suites: 1, tests: passes, passes, pending: 1, failures: 0, testsRegistered: passes + 1, skipped: 0, other: 0, start, end, duration: 1 },
+      results: [{ title: `${passes}` }],
+    });
+    const m = mergeReports([report(2, '2026-12-02T10:00:00.000Z', '2026-12-02T10:05:00.000Z'), report(3, '2026-12-02T10:00:01.000Z', '2026-12-02T10:07:00.000Z')]);
+    assert.deepEqual([m.stats.passes, m.stats.pending, m.stats.tests, m.stats.testsRegistered, m.stats.duration], [5, 2, 5, 7, 420_000]);
+    assert.deepEqual([m.stats.start, m.stats.end], ['2026-12-02T10:00:00.000Z', '2026-12-02T10:07:00.000Z']);
+    assert.deepEqual(m.results, [{ title: '2' }, { title: '3' }]);
   });
 });
