@@ -77,12 +77,13 @@ const ended = watchRun(runner);
 async function runLanes(files, n) {
   const known = { ...pastSeconds(path.resolve('test/durations.json')), ...past };
   const groups = splitLanes(files, n, (f) => known[fileKey(f)] ?? guessSeconds(f));
-  rmSync(values.reports, { recursive: true, force: true });
+  for (const d of existsSync(values.reports) ? readdirSync(values.reports) : []) if (/^lane-\d+$/.test(d)) rmSync(path.join(values.reports, d), { recursive: true, force: true });
   const lanes = groups.map((group, i) => {
     const dir = path.join(values.reports, `lane-${i + 1}`);
     mkdirSync(dir, { recursive: true });
     const summary = path.join(dir, 'summary.json');
-    const child = spawn(process.execPath, [process.argv[1], '--lanes', '1', '--reports', dir, '--summary', summary, ...group], {
+    // a lane ends with this process, however it ends (its VMs with it: they die with their harness)
+    const child = spawn('setpriv', ['--pdeathsig', 'TERM', process.execPath, process.argv[1], '--lanes', '1', '--reports', dir, '--summary', summary, ...group], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, KMATRIX_TEST_LANE: String(i + 1) },
     });

@@ -143,6 +143,20 @@ describe('scripts/test.mjs: lanes (test files in mocha processes side by side)',
     assert.match(lastLine(r.all)!, /^1 passed, 1 failed, 0 skipped$/);
   });
 
+  it('the lanes end with the runner, however it ends (kill -9)', async () => {
+    const root = tempDir('kmatrix-runner-');
+    const slow = `describe('s', function () { this.timeout(60000); it('waits', () => new Promise((r) => setTimeout(r, 30000))); });`;
+    for (const f of ['s1.test.js', 's2.test.js']) writeFileSync(path.join(root, f), slow);
+    const runner = execa('node', [script, root, '--reports', path.join(root, 'report'), '--lanes', '2'], { reject: false });
+    const lanes = async () => (await execa('pgrep', ['-f', `${root}/report/lane-`], { reject: false })).stdout.split('\n').filter(Boolean);
+    for (let i = 0; i < 50 && (await lanes()).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await lanes()).length, 2, 'both lanes started');
+    runner.kill('SIGKILL');
+    await runner;
+    for (let i = 0; i < 30 && (await lanes()).length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await lanes(), [], 'no lane outlives the runner');
+  });
+
   it('--lanes must be a whole number of at least 1', async () => {
     const r = await runTests({ 'a.test.js': `describe('a', () => { it('one', () => {}); });` }, ['--lanes', '0']);
     assert.equal(r.exitCode, 1);
