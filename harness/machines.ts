@@ -30,6 +30,8 @@ export interface MachineDef {
   exitsOnPoweroff: boolean;
   /** Without an RTC the guest boots in 1970; the harness passes the host clock. */
   hasRtc: boolean;
+  /** QEMU enters an x86 kernel's ELF at its PVH entry, skipping the bzImage's decompressor (images/pvh.ts). */
+  pvh?: boolean;
   description: string;
 }
 
@@ -47,6 +49,7 @@ export const MACHINES: Record<string, MachineDef> = {
     append: [],
     exitsOnPoweroff: true,
     hasRtc: true,
+    pvh: true,
     description: 'QEMU q35 (x86_64)',
   },
   virt: {

@@ -208,6 +208,8 @@ export interface CellResult {
     packageVersion?: string;
     /** What its build tree says the drivers can use (harness/kernels/features.ts). */
     features?: KernelFeatures;
+    /** How QEMU entered it: the bzImage's ELF at its PVH entry (harness/images/pvh.ts), or the image as packaged. */
+    boot?: 'pvh' | 'image';
   };
   /** What built the cell's driver (harness/toolchain.ts). */
   toolchain?: Toolchain;
@@ -340,6 +342,8 @@ export interface KernelTree {
   headers: string;
   /** The boot image (absolute). */
   image: string;
+  /** The image's ELF for QEMU's PVH entry, where the machine boots one and the kernel has it (images/pvh.ts). */
+  pvh?: string;
   dtbDir?: string;
   /** The SD card's modules (mmc host, ext4 and its dependencies), in load order, where the kernel has them as modules. */
   sdModules: string[];

@@ -1,7 +1,9 @@
 // fetch: the kernel (+ headers) and the driver source; then, is the cell applicable at all?
 import { fetchDriverSource, notApplicable } from '../drivers/index.js';
 import { CellSkip, errorLine, isUserError } from '../errors.js';
+import { pvhImage } from '../images/pvh.js';
 import { fetchKernel } from '../kernels/index.js';
+import { MACHINES } from '../machines.js';
 import { CellEnd, type CellContext, type CellFacts, type Fetched } from '../plan.js';
 import type { Cell, CellResult, DriverTree, KernelTree } from '../types.js';
 
@@ -19,6 +21,13 @@ export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian' | '
   } catch (e) {
     if (e instanceof CellSkip) throw new CellEnd('skip', 'fetch', e.message);
     throw new CellEnd('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
+  }
+  // what QEMU boots: the kernel's ELF where the machine enters it at its PVH entry
+  if (MACHINES[cell.kernel.machine]?.pvh && !kernel.box) {
+    const pvh = await pvhImage(kernel.image).catch((e: unknown) => {
+      throw new CellEnd('error', 'fetch', `the kernel's ELF for a PVH boot: ${errorLine(e)}`);
+    });
+    if (pvh) kernel = { ...kernel, pvh };
   }
   const skip = notApplicable(cell.driver, tree, cell.consumer, cell.kernel.arch);
   if (skip) throw new CellEnd('skip', 'fetch', skip, undefined, fetchedFacts({ kernel, tree }));
@@ -48,5 +57,6 @@ function kernelFacts(k: KernelTree): Partial<CellResult['kernel']> {
     builder: `${b.suite} ${b.compiler}${b.substitution || b.vendor ? ` (${b.substitution ?? b.vendor})` : ''}`,
     ...(image ? { packageVersion: image.version } : {}),
     ...(k.features ? { features: k.features } : {}),
+    ...(k.box ? {} : { boot: k.pvh ? ('pvh' as const) : ('image' as const) }),
   };
 }

@@ -20,7 +20,7 @@ export function planGuest(cell: Cell, { kernel, tree }: Fetched, built: Built, o
   const module = cell.driver === 'kmod' ? moduleName(tree.dir) : undefined;
   return {
     machine,
-    kernel: card?.kernel ?? kernel.image,
+    kernel: card?.kernel ?? kernel.pvh ?? kernel.image,
     dtb: card?.dtb ?? dtbPath(machine, kernel),
     sd: card?.image,
     append: [...(machine.hasRtc ? [] : [`kmatrix.time=${Math.floor(Date.now() / 1000)}`]), ...(cell.profile.cmdline ?? [])],
