@@ -29,6 +29,8 @@ export async function explainCell(m: Matrix, cell: Cell): Promise<string> {
     headers: `usr/src/linux-headers-${release}`, image: k.image ?? `${kroot}/boot/vmlinuz-${release}`,
     dtbDir: machine.dtb ? `${kroot}/${described.dtbDir ?? '<device-tree dir>'}` : undefined, sdModules: [], compiler: '<compiler of the kernel>',
     builder: { suite: described.builder.suite, compiler: 'gcc' }, packages: [],
+    // q35 enters the image's ELF at its PVH entry, where the kernel has one (images/pvh.ts)
+    ...(machine.pvh && !k.image ? { pvh: `${cache}/pvh/<key>/vmlinux (the image's ELF, if it has a PVH entry; else the image)` } : {}),
   };
   const tree = { dir: `${cache}/sources/${cell.source.id}` } as DriverTree;
   const runAs = runAsPrefix(cell.profile);
