@@ -16,8 +16,8 @@ export interface Expectation {
   /** flaky: known to fail now and then (a pass or a flaky run matches; a failure does not). */
   status: Extract<Status, 'fail' | 'skip' | 'flaky'>;
   reason: string;
-  /** A failure's class (harness/failures.ts): given, the cell must fail as that class. */
-  class?: FailureClass;
+  /** A failure's class (harness/failures.ts): given, the cell must fail as that class (a list: as one of them, for a cell whose failure shows two faces). */
+  class?: FailureClass | FailureClass[];
   /** YYYY-MM-DD: past it, the expectation itself is a failure (look again). */
   until?: string;
   line?: number;
@@ -60,8 +60,10 @@ export function loadExpectations(file: string, cellIds: readonly string[], matri
     if (typeof e.reason !== 'string' || !e.reason.trim()) throw new UserError(`${at}: ${e.cell} needs a "reason" (why it is known to fail).`);
     const status = e.status ?? 'fail';
     if (status !== 'fail' && status !== 'skip' && status !== 'flaky') throw new UserError(`${at}: status must be fail, skip or flaky, not ${String(status)}.`);
-    if (e.class !== undefined && !isFailureClass(e.class))
-      throw new UserError(`${at}: class must be one of the failure classes (docs/failure-classes.md): ${FAILURE_CLASS_NAMES.join(', ')} — not ${String(e.class)}.`);
+    const given = Array.isArray(e.class) ? (e.class as unknown[]) : e.class === undefined ? [] : [e.class];
+    const wrong = Array.isArray(e.class) && !e.class.length ? '[] (an empty list)' : given.find((c) => !isFailureClass(c));
+    if (wrong !== undefined)
+      throw new UserError(`${at}: class must be one of the failure classes (docs/failure-classes.md): ${FAILURE_CLASS_NAMES.join(', ')}, or a list of them — not ${String(wrong)}.`);
     if (e.class !== undefined && status !== 'fail') throw new UserError(`${at}: a class is for a failure, not for status ${String(status)}.`);
     // a failure without its class would match any failure, a new one hidden behind the known one
     if (status === 'fail' && e.class === undefined)
@@ -71,7 +73,7 @@ export function loadExpectations(file: string, cellIds: readonly string[], matri
       until = e.until instanceof Date ? e.until.toISOString().slice(0, 10) : String(e.until);
       if (!/^\d{4}-\d{2}-\d{2}$/.test(until) || Number.isNaN(Date.parse(until))) throw new UserError(`${at}: until must be a date YYYY-MM-DD, not ${until}.`);
     }
-    return { cell: e.cell, status, reason: e.reason, ...(isFailureClass(e.class) ? { class: e.class } : {}), ...(until ? { until } : {}), ...(line ? { line } : {}) };
+    return { cell: e.cell, status, reason: e.reason, ...(e.class !== undefined ? { class: e.class as FailureClass | FailureClass[] } : {}), ...(until ? { until } : {}), ...(line ? { line } : {}) };
   });
   // each entry against the matrix's cells: the cells it stands for, none of them another entry's
   const problems: string[] = [];
@@ -122,8 +124,8 @@ export function checkExpectations(results: CellResult[], expectations: Expectati
     if (e && e.status !== 'flaky' && (r.status === 'pass' || r.status === 'flaky' || (e.status === 'skip' && r.status === 'fail'))) {
       const did = r.status === 'pass' ? 'passed' : r.status === 'flaky' ? `was flaky (${r.reason ?? 'failed, then passed'})` : `failed at ${r.phase}`;
       out.push({ kind: 'unexpected-pass', cell: r.id, why: `expected to ${e.status} (${e.reason}) but ${did}: remove or update the expectation` });
-    } else if (e?.class && r.status === 'fail' && classOf(r) !== e.class) {
-      out.push({ kind: 'unexpected-class', cell: r.id, why: `fails, but as ${classOf(r) ?? 'no class'} not ${e.class} (${e.reason}): at ${r.phase}: ${r.firstError ?? r.reason ?? 'no error recorded'}` });
+    } else if (e?.class && r.status === 'fail' && !failsAs(e, r)) {
+      out.push({ kind: 'unexpected-class', cell: r.id, why: `fails, but as ${classOf(r) ?? 'no class'} not ${[e.class].flat().join(' or ')} (${e.reason}): at ${r.phase}: ${r.firstError ?? r.reason ?? 'no error recorded'}` });
     } else if ((!e || e.status === 'flaky') && r.status === 'fail') {
       const was = before.get(r.id);
       out.push({
@@ -143,7 +145,13 @@ export function checkExpectations(results: CellResult[], expectations: Expectati
  */
 export function knownFailures(expectations: Expectation[]): (r: CellResult) => boolean {
   const known = expectations.filter((e) => e.status === 'fail' && e.class).map((e) => ({ e, is: picomatch(e.cell) }));
-  return (r) => r.status === 'fail' && known.some((k) => k.is(r.id) && k.e.class === classOf(r));
+  return (r) => r.status === 'fail' && known.some((k) => k.is(r.id) && failsAs(k.e, r));
+}
+
+/** Does a failed cell fail as the entry says (its class, or one of its classes)? */
+function failsAs(e: Expectation, r: CellResult): boolean {
+  const c = classOf(r);
+  return c !== undefined && ([e.class].flat() as string[]).includes(c);
 }
 
 /** The exit code of a run: 0 when every cell matches, 1 on any mismatch, 3 on infrastructure errors only. */

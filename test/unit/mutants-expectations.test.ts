@@ -94,6 +94,10 @@ describe('expectations (mutants)', () => {
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:vermagic\n    until: "02027-01-05"\n', /until must be a date YYYY-MM-DD, not 02027-01-05\.$/);
       // the classes listed one by one
       refused('expected:\n  - cell: a\n    reason: r\n    class: load:nope\n', /\(docs\/failure-classes\.md\): [a-z-]+:[a-z-]+, [a-z-]+:[a-z-]+, .*load:vermagic, /);
+      // a list: every one a class, and at least one
+      refused('expected:\n  - cell: a\n    reason: r\n    class: [load:vermagic, load:nope]\n', /or a list of them — not load:nope\.$/);
+      refused('expected:\n  - cell: a\n    reason: r\n    class: []\n', /or a list of them — not \[\] \(an empty list\)\.$/);
+      refused('expected:\n  - cell: a\n    reason: r\n    status: skip\n    class: [load:vermagic]\n', /a class is for a failure, not for status skip/);
     });
 
     it("each entry against the matrix's cells: one matching none, and two matching one cell, are refused together", () => {
@@ -129,6 +133,8 @@ describe('expectations (mutants)', () => {
           ['fail', 'build:compiler'],
         ],
       );
+      const two = loadExpectations(file('expected:\n  - { cell: a, reason: r, class: [capture:missing-events, capture:consumer-died] }\n'), IDS);
+      assert.deepEqual(two[0]!.class, ['capture:missing-events', 'capture:consumer-died']);
     });
   });
 
@@ -203,6 +209,11 @@ describe('expectations (mutants)', () => {
       const reasonOnly = cell('a', 'fail', { firstError: undefined, class: 'load:other' });
       assert.match(checkExpectations([reasonOnly], [exp('a', 'fail', { class: 'load:signature' })], [], TODAY)[0]!.why, /: insmod failed \(exit 1\)$/);
       assert.deepEqual(checkExpectations([cell('a', 'pass')], [exp('a', 'fail', { class: 'load:signature' })], [], TODAY).map((m) => m.kind), ['unexpected-pass']);
+      // a list: failing as any one of them matches; as another, the mismatch names them all
+      const either = exp('a', 'fail', { class: ['load:signature', 'load:vermagic'] });
+      assert.deepEqual(checkExpectations([r], [either], [], TODAY), []);
+      assert.deepEqual(checkExpectations([cell('a', 'fail', { class: 'load:signature' })], [either], [], TODAY), []);
+      assert.deepEqual(checkExpectations([cell('a', 'fail', { class: 'load:other' })], [either], [], TODAY).map((m) => m.why.split(' (')[0]), ['fails, but as load:other not load:signature or load:vermagic']);
     });
 
     it('an expectation past its day is a mismatch whatever the cell did; on its day it still holds', () => {
@@ -231,6 +242,10 @@ describe('expectations (mutants)', () => {
     const two = knownFailures([exp('a', 'fail', { class: 'load:vermagic' }), exp('b', 'fail', { class: 'load:vermagic' }), exp('c', 'flaky', { class: 'load:vermagic' })]);
     assert.equal(two(cell('b', 'fail')), true);
     assert.equal(two(cell('c', 'fail')), false);
+    const either = knownFailures([exp('a', 'fail', { class: ['load:signature', 'load:vermagic'] })]);
+    assert.equal(either(cell('a', 'fail')), true);
+    assert.equal(either(cell('a', 'fail', { class: 'load:signature' })), true);
+    assert.equal(either(cell('a', 'fail', { class: 'load:other' })), false);
   });
 
   it('exit codes and lines', () => {
