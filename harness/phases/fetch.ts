@@ -22,6 +22,10 @@ export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian' | '
     if (e instanceof CellSkip) throw new CellEnd('skip', 'fetch', e.message);
     throw new CellEnd('error', 'fetch', `fetch failed: ${errorLine(e)}`, isUserError(e) ? e.message : undefined);
   }
+  const skip = notApplicable(cell.driver, tree, cell.consumer, cell.kernel.arch);
+  if (skip) throw new CellEnd('skip', 'fetch', skip, undefined, fetchedFacts({ kernel, tree }));
+  if (from && from.release === kernel.release)
+    throw new CellEnd('skip', 'fetch', `no control: ${cell.control!.from.id} and ${cell.kernel.id} are the same kernel release (${kernel.release}) today`, undefined, fetchedFacts({ kernel, tree }));
   // what QEMU boots: the kernel's ELF where the machine enters it at its PVH entry
   if (MACHINES[cell.kernel.machine]?.pvh && !kernel.box) {
     const pvh = await pvhImage(kernel.image).catch((e: unknown) => {
@@ -29,10 +33,6 @@ export async function fetchPhase(cell: Cell, ctx: Pick<CellContext, 'debian' | '
     });
     if (pvh) kernel = { ...kernel, pvh };
   }
-  const skip = notApplicable(cell.driver, tree, cell.consumer, cell.kernel.arch);
-  if (skip) throw new CellEnd('skip', 'fetch', skip, undefined, fetchedFacts({ kernel, tree }));
-  if (from && from.release === kernel.release)
-    throw new CellEnd('skip', 'fetch', `no control: ${cell.control!.from.id} and ${cell.kernel.id} are the same kernel release (${kernel.release}) today`, undefined, fetchedFacts({ kernel, tree }));
   return { kernel, tree, ...(from ? { from } : {}) };
 }
 
