@@ -31,17 +31,30 @@ export async function extractDebs(debs: string[], dir: string, members: string[]
 export const TRIPLETS: Record<Arch, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'arm-linux-gnueabihf' };
 
 /**
+ * The arches one builder root serves. On amd64, all three: Debian ships each
+ * gcc-N for amd64 with its aarch64 and armhf cross gcc-N (bullseye to sid,
+ * read from their lists), so one mmdebstrap serves the kernels of one
+ * compiler on every arch instead of one a arch. Elsewhere, the target's own.
+ */
+export function rootArches(host: Arch, target: Arch): Arch[] {
+  return host === 'amd64' ? (Object.keys(TRIPLETS) as Arch[]) : [...new Set([host, target])];
+}
+
+/**
  * Packages of the builder root for a kernel: kbuild's needs (pahole for 6.12+
  * module BTF), clang/llvm for BPF objects, and the kernel's own compiler (its
- * builder choice) — the cross gcc for a foreign arch.
+ * builder choice) for each arch the root serves — the cross gcc for a foreign
+ * one (clang is one compiler for every target; a foreign arch still needs its
+ * binutils). Sorted: the same root whichever arch's kernel asks first.
  */
 export function kernelBuilderPackages(kernel: { builder: BuilderChoice; arch: Arch }, hostArch: Arch): string[] {
   const cc = kernel.builder.compiler;
-  const foreign = kernel.arch !== hostArch;
-  const triplet = TRIPLETS[kernel.arch].replace(/_/g, '-');
-  // clang is one compiler for every target; a foreign arch still needs its binutils
-  const own = cc.startsWith('clang') ? [cc, ...(foreign ? [`binutils-${triplet}`] : [])] : [foreign ? `${cc}-${triplet}` : cc];
-  return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...own];
+  const clang = cc.startsWith('clang');
+  const own = rootArches(hostArch, kernel.arch).map((a) => {
+    const triplet = TRIPLETS[a].replace(/_/g, '-');
+    return a === hostArch ? cc : clang ? `binutils-${triplet}` : `${cc}-${triplet}`;
+  });
+  return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...new Set(own.sort())];
 }
 
 /** A builder root's cache inputs; foreign arches (multiarch: <pkg>:<arch> -dev packages for cross builds) change the root. */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached } from './cache/cache.js';
 import type { Debian } from './apt.js';
-import { builderRoot, inBuilder, TRIPLETS } from './builder.js';
+import { builderRoot, inBuilder, rootArches, TRIPLETS } from './builder.js';
 import { hostDebianArch } from './machines.js';
 import type { Arch } from './types.js';
 
@@ -28,12 +28,15 @@ export const DEFAULT_LOOP_COUNT = 100_000;
 /** The suite whose gcc builds the userspace helpers (static: the guest's suite does not matter). */
 export const USERSPACE_SUITE = 'bookworm';
 
-/** A builder root for userspace programs (C/C++, cmake, static libelf/zlib), of the host arch, with the cross gcc for `arch`. */
+/**
+ * A builder root for userspace programs (C/C++, cmake, static libelf/zlib), of
+ * the host arch, with the cross gcc and libc of each other arch it serves
+ * (rootArches): one root for the guest programs of every arch and pdig.
+ */
 export function userspaceBuilderPackages(arch: Arch): string[] {
-  const base = ['build-essential', 'cmake', 'libelf-dev', 'zlib1g-dev'];
-  if (arch === hostDebianArch()) return base;
-  const t = TRIPLETS[arch].replace(/_/g, '-');
-  return [...base, `gcc-${t}`, `libc6-dev-${arch}-cross`];
+  const host = hostDebianArch();
+  const cross = rootArches(host, arch).filter((a) => a !== host).flatMap((a) => [`gcc-${TRIPLETS[a].replace(/_/g, '-')}`, `libc6-dev-${a}-cross`]);
+  return ['build-essential', 'cmake', 'libelf-dev', 'zlib1g-dev', ...cross];
 }
 
 /** The C source of a guest program. */

@@ -16,9 +16,13 @@ import { guestImage } from '../images/guest.js';
 import { hostDebianArch } from '../machines.js';
 import type { Arch, ConsumerAssets, ConsumerSpec, DriverId } from '../types.js';
 
-/** Falco's build dependencies from Debian (trixie: bookworm's libbpf 1.1 cannot build the modern probe). */
+/**
+ * Falco's build dependencies from Debian (trixie: bookworm's libbpf 1.1 cannot
+ * build the modern probe); also the root of every native scap-open of the
+ * suite, hence dpkg-dev (dpkg-source) for those built from a source package.
+ */
 export const FALCO_BUILD_DEPS = [
-  'cmake', 'g++', 'make', 'pkg-config', 'libyaml-cpp-dev', 'nlohmann-json3-dev', 'libcxxopts-dev', 'libre2-dev', 'libjsoncpp-dev', 'libtbb-dev',
+  'cmake', 'g++', 'make', 'pkg-config', 'dpkg-dev', 'libyaml-cpp-dev', 'nlohmann-json3-dev', 'libcxxopts-dev', 'libre2-dev', 'libjsoncpp-dev', 'libtbb-dev',
   'libvalijson-dev', 'libelf-dev', 'libbpf-dev', 'bpftool', 'libcurl4-openssl-dev', 'libssl-dev', 'zlib1g-dev', 'clang', 'llvm', 'libzstd-dev', 'uthash-dev',
 ];
 

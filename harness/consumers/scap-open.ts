@@ -19,8 +19,6 @@ import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
 import { FALCO_BUILD_DEPS } from './falco.js';
 
 /** scap-open's build dependencies with MINIMAL_BUILD and system libraries (libsinsp is always configured). */
-const SCAP_OPEN_BUILD = ['build-essential', 'dpkg-dev', 'cmake', 'libelf-dev', 'zlib1g-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libvalijson-dev', 'libre2-dev', 'uthash-dev'];
-const MODERN_BUILD = ['clang', 'bpftool', 'libbpf-dev'];
 
 /**
  * What a cross build to arm64 needs in a multiarch root: the cross gcc, the
@@ -30,7 +28,7 @@ const MODERN_BUILD = ['clang', 'bpftool', 'libbpf-dev'];
  */
 export function crossBuildPackages(arch: Arch): string[] {
   const dev = ['libelf-dev', 'zlib1g-dev', 'libbpf-dev', 'libzstd-dev', 'libtbb-dev', 'libjsoncpp-dev', 'libre2-dev'].map((p) => `${p}:${arch}`);
-  return [`crossbuild-essential-${arch}`, 'cmake', 'make', 'pkg-config', 'clang', 'llvm', 'bpftool', 'libvalijson-dev', 'uthash-dev', ...dev];
+  return [`crossbuild-essential-${arch}`, 'dpkg-dev', 'cmake', 'make', 'pkg-config', 'clang', 'llvm', 'bpftool', 'libvalijson-dev', 'uthash-dev', ...dev];
 }
 
 /** The build in /work: the libs tree in /work/libs (unpacked there from /dsc for a source package); `cross`: the target arch. */
@@ -53,9 +51,10 @@ export async function buildScapOpen(debian: Debian, spec: ConsumerSpec, arch: Ar
   const cross = arch !== hostDebianArch() ? arch : undefined;
   if (cross && cross !== 'arm64') throw new CellSkip(`no ${arch} consumer: Falco's libs do not support ${arch}`);
   const dist = debian.dist(libs.suite, arch);
-  // a libs commit of today builds what Falco does (its examples want cxxopts, …): one builder root for both;
+  // one builder root per suite for Falco and every native scap-open (a libs commit of today builds what Falco
+  // does: its examples want cxxopts, …; a Debian source package needs only a part of it, and dpkg-source);
   // a cross build: a multiarch root with the target's -dev packages, the libsinsp examples left out
-  const packages = cross ? [...crossBuildPackages(cross), ...(libs.git ? [] : ['dpkg-dev'])] : libs.git ? FALCO_BUILD_DEPS : [...SCAP_OPEN_BUILD, ...(libs.modern ? MODERN_BUILD : [])];
+  const packages = cross ? crossBuildPackages(cross) : FALCO_BUILD_DEPS;
   const flags = [
     '-DMINIMAL_BUILD=ON', '-DUSE_BUNDLED_DEPS=OFF', '-DCREATE_TEST_TARGETS=OFF', '-DBUILD_DRIVER=OFF', `-DBUILD_LIBSCAP_MODERN_BPF=${libs.modern ? 'ON' : 'OFF'}`,
     ...(cross ? ['-DCMAKE_TOOLCHAIN_FILE=/work/toolchain.cmake', '-DBUILD_LIBSINSP_EXAMPLES=OFF'] : []),

@@ -102,9 +102,15 @@ describe('drivers: applicability and build recipes', () => {
     assert.ok(buildRecipe('kmod', { headers: 'usr/src/h', arch: 'arm64', version: '6.1.1' }).cmd.includes('CROSS_COMPILE=aarch64-linux-gnu-'));
     assert.ok(!buildRecipe('kmod', { headers: 'usr/src/h', arch: 'amd64', version: '6.1.1' }).cmd.some((a) => a.startsWith('CROSS_COMPILE')));
     const b = (compiler: string) => ({ suite: 'bookworm', compiler });
-    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-12'), arch: 'arm64' }, 'amd64').slice(-1), ['gcc-12-aarch64-linux-gnu']);
-    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-14'), arch: 'amd64' }, 'amd64').slice(-1), ['gcc-14']);
-    assert.deepEqual(kernelBuilderPackages({ builder: b('clang-14'), arch: 'arm64' }, 'amd64').slice(-2), ['clang-14', 'binutils-aarch64-linux-gnu']);
+    // on amd64 one root serves a compiler's kernels of every arch: the same packages, whichever arch asks
+    const gcc12 = ['gcc-12', 'gcc-12-aarch64-linux-gnu', 'gcc-12-arm-linux-gnueabihf'];
+    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-12'), arch: 'arm64' }, 'amd64').slice(-3), gcc12);
+    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-12'), arch: 'armhf' }, 'amd64'), kernelBuilderPackages({ builder: b('gcc-12'), arch: 'amd64' }, 'amd64'));
+    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-14'), arch: 'amd64' }, 'amd64').slice(-3), ['gcc-14', 'gcc-14-aarch64-linux-gnu', 'gcc-14-arm-linux-gnueabihf']);
+    assert.deepEqual(kernelBuilderPackages({ builder: b('clang-14'), arch: 'arm64' }, 'amd64').slice(-3), ['binutils-aarch64-linux-gnu', 'binutils-arm-linux-gnueabihf', 'clang-14']);
+    // another host: the target's compiler only (its cross packages are not known to exist for every arch)
+    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-12'), arch: 'arm64' }, 'arm64').slice(-2), ['llvm', 'gcc-12']);
+    assert.deepEqual(kernelBuilderPackages({ builder: b('gcc-12'), arch: 'amd64' }, 'arm64').slice(-2), ['gcc-12', 'gcc-12-x86-64-linux-gnu']);
     assert.equal(compilerPackage('x86_64-linux-gnu-gcc-16 (Debian 16.1.0-1) 16.1.0'), 'gcc-16');
     assert.equal(compilerPackage('aarch64-linux-gnu-gcc-16'), 'gcc-16');
     assert.equal(compilerPackage('clang'), 'gcc');

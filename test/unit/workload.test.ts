@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { hostDebianArch } from '../../harness/machines.js';
 import { parseLoopOutput, slowdown, guestSource, userspaceBuilderPackages } from '../../harness/workload.js';
 
 describe('workload: the timed syscall loop', () => {
@@ -17,8 +18,12 @@ describe('workload: the timed syscall loop', () => {
     assert.equal(slowdown(undefined, { count: 10, ns: 1 }), undefined);
   });
 
-  it('builds for a foreign arch with the cross gcc and libc', () => {
+  it('builds for a foreign arch with the cross gcc and libc, one root for every arch', () => {
     assert.ok(userspaceBuilderPackages('arm64').includes('gcc-aarch64-linux-gnu'));
     assert.ok(userspaceBuilderPackages('arm64').includes('libc6-dev-arm64-cross'));
+    if (hostDebianArch() === 'amd64') {
+      assert.deepEqual(userspaceBuilderPackages('amd64'), userspaceBuilderPackages('armhf'));
+      assert.ok(userspaceBuilderPackages('amd64').includes('gcc-arm-linux-gnueabihf'));
+    }
   });
 });
