@@ -4,7 +4,7 @@
 // mutation` runs it, then scripts/mutation.mjs checks every file's score.
 // Reports: reports/mutation/index.html and mutation.json.
 const JUDGING = ['harness/battery.ts', 'harness/guest.ts', 'harness/verdicts.ts', 'harness/controls.ts', 'harness/failures.ts', 'harness/ci/expectations.ts'];
-const TESTS = ['battery', 'guest', 'verdicts', 'controls', 'failures', 'falco', 'ci', 'reliability', 'classes', 'mutants-*'];
+const TESTS = ['battery', 'guest', 'verdicts', 'controls', 'failures', 'falco', 'ci', 'reliability', 'classes', 'early', 'first-screen', 'mutants-*'];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
