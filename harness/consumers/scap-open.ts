@@ -18,8 +18,6 @@ import { hostDebianArch } from '../machines.js';
 import type { Arch, ConsumerAssets, ConsumerSpec } from '../types.js';
 import { FALCO_BUILD_DEPS } from './falco.js';
 
-/** scap-open's build dependencies with MINIMAL_BUILD and system libraries (libsinsp is always configured). */
-
 /**
  * What a cross build to arm64 needs in a multiarch root: the cross gcc, the
  * host's clang and bpftool (the BPF objects and the skeleton), and the arm64
