@@ -30,6 +30,9 @@ export async function extractDebs(debs: string[], dir: string, members: string[]
 /** GNU triplets of the Debian arches, for cross compilers and clang --target. */
 export const TRIPLETS: Record<Arch, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'arm-linux-gnueabihf' };
 
+/** The triplet as Debian's package names spell it (gcc-12-x86-64-linux-gnu, binutils-aarch64-linux-gnu). */
+export const debianTriplet = (arch: Arch): string => TRIPLETS[arch].replace(/_/g, '-');
+
 /**
  * The arches one builder root serves. On amd64, all three: Debian ships each
  * gcc-N for amd64 with its aarch64 and armhf cross gcc-N (bullseye to sid,
@@ -50,10 +53,7 @@ export function rootArches(host: Arch, target: Arch): Arch[] {
 export function kernelBuilderPackages(kernel: { builder: BuilderChoice; arch: Arch }, hostArch: Arch): string[] {
   const cc = kernel.builder.compiler;
   const clang = cc.startsWith('clang');
-  const own = rootArches(hostArch, kernel.arch).map((a) => {
-    const triplet = TRIPLETS[a].replace(/_/g, '-');
-    return a === hostArch ? cc : clang ? `binutils-${triplet}` : `${cc}-${triplet}`;
-  });
+  const own = rootArches(hostArch, kernel.arch).map((a) => (a === hostArch ? cc : clang ? `binutils-${debianTriplet(a)}` : `${cc}-${debianTriplet(a)}`));
   return ['build-essential', 'bc', 'kmod', 'libelf-dev', 'cpio', 'dwarves', 'clang', 'llvm', ...new Set(own.sort())];
 }
 

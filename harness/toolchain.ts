@@ -3,7 +3,7 @@
 // bpftool and libbpf as much as with the kernel.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TRIPLETS } from './builder.js';
+import { debianTriplet } from './builder.js';
 import type { Arch, BuilderChoice, Toolchain } from './types.js';
 
 export interface InstalledPackage {
@@ -51,7 +51,7 @@ export function installed(pkgs: Map<string, InstalledPackage>, name: string): st
  * foreign arch), a legacy probe (clang) or pdig (gcc) in a root of `suite`.
  */
 export function driverToolchain(pkgs: Map<string, InstalledPackage>, what: 'kmod' | 'ebpf' | 'pdig', suite: string, builder?: BuilderChoice, cross?: Arch): Toolchain {
-  const triplet = cross ? TRIPLETS[cross].replace(/_/g, '-') : undefined;
+  const triplet = cross ? debianTriplet(cross) : undefined;
   const cc = builder?.compiler;
   const compiler =
     what === 'ebpf'

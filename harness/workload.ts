@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached } from './cache/cache.js';
 import type { Debian } from './apt.js';
-import { builderRoot, inBuilder, rootArches, TRIPLETS } from './builder.js';
+import { builderRoot, debianTriplet, inBuilder, rootArches, TRIPLETS } from './builder.js';
 import { hostDebianArch } from './machines.js';
 import type { Arch } from './types.js';
 
@@ -35,7 +35,7 @@ export const USERSPACE_SUITE = 'bookworm';
  */
 export function userspaceBuilderPackages(arch: Arch): string[] {
   const host = hostDebianArch();
-  const cross = rootArches(host, arch).filter((a) => a !== host).flatMap((a) => [`gcc-${TRIPLETS[a].replace(/_/g, '-')}`, `libc6-dev-${a}-cross`]);
+  const cross = rootArches(host, arch).filter((a) => a !== host).flatMap((a) => [`gcc-${debianTriplet(a)}`, `libc6-dev-${a}-cross`]);
   return ['build-essential', 'cmake', 'libelf-dev', 'zlib1g-dev', ...cross];
 }
 

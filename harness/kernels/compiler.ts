@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Debian } from '../apt.js';
+import { debianTriplet } from '../builder.js';
 import type { Arch, BuilderChoice } from '../types.js';
 
 export interface KernelCompiler {
@@ -176,9 +177,6 @@ export function compilerVendor(text: string): string | undefined {
  */
 export const BUILDER_SUITES = ['bullseye', 'bookworm', 'trixie', 'sid'];
 
-export function debianTriplet(arch: Arch): string {
-  return { amd64: 'x86-64-linux-gnu', arm64: 'aarch64-linux-gnu', armhf: 'arm-linux-gnueabihf' }[arch];
-}
 
 /** The majors one suite offers, from `apt-cache pkgnames` output: native gcc-N (or gcc-N-<cross triplet>) and clang-N. */
 export function compilersInNames(names: string[], cross?: string): { gcc: number[]; clang: number[] } {
