@@ -3,20 +3,25 @@
 // runs the unit tests that exercise them from dist/ (no VMs). `npm run
 // mutation` runs it, then scripts/mutation.mjs checks every file's score.
 // Reports: reports/mutation/index.html and mutation.json.
-const JUDGING = ['harness/battery.ts', 'harness/guest.ts', 'harness/verdicts.ts', 'harness/controls.ts', 'harness/failures.ts', 'harness/ci/expectations.ts'];
-const TESTS = ['battery', 'guest', 'verdicts', 'controls', 'failures', 'falco', 'ci', 'reliability', 'classes', 'early', 'first-screen', 'mutants-*'];
+import { readFileSync } from 'node:fs';
+
+// tsconfig.mutation.json lists them once: the judging code (harness/) and its unit tests (test/, run from dist/)
+const { include } = JSON.parse(readFileSync(new URL('./tsconfig.mutation.json', import.meta.url), 'utf8'));
+const JUDGING = include.filter((f) => f.startsWith('harness/'));
+const TESTS = include.filter((f) => f.startsWith('test/')).map((f) => `dist/${f.replace(/\.ts$/, '.js')}`);
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   mutate: JUDGING,
   testRunner: 'mocha',
-  mochaOptions: { spec: TESTS.map((t) => `dist/test/unit/${t}.test.js`) },
+  mochaOptions: { spec: TESTS },
   // the tests run the compiled code: the mutated sources are compiled in the sandbox first
   buildCommand: 'npx tsc -p tsconfig.json',
   // the instrumented sources hold every mutant at once: not type-correct, so tsc must not check them
   disableTypeChecks: 'harness/**/*.ts',
   checkers: ['typescript'],
-  tsconfigFile: 'tsconfig.json',
+  // the checker's program: the same files and what they import, not the whole project (a mutant's check is shorter)
+  tsconfigFile: 'tsconfig.mutation.json',
   coverageAnalysis: 'perTest',
   // static mutants (module-level patterns and tables) reload the ESM test process each: ~30 s apiece, hours in all
   ignoreStatic: true,

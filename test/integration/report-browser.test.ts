@@ -79,6 +79,16 @@ function cells(regressed: boolean): CellResult[] {
 /** Cells the filters leave visible. */
 const visibleCells = (page: Page) => page.locator('td.c:not(.off):visible').count();
 
+/** Debian's Chromium, headless, on a fresh profile (--user-data-dir: playwright passes it itself), no network of its own. */
+function launchChromium(profileDir: string, height: number): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height },
+  });
+}
+
 // without Debian's chromium (scripts/setup.sh installs it) each test is pending, the suite's title saying why
 const pending = existsSync(CHROMIUM) ? '' : ` (pending: no ${CHROMIUM} — Debian's chromium, installed by scripts/setup.sh)`;
 
@@ -94,13 +104,7 @@ const pending = existsSync(CHROMIUM) ? '' : ` (pending: no ${CHROMIUM} — Debia
     await publish(runDir('20261126-010000Z', '2026-11-26T01:00:00Z', cells(false)), site);
     await publish(runDir('20261127-010000Z', '2026-11-27T01:00:00Z', cells(true)), site);
     profileDir = mkdtempSync(path.join(tmpdir(), 'kmatrix-chromium-'));
-    // a fresh profile (--user-data-dir) each time; playwright passes it itself
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 1000 },
-    });
+    browser = await launchChromium(profileDir, 1000);
     page = await browser.newPage();
     await page.goto(pathToFileURL(path.join(site, 'index.html')).href);
   });
@@ -239,12 +243,7 @@ const DOCS_SCREENSHOT = path.resolve('docs/report.png');
     dir = mkdtempSync(path.join(tmpdir(), 'kmatrix-first-screen-'));
     writeFileSync(path.join(dir, 'index.html'), renderReport(data));
     profileDir = mkdtempSync(path.join(tmpdir(), 'kmatrix-chromium-'));
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 900 },
-    });
+    browser = await launchChromium(profileDir, 900);
     page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
