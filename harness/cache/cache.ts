@@ -59,8 +59,10 @@ function liveFile(root = cacheDir()): string {
     const lock = lockPath(path.relative(root, file), root);
     mkdirSync(path.dirname(file), { recursive: true });
     mkdirSync(path.dirname(lock), { recursive: true });
-    // the name is this process's own: the lock is free; it is kept fresh until the process ends
-    lockfile.lockSync(lock, lockOptions(false));
+    // the name is this process's own: the lock is free; it is kept fresh until the process ends —
+    // or until the cache itself is removed (a test's temporary cache): then there is nothing to keep
+    const options = lockOptions(false);
+    lockfile.lockSync(lock, { ...options, onCompromised: (e) => (existsSync(root) ? options.onCompromised?.(e) : liveFiles.delete(root)) });
     const f = file;
     process.once('exit', () => rmSync(f, { force: true }));
     liveFiles.set(root, file);

@@ -148,4 +148,21 @@ describe('cache shared by processes', () => {
     assert.deepEqual(await pruneCache(plan, root), ['things/bb'], 'bb is locked by the holder: left');
     assert.deepEqual(readdirSync(path.join(root, 'things')).sort(), ['bb', 'bb.tmp-999999999', 'cc']);
   });
+  it("a cache removed while this process uses it (a test's temporary cache): its live list is dropped without a word; a live list lost in a cache that still exists is said", async function () {
+    this.timeout(30_000);
+    const script = (removed: string) => `
+import { rmSync } from 'node:fs';
+const { noteUse, cacheDir } = await import(process.env.CACHE_JS);
+noteUse(cacheDir() + '/things/dd');
+rmSync(${removed}, { recursive: true, force: true });
+await new Promise((r) => setTimeout(r, 1500)); // several refreshes of the live list's lock (every 100 ms)
+`;
+    const env = { KMATRIX_LOCK_STALE_MS: '600' };
+    const gone = node(script('cacheDir()'), { ...env, KMATRIX_CACHE_DIR: tempDir('kmatrix-lock-') });
+    assert.equal(await gone.exited, 0, gone.out());
+    assert.equal(gone.out(), '');
+    const lost = node(script("cacheDir() + '/locks'"), { ...env, KMATRIX_CACHE_DIR: tempDir('kmatrix-lock-') });
+    assert.equal(await lost.exited, 0, lost.out());
+    assert.match(lost.out(), /kmatrix: lost a cache lock \(ENOENT/);
+  });
 });
