@@ -97,7 +97,7 @@ describe('vendor boot: the kernel’s own modules in the guest, and boots that f
       const exit = await vm.done;
       const v = judge(reader.report, 'kmod', 'sysdig', 'n0nce', { timedOut: exit.timedOut, phase: 'boot', killed: exit.killed });
       const cls = classify({ status: v.status, phase: v.phase, reason: v.reason, firstError: v.firstError });
-      console.log(`      ${exit.seconds.toFixed(1)} s: ${v.status} ${cls}: ${v.reason} | first error: ${v.firstError}`);
+      console.log(`      ${exit.seconds.toFixed(1)} s: ${v.status} ${cls}: ${v.reason}${v.firstError ? ` | first error: ${v.firstError}` : ''}`);
       return { v, cls, exit };
     }
 
