@@ -830,9 +830,11 @@ export interface FeedCell {
 }
 
 /**
- * Which cells each claim's rule (RULES above) reads, of the document's era:
+ * Which cells decide each claim's rule (RULES above), of the document's era:
  * what a run must reach early to say something about the claim (harness/early.ts
- * orders cells by it). kmod-fastest reads the bench alone: no cell feeds it.
+ * orders cells by it). A rule may read others beside them (a host twin, the
+ * other drivers refused under ptrace-only) but those alone leave it untested.
+ * kmod-fastest reads the bench alone: no cell feeds it.
  */
 export const CLAIM_FEEDS: Record<string, (c: FeedCell) => boolean> = {
   'kmod-any-kernel': (c) => !c.control && c.driver === 'kmod' && c.profile === 'host',

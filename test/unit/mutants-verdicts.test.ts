@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BATTERY_SCRIPT } from '../../harness/battery.js';
+import { BATTERY_SCRIPT, printsParameters } from '../../harness/battery.js';
 import { UserError } from '../../harness/errors.js';
 import type { CellResult, DriverId } from '../../harness/types.js';
 import { tempDir } from '../tmp.js';
-import { batteryDifferences, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, thenCells, type RecommendedTable } from '../../harness/verdicts.js';
+import { batteryDifferences, CLAIM_FEEDS, claimVerdicts, kernelOutcome, loadRecommended, platformVerdicts, thenCells, type RecommendedTable } from '../../harness/verdicts.js';
 
 const dir = tempDir('kmatrix-mutants-verdicts-');
 let n = 0;
@@ -137,6 +137,53 @@ describe('verdicts (mutants)', () => {
 
   describe('claims', () => {
     const claims = (id: string, cells: CellResult[], ctx = {}) => claimVerdicts({ source: 's', platforms: [], claims: [{ id, text: 't' }] }, cells, ctx)[0]!;
+
+    it("each claim's feed (CLAIM_FEEDS, early.ts's order) is what decides it: every cell outside it together leave it untested; each cell shape in it moves the claim's words somewhere", () => {
+      // every shape of cell a matrix makes, passing and failing, below and above 4.14, and a negative control
+      const battery = { right: BATTERY_SCRIPT.length, wrong: 0, missing: 0, calls: BATTERY_SCRIPT.map((call, i) => ({ seq: i + 1, call, status: 'right' as const, fields: [] })) };
+      const shapes: CellResult[] = [];
+      for (const driver of ['kmod', 'ebpf', 'modern-ebpf', 'pdig'] as DriverId[])
+        for (const profile of ['host', 'locked-down', 'ptrace-only'])
+          for (const kind of ['sysdig', 'falco', 'scap-open'] as const)
+            for (const [k, version] of [['old', '4.9.0'], ['new', '6.1.1']] as const)
+              for (const [status, extra] of [
+                ['pass', {}],
+                ['fail', { phase: 'capture', class: 'capture:missing-events', firstError: 'e' }],
+                ['fail', { phase: 'build', class: 'build:kernel-version-check', firstError: 'too old' }],
+                ['fail', { phase: 'load', class: 'load:permission', firstError: 'EPERM' }],
+                ['fail', { phase: 'load', class: 'load:other', firstError: 'Unable to load the BPF probe' }],
+              ] as const)
+                shapes.push({
+                  ...cell(k, driver, status, extra),
+                  id: `${k}/${driver}@0.23.2/${profile}/${kind}/${status}/${extra.class ?? ''}`,
+                  kernel: { id: k, version, arch: 'amd64', machine: 'q35' },
+                  profile,
+                  consumer: { id: kind, kind },
+                  // only a consumer that prints parameters has a battery (scap-open counts)
+                  evidence: { events: 1, marker: true, untracedMarker: false, ...(printsParameters(kind) ? { battery } : {}) },
+                });
+      shapes.push(cell('new', 'kmod', 'pass', { id: 'new/kmod@0.23.2/control-from-old', profile: 'control-from-old', control: { from: 'old', refused: true, fromRelease: '4.9.0', message: 'm' } as CellResult['control'] }));
+      const shapeOf = (c: CellResult) => `${c.driver.id}/${c.profile}/${c.consumer?.kind}`;
+      const feeds = (id: string, c: CellResult) => CLAIM_FEEDS[id]!({ driver: c.driver.id, profile: c.profile, consumerKind: c.consumer?.kind ?? '', control: c.control !== undefined });
+      for (const id of Object.keys(CLAIM_FEEDS).filter((x) => x !== 'kmod-fastest')) {
+        // the cells outside the feed may add words (a host twin beside its refusal) but never decide: the early order reaches the feed first
+        const outside = shapes.filter((x) => !feeds(id, x));
+        assert.equal(claims(id, outside).verdict, 'untested', `${id}: decided by cells outside its feed (${outside.length})`);
+        // some kernel and outcome of each fed shape, alone or beside one other cell, moves the claim
+        const moved = new Map<string, boolean>();
+        const alone = claims(id, []);
+        for (const x of shapes.filter((c) => feeds(id, c))) {
+          if (moved.get(shapeOf(x))) continue;
+          const moves = (base: CellResult[]) => {
+            const before = base.length ? claims(id, base) : alone;
+            const after = claims(id, [...base, x]);
+            return after.why !== before.why || after.verdict !== before.verdict;
+          };
+          moved.set(shapeOf(x), [[], ...shapes.filter((y) => y.id !== x.id).map((y) => [y])].some(moves));
+        }
+        for (const [shape, yes] of moved) assert.ok(yes, `${id}: ${shape} is in its feed, but no such cell ever moved it`);
+      }
+    });
 
     it("kmod-fastest: each outcome's words, with the figures", () => {
       const fastest = (ratio: Record<string, number>) => claims('kmod-fastest', [], { overhead: { at: '2026-01-01', ratio } });
